@@ -1,0 +1,168 @@
+"""The oracle: a two-layer network in numpy float64, written as the equations in SPEC section 1.
+
+Images are columns: X is 784 x N, one-hot labels Y are 10 x N.
+
+    z1 = W1 X + b1 1^T      a1 = sigmoid(z1)
+    z2 = W2 a1 + b2 1^T     yhat = softmax(z2)
+    J  = (1/N) sum_i -log yhat[y_i, i] + (lambda/2)(||W1||_F^2 + ||W2||_F^2)
+
+Nothing here is shared with the implementations the oracle judges.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.params import Params
+
+_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+_POOL = ThreadPoolExecutor(max_workers=max(_THREADS - 1, 1))
+_MIN_ROWS_PER_THREAD = 64
+
+
+def _by_row_blocks(f: Callable[[slice], None], n_rows: int) -> None:
+    """Call f(rows) on row blocks at once, one per core, the first in this thread.
+
+    numpy's ufuncs release the GIL, so the H x N elementwise work between two BLAS calls
+    does not leave all but one core idle. Small arrays are done in one call.
+    """
+    n_blocks = max(1, min(_THREADS, n_rows // _MIN_ROWS_PER_THREAD))
+    edges = np.linspace(0, n_rows, n_blocks + 1).astype(int)
+    blocks = [slice(lo, hi) for lo, hi in itertools.pairwise(edges)]
+    others = [_POOL.submit(f, rows) for rows in blocks[1:]]
+    f(blocks[0])
+    for done in others:
+        done.result()
+
+
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + exp(-z)) elementwise, float64, without overflow or warnings for any z.
+
+    exp is only taken of -|z| <= 0, e = exp(-|z|): sigmoid(|z|) = 1 / (1 + e) and
+    sigmoid(-|z|) = e / (1 + e). The numerator max(sign(z), e) is 1 for z >= 0, e for z < 0.
+    One temporary; the result goes to out when given.
+    """
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    numerator = np.sign(z, out=out)
+    np.maximum(numerator, e, out=numerator)
+    e += 1.0
+    numerator /= e
+    return numerator
+
+
+def sigmoid_grad(a: np.ndarray) -> np.ndarray:
+    """d sigmoid / dz expressed through a = sigmoid(z): a (1 - a)."""
+    return a * (1.0 - a)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Column-wise log softmax of a 10 x N array, with the column maximum subtracted."""
+    shifted = z - z.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Column-wise softmax of a 10 x N array, with the column maximum subtracted."""
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+@dataclass
+class Forward:
+    """Activations of one forward pass: z1, a1 (H x N), z2, yhat (10 x N)."""
+
+    z1: np.ndarray
+    a1: np.ndarray
+    z2: np.ndarray
+    yhat: np.ndarray
+
+
+def forward(p: Params, X: np.ndarray) -> Forward:
+    """Forward pass for a batch X (784 x N)."""
+    z1 = p.W1 @ X
+    a1 = np.empty_like(z1)
+
+    def hidden(rows: slice) -> None:
+        z1[rows] += p.b1[rows]
+        sigmoid(z1[rows], out=a1[rows])
+
+    _by_row_blocks(hidden, len(z1))
+    z2 = p.W2 @ a1 + p.b2
+    return Forward(z1, a1, z2, softmax(z2))
+
+
+def data_loss(z2: np.ndarray, Y: np.ndarray) -> float:
+    """Mean cross-entropy (1/N) sum_i -log softmax(z2)[y_i, i], computed by log-sum-exp."""
+    return float(-(Y * log_softmax(z2)).sum() / Y.shape[1])
+
+
+def l2_loss(p: Params, lam: float) -> float:
+    """(lambda/2)(||W1||_F^2 + ||W2||_F^2); biases are not regularised."""
+    return 0.5 * lam * (float(np.vdot(p.W1, p.W1)) + float(np.vdot(p.W2, p.W2)))
+
+
+def loss_terms(p: Params, X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[float, float]:
+    """(data term, L2 term) of J for a batch."""
+    return data_loss(forward(p, X).z2, Y), l2_loss(p, lam)
+
+
+def loss(p: Params, X: np.ndarray, Y: np.ndarray, lam: float) -> float:
+    """J = data term + L2 term."""
+    return sum(loss_terms(p, X, Y, lam))
+
+
+def backward(p: Params, X: np.ndarray, Y: np.ndarray, lam: float,
+             fwd: Forward | None = None) -> Params:
+    """Gradient of J for a batch of N columns, as a Params of (dW1, db1, dW2, db2).
+
+    The data term is averaged over the batch; the lambda W term is not divided by N.
+    """
+    fwd = forward(p, X) if fwd is None else fwd
+    dz2 = (fwd.yhat - Y) / Y.shape[1]
+    dW2 = dz2 @ fwd.a1.T + lam * p.W2
+    db2 = dz2.sum(axis=1, keepdims=True)
+    da1 = p.W2.T @ dz2
+    dz1 = np.empty_like(da1)
+    db1 = np.empty_like(p.b1)
+
+    def hidden_delta(rows: slice) -> None:  # dz1 = da1 * a1 * (1 - a1), db1 = rowsum(dz1)
+        np.multiply(da1[rows], sigmoid_grad(fwd.a1[rows]), out=dz1[rows])
+        dz1[rows].sum(axis=1, keepdims=True, out=db1[rows])
+
+    _by_row_blocks(hidden_delta, len(dz1))
+    dW1 = dz1 @ X.T
+
+    def l2_term(rows: slice) -> None:  # dW1 += lambda W1
+        dW1[rows] += lam * p.W1[rows]
+
+    _by_row_blocks(l2_term, len(dW1))
+    return Params(dW1, db1, dW2, db2)
+
+
+def sgd_step(p: Params, grad: Params, lr: float) -> None:
+    """p <- p - alpha dp, in place, for every block."""
+    for name, dp in grad.blocks().items():
+        param = getattr(p, name)
+
+        def update(rows: slice, param=param, dp=dp) -> None:
+            param[rows] -= lr * dp[rows]
+
+        _by_row_blocks(update, len(param))
+
+
+def predict(p: Params, X: np.ndarray) -> np.ndarray:
+    """Predicted class of each column of X (784 x N), as int64 (N,)."""
+    return np.argmax(forward(p, X).z2, axis=0)
+
+
+def accuracy(p: Params, X: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of columns of X whose predicted class equals labels (N,)."""
+    return float(np.mean(predict(p, X) == labels))

@@ -1,0 +1,92 @@
+"""The network's parameters: container, seeded initialisation, and .npz save and load.
+
+Shared by the oracle and the implementations it judges, so that the same --seed gives the
+same starting point everywhere. It does no arithmetic on the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from reference.data import N_CLASSES, N_PIXELS, STREAM_INIT, rng_for
+from reference.files import write_npz
+
+INITS = ("scaled", "course")
+BLOCKS = ("W1", "b1", "W2", "b2")
+
+
+@dataclass
+class Params:
+    """W1: H x 784, b1: H x 1, W2: 10 x H, b2: 10 x 1 (float64 unless stated otherwise).
+
+    The same container holds gradients (dW1, db1, dW2, db2) block by block.
+    """
+
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+
+    @property
+    def hidden(self) -> int:
+        return self.W1.shape[0]
+
+    def blocks(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def copy(self) -> Params:
+        return Params(*(a.copy() for a in self.blocks().values()))
+
+
+def expected_shapes(hidden: int) -> dict[str, tuple[int, int]]:
+    return {"W1": (hidden, N_PIXELS), "b1": (hidden, 1), "W2": (N_CLASSES, hidden),
+            "b2": (N_CLASSES, 1)}
+
+
+def init_params(hidden: int, seed: int = 0, init: str = "scaled") -> Params:
+    """Seeded initial parameters, float64.
+
+    ``scaled``: W ~ N(0, 1/fan_in), b = 0 (our default: keeps z1 of order 1 for unit pixels).
+    ``course``: W = 0.01 * N(0, 1), b = 0 (the course's convention).
+    W1 is drawn before W2 from one PCG64 stream, so every implementation starts alike.
+    """
+    if hidden < 1:
+        raise ValueError(f"hidden width must be positive, got {hidden}")
+    if init not in INITS:
+        raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
+    rng = rng_for(seed, STREAM_INIT)
+    W1 = rng.standard_normal((hidden, N_PIXELS))
+    W2 = rng.standard_normal((N_CLASSES, hidden))
+    if init == "scaled":
+        W1 /= np.sqrt(N_PIXELS)
+        W2 /= np.sqrt(hidden)
+    else:
+        W1 *= 0.01
+        W2 *= 0.01
+    return Params(W1, np.zeros((hidden, 1)), W2, np.zeros((N_CLASSES, 1)))
+
+
+def save_params(params: Params, path: Path) -> None:
+    """Write W1, b1, W2, b2 to an .npz file, whole or not at all."""
+    write_npz(Path(path), params.blocks())
+
+
+def load_params(path: Path) -> Params:
+    """Read parameters saved by save_params; errors name the file and the block at fault."""
+    path = Path(path)
+    try:
+        with np.load(path) as archive:
+            blocks = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read parameters: {err}") from err
+    missing = [b for b in BLOCKS if b not in blocks]
+    if missing:
+        raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
+    hidden = blocks["W1"].shape[0] if blocks["W1"].ndim == 2 else -1
+    for name, shape in expected_shapes(hidden).items():
+        if blocks[name].shape != shape:
+            raise ValueError(f"{path}: {name} has shape {blocks[name].shape}, expected {shape}")
+    return Params(*(blocks[b] for b in BLOCKS))

@@ -1,0 +1,77 @@
+"""Mini-batch SGD with the oracle: in-order batches, the last partial batch averaged over its
+own size, optional seeded reshuffling per epoch, loss per iteration, accuracy per epoch."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from reference.data import STREAM_SHUFFLE, Dataset, rng_for
+from reference.network import accuracy, backward, data_loss, forward, l2_loss, sgd_step
+from reference.params import Params
+
+
+@dataclass
+class History:
+    """What a run records; the --json schema of every trainer is built from it."""
+
+    train_loss: list[float] = field(default_factory=list)  # J of each batch, before its step
+    val_accuracy_per_epoch: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)  # training steps only
+    images: int = 0  # images processed by training steps
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / sum(self.epoch_seconds) if self.epoch_seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return dict(asdict(self), images_per_second=self.images_per_second)
+
+
+def epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> np.ndarray | None:
+    """The permutation of the training set for one epoch, or None for the stored order."""
+    if not shuffle:
+        return None
+    return rng_for(seed, STREAM_SHUFFLE, epoch).permutation(n)
+
+
+def batch_starts(n: int, batch: int) -> range:
+    """First column of each batch: in order, the last one partial when batch does not divide n."""
+    return range(0, n, batch)
+
+
+def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int, batch: int,
+          lr: float, lam: float, seed: int = 0, shuffle: bool = False, progress: bool = True,
+          print_loss: bool = False) -> History:
+    """Train p in place; returns the History."""
+    history = History()
+    n = len(train_set)
+    for epoch in range(epochs):
+        order = epoch_order(n, epoch, seed, shuffle)
+        data = train_set if order is None else Dataset(train_set.images[order],
+                                                       train_set.labels[order])
+        bar = tqdm(batch_starts(n, batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        start_time = time.perf_counter()
+        for i, start in enumerate(bar):
+            X, Y = data.batch(start, start + batch)
+            fwd = forward(p, X)
+            J = data_loss(fwd.z2, Y) + l2_loss(p, lam)
+            sgd_step(p, backward(p, X, Y, lam, fwd), lr)
+            history.train_loss.append(J)
+            history.images += Y.shape[1]
+            rate = (i * batch + Y.shape[1]) / (time.perf_counter() - start_time)
+            bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}")
+            if print_loss:
+                tqdm.write(f"epoch {epoch + 1} iteration {i + 1} loss {J:.6f}")
+        history.epoch_seconds.append(time.perf_counter() - start_time)
+        if val_set is not None:
+            history.val_accuracy_per_epoch.append(accuracy(p, val_set.X, val_set.labels))
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {history.train_loss[-1]:.4f}, "
+                           f"val accuracy {history.val_accuracy_per_epoch[-1]:.4f}, "
+                           f"{history.images_per_second:,.0f} images/s")
+    return history
