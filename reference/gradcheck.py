@@ -181,9 +181,11 @@ def _direction(p: Params, blocks: tuple[str, ...], seed: int, key: int) -> Param
 
 
 def check(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, *,
-          backward: Backward = network.backward, h: float | None = None,
+          backward: Backward | None = None, h: float | None = None,
           max_entries: int = 20000, seed: int = 0) -> Report:
-    """Every check of the module on one batch (X: 784 x N, Y: 10 x N one-hot)."""
+    """Every check of the module on one batch (X: 784 x N, Y: 10 x N one-hot), of backward
+    (default: the oracle's network.backward)."""
+    backward = network.backward if backward is None else backward
     h = tolerance("gradcheck.step") if h is None else h
     grads = _term_gradients(backward, p, X, Y, lam)
     report = Report(settings=dict(hidden=p.hidden, batch=X.shape[1], lam=lam, h=h,
@@ -289,11 +291,10 @@ def write_report(report: Report, directory: Path) -> None:
     plot_sweeps(report, directory / "gradcheck.png")
 
 
-def run_report(args, backward: Backward = network.backward) -> Report:
+def run_report(args) -> Report:
     """The `gradcheck` command: check, write DIR/report.{md,json} and DIR/gradcheck.png."""
     p, X, Y = check_problem(args.hidden, args.batch, args.reg, args.seed, args.data)
-    report = check(p, X, Y, args.reg, backward=backward, max_entries=args.max_entries,
-                   seed=args.seed)
+    report = check(p, X, Y, args.reg, max_entries=args.max_entries, seed=args.seed)
     write_report(report, args.report)
     print(report_markdown(report))
     print(f"report written to {args.report}/report.md")

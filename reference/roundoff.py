@@ -224,5 +224,6 @@ def compare_ulps(actual, expected, max_ulps: float, check: str = "ulps") -> Verd
     expected = np.asarray(expected)
     _check_shape(actual, expected.shape, check)
     rounded = expected.astype(dtype)
-    error = ulp_distance(actual, rounded).astype(np.float64)
+    distance = ulp_distance(actual, rounded)
+    error = np.where(distance == NAN_ULPS, np.inf, distance.astype(np.float64))
     return _verdict(f"{check} {dtype}", actual, rounded, error, max_ulps)

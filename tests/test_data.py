@@ -1,0 +1,171 @@
+"""Data: the embedded digits and their split, real IDX files, corrupt ones, synthetic data."""
+
+import gzip
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reference import data
+from reference.data import DataError
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+# CI installs Debian's dataset-fashion-mnist and sets this, so the test cannot skip there.
+fashion_required = os.environ.get("ORACLENET_REQUIRE_FASHION") == "1"
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int | None = None, extra: bytes = b""):
+    """An IDX file of uint8 (plain, or gzip when path ends in .gz)."""
+    magic = (0x0800 | array.ndim) if magic is None else magic
+    payload = struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes() + extra
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(payload)
+
+
+def idx_dir(tmp: Path, n_train=30, n_test=8, gz=False, seed=0) -> Path:
+    rng = np.random.default_rng(seed)
+    suffix = ".gz" if gz else ""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(tmp / f"{prefix}-images-idx3-ubyte{suffix}",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp / f"{prefix}-labels-idx1-ubyte{suffix}",
+                  rng.integers(0, 10, n, dtype=np.uint8))
+    return tmp
+
+
+# --- mnist5k ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mnist5k():
+    return data.load_mnist5k("unit", 0.1, 0)
+
+
+def test_mnist5k_split_is_4500_500_and_stratified(mnist5k):
+    assert len(mnist5k.train) == 4500 and len(mnist5k.val) == 500
+    assert np.bincount(mnist5k.val.labels, minlength=10).tolist() == [50] * 10
+    assert np.bincount(mnist5k.train.labels, minlength=10).tolist() == [450] * 10
+    assert mnist5k.train.images.shape == (4500, 784)
+    assert mnist5k.train.images.dtype == np.float64
+    assert 0.0 <= mnist5k.train.images.min() and mnist5k.train.images.max() == 1.0
+    # the stored order is shuffled: no run of one label through a whole batch
+    assert len(set(mnist5k.train.labels[:50].tolist())) == 10
+
+
+def test_mnist5k_split_is_the_same_everywhere_for_a_seed(mnist5k):
+    """A fingerprint of seed 0's split, recorded once: a change of RNG, of the split code or of
+    the data would change it, and with it every result in the docs."""
+    again = data.load_mnist5k("unit", 0.1, 0)
+    assert np.array_equal(again.val.images, mnist5k.val.images)
+    digest = hashlib.sha256(mnist5k.val.labels.tobytes() + mnist5k.train.labels.tobytes()
+                            + (mnist5k.val.images * 255).astype(np.uint8).tobytes()).hexdigest()
+    assert digest[:16] == "9605b035b0edd71f"
+    other = data.load_mnist5k("unit", 0.1, 1)
+    assert not np.array_equal(other.val.labels, mnist5k.val.labels)
+
+
+def test_mnist5k_fraction_and_pixels():
+    s = data.load_mnist5k("raw", 0.2, 3)
+    assert len(s.val) == 1000 and s.train.images.max() == 255.0
+    with pytest.raises(DataError, match="--val-fraction"):
+        data.load_mnist5k("unit", 1.5, 0)
+    with pytest.raises(DataError, match="--pixels"):
+        data.scale_pixels(np.zeros((1, 784), np.uint8), "bytes")
+
+
+def test_batches_are_column_views_with_one_hot_labels(mnist5k):
+    X, Y = mnist5k.train.batch(4490, 4510)
+    assert X.shape == (784, 10) and Y.shape == (10, 10)  # the last partial batch
+    assert np.shares_memory(X, mnist5k.train.images)
+    assert np.array_equal(Y.argmax(axis=0), mnist5k.train.labels[4490:])
+    assert Y.sum() == 10
+
+
+# --- IDX --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_directory_plain_and_gzip(tmp_path, gz):
+    s = data.load_idx_dir(idx_dir(tmp_path, gz=gz), "raw", 0.1)
+    assert len(s.train) == 27 and len(s.val) == 3 and len(s.test) == 8
+    raw = data.read_idx(tmp_path / f"train-images-idx3-ubyte{'.gz' if gz else ''}")
+    assert np.array_equal(s.val.images, raw[27:].reshape(3, 784).astype(float))
+
+
+def test_idx_test_pair_is_optional(tmp_path):
+    idx_dir(tmp_path)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / name).unlink()
+    assert data.load_idx_dir(tmp_path).test is None
+
+
+@pytest.mark.skipif(not FASHION.is_dir() and not fashion_required,
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_reads_the_real_fashion_mnist_files():
+    s = data.load_idx_dir(FASHION, "unit", 0.1)
+    assert (len(s.train), len(s.val), len(s.test)) == (54000, 6000, 10000)
+    assert np.bincount(np.concatenate([s.train.labels, s.val.labels])).tolist() == [6000] * 10
+    assert np.bincount(s.test.labels).tolist() == [1000] * 10
+    assert s.train.images.max() == 1.0 and s.train.images.min() == 0.0
+
+
+def corrupt(tmp_path, how):
+    idx_dir(tmp_path)
+    images = tmp_path / "train-images-idx3-ubyte"
+    labels = tmp_path / "train-labels-idx1-ubyte"
+    blob = images.read_bytes()
+    if how == "magic":
+        images.write_bytes(struct.pack(">I", 0x00000802) + blob[4:])
+    elif how == "truncated":
+        images.write_bytes(blob[:-5])
+    elif how == "too long":
+        images.write_bytes(blob + b"\0")
+    elif how == "short header":
+        images.write_bytes(blob[:2])
+    elif how == "count mismatch":
+        write_idx(labels, np.zeros(29, np.uint8))
+    elif how == "bad label":
+        write_idx(labels, np.full(30, 10, np.uint8))
+    elif how == "bad shape":
+        write_idx(images, np.zeros((30, 27, 28), np.uint8))
+    elif how == "missing":
+        labels.unlink()
+    elif how == "bad gzip":
+        images.unlink()
+        (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("how", "message"), [
+    ("magic", r"train-images-idx3-ubyte: magic number 0x00000802, expected 0x00000803"),
+    ("truncated", r"train-images-idx3-ubyte: header says dimensions \(30, 28, 28\).*23531"),
+    ("too long", r"train-images-idx3-ubyte: header says .* holds 23537"),
+    ("short header", r"train-images-idx3-ubyte: 2 bytes is too short"),
+    ("count mismatch", r"holds 30 images but .*train-labels-idx1-ubyte holds 29 labels"),
+    ("bad label", r"train-labels-idx1-ubyte: labels must lie in 0..9"),
+    ("bad shape", r"train-images-idx3-ubyte: expected count x 28 x 28 images"),
+    ("missing", r"missing train-labels-idx1-ubyte \(or train-labels-idx1-ubyte.gz\)"),
+    ("bad gzip", r"train-images-idx3-ubyte.gz: cannot read"),
+])
+def test_corrupt_idx_files_are_named(tmp_path, how, message):
+    with pytest.raises(DataError, match=message):
+        data.load_idx_dir(corrupt(tmp_path, how))
+
+
+def test_missing_directory_is_named(tmp_path):
+    with pytest.raises(DataError, match=r"--data .*nowhere: no such directory"):
+        data.load(str(tmp_path / "nowhere"))
+
+
+# --- synthetic ---------------------------------------------------------------------------------
+
+def test_synthetic_is_seeded_and_shaped():
+    a, b, c = data.synthetic(50, 7), data.synthetic(50, 7), data.synthetic(50, 8)
+    assert a.images.shape == (50, 784) and a.labels.shape == (50,)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.images, c.images)
+    assert 0 <= a.images.min() and a.images.max() <= 1
+    with pytest.raises(DataError, match="n=0"):
+        data.synthetic(0)
