@@ -196,7 +196,7 @@ def test_exact_mode_accepts_any_order_on_integers(rng, dtype, M, N, K):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_exact_mode_flags_a_one_ulp_difference(rng, dtype):
-    A, B, C0 = integer_operands(rng, 9, 7, 33, dtype)
+    A, B, _ = integer_operands(rng, 9, 7, 33, dtype)
     C = (A @ B).astype(dtype)
     C[3, 3] = np.nextafter(C[3, 3], dtype(np.inf))
     v = compare_gemm_exact(C, A, B)
