@@ -54,7 +54,7 @@ def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int
         data = train_set if order is None else Dataset(train_set.images[order],
                                                        train_set.labels[order])
         bar = tqdm(batch_starts(n, batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   disable=not progress, leave=False)
+                   disable=not progress, leave=False, mininterval=0.5)
         start_time = time.perf_counter()
         for i, start in enumerate(bar):
             X, Y = data.batch(start, start + batch)
@@ -64,7 +64,7 @@ def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int
             history.train_loss.append(J)
             history.images += Y.shape[1]
             rate = (i * batch + Y.shape[1]) / (time.perf_counter() - start_time)
-            bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}")
+            bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}", refresh=False)
             if print_loss:
                 tqdm.write(f"epoch {epoch + 1} iteration {i + 1} loss {J:.6f}")
         history.epoch_seconds.append(time.perf_counter() - start_time)

@@ -1,0 +1,43 @@
+"""How oraclenet is run: `nox -s verify` (the main job), `nox -s tests`, `nox -s lint`,
+`nox -s gradcheck`, and `nox -s bench` (timings, kept apart from the tests)."""
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+BACKEND = "uv|venv"
+
+
+@nox.session(venv_backend=BACKEND)
+def tests(session: nox.Session) -> None:
+    """The whole test suite."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(venv_backend=BACKEND)
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(venv_backend=BACKEND)
+def gradcheck(session: nox.Session) -> None:
+    """The oracle's gradient-check report, then proof that each planted bug fails it."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "reference", "gradcheck", "--report", "reports/gradcheck")
+    session.run("pytest", "tests/test_gradcheck.py", "-k", "planted or bug", "-v")
+
+
+@nox.session(venv_backend=BACKEND)
+def verify(session: nox.Session) -> None:
+    """Train the oracle, gradient-check it, write reports/verify/index.md."""
+    session.install("-e", ".")
+    session.run("python", "-m", "reference", "verify", "--out", "reports/verify")
+
+
+@nox.session(venv_backend=BACKEND)
+def bench(session: nox.Session) -> None:
+    """Epoch rate of the oracle against numpy's GEMM rate on this machine."""
+    session.install("-e", ".")
+    session.run("python", "-m", "reference", "bench", "--json", "reports/bench.json",
+                *session.posargs)
