@@ -21,7 +21,7 @@ from reference.files import write_json, write_text
 from reference.params import init_params
 from reference.train import train
 
-GRID = dict(hidden=(128, 256, 512), batch=(32, 64, 128), lr=(0.1, 0.3, 1.0), reg=(1e-4, 1e-3))
+GRID = dict(hidden=(128, 256, 512), batch=(32, 64, 128), lr=(0.3, 1.0, 2.0), reg=(1e-4, 1e-3))
 SEEDS = (0, 1, 2)
 TIME_LIMIT_S = 60.0
 

@@ -273,9 +273,9 @@ def plot_sweeps(report: Report, path: Path) -> None:
     for w in [*report.sweeps, report.whole]:
         ax.loglog(w.steps, w.errors, marker="o", ms=3, label=f"{w.block} (slope "
                   f"{'n/a' if w.slope is None else f'{w.slope:.2f}'})")
-    steps = np.array(STEPS)
-    ref = report.whole.best_error * (steps / report.whole.best_h) ** 2
-    ax.loglog(steps[ref < 1], ref[ref < 1], "k--", lw=0.8, label="slope 2")
+    steps = np.array([h for h in STEPS if h >= report.whole.best_h])
+    ax.loglog(steps, report.whole.best_error * (steps / report.whole.best_h) ** 2, "k--",
+              lw=0.8, label="slope 2")
     ax.set_xlabel("step h")
     ax.set_ylabel("relative error of the directional derivative")
     ax.set_title("Central differences against backprop: the V-curve")

@@ -157,9 +157,9 @@ def test_grade3_prints_the_loss_every_iteration(tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["-n", "-5"], "argument -n/--hidden: must be a positive integer, got -5"),
-    (["-b", "0"], "argument -b/--batch: must be a positive integer, got 0"),
-    (["-e", "two"], "argument -e/--epochs: expected a positive integer, got 'two'"),
+    (["-n", "-5"], "argument -n/--hidden: must be an integer >= 1, got -5"),
+    (["-b", "0"], "argument -b/--batch: must be an integer >= 1, got 0"),
+    (["-e", "two"], "argument -e/--epochs: expected an integer >= 1, got 'two'"),
     (["-l", "-0.1"], "argument -l/--lr: must be a finite number > 0.0, got -0.1"),
     (["--data", "/no/such/dir"], "--data /no/such/dir: no such directory"),
     (["--preset", "grade9"], "argument --preset: invalid choice: 'grade9'"),
