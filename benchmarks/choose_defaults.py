@@ -85,6 +85,12 @@ def main() -> None:
         lines.append(f"| {r['hidden']} | {r['batch']} | {r['lr']} | {r['reg']:g} | "
                      f"{r['shuffle']} | {', '.join(f'{f:.3f}' for f in r['finals'])} | "
                      f"{r['mean']:.4f} | {r['min']:.3f} | {r['seconds']:.1f} |")
+    best = stage2[0]
+    lines += ["", f"Chosen: the first row, H = {best['hidden']}, batch {best['batch']}, "
+              f"lr {best['lr']}, lambda {best['reg']:g}, shuffle {best['shuffle']}, "
+              f"{args.epochs} epochs. With 500 validation images one image is 0.002 and the "
+              "standard error of an accuracy near 0.95 is about 0.01, so the first few rows "
+              "are statistically tied; the ranking rule (mean over three splits) decides."]
     write_text(args.out / "defaults.md", "\n".join(lines) + "\n")
     write_json(args.out / "defaults.json", dict(stage1=stage1, stage2=stage2))
 

@@ -32,7 +32,7 @@ class TrainConfig:
 
 
 # Chosen on mnist5k by `python benchmarks/choose_defaults.py` (docs/defaults.md).
-DEFAULTS = TrainConfig(hidden=256, reg=1e-4, lr=0.5, epochs=30, batch=50)
+DEFAULTS = TrainConfig(hidden=512, reg=1e-4, lr=1.0, epochs=40, batch=32)
 
 # The foundation issue's acceptance target for the defaults on mnist5k's validation set.
 TARGET_ACCURACY = 0.90

@@ -16,40 +16,48 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from reference.params import Params
 
+T = TypeVar("T")
+
 _THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 _POOL = ThreadPoolExecutor(max_workers=max(_THREADS - 1, 1))
-_MIN_ROWS_PER_THREAD = 64
+_MIN_ELEMENTS_PER_THREAD = 1 << 16  # below this a thread costs more than it saves
+_BLAS = ThreadpoolController()
 
 
-def _by_row_blocks(f: Callable[[slice], None], n_rows: int) -> None:
-    """Call f(rows) on row blocks at once, one per core, the first in this thread.
+def _by_row_blocks(f: Callable[[slice], T], a: np.ndarray) -> list[T]:
+    """[f(rows) for each block of a's rows], the blocks computed at once, one per core.
 
-    numpy's ufuncs release the GIL, so the H x N elementwise work between two BLAS calls
-    does not leave all but one core idle. Small arrays are done in one call.
+    Each block runs its own single-threaded BLAS calls and elementwise work (numpy releases
+    the GIL), so the H x N work after a product runs on every core while its rows are still
+    in cache. Small arrays are done in one call, with BLAS's own threads.
     """
-    n_blocks = max(1, min(_THREADS, n_rows // _MIN_ROWS_PER_THREAD))
+    n_rows = a.shape[0]
+    n_blocks = max(1, min(_THREADS, n_rows, a.size // _MIN_ELEMENTS_PER_THREAD))
+    if n_blocks == 1:
+        return [f(slice(0, n_rows))]
     edges = np.linspace(0, n_rows, n_blocks + 1).astype(int)
     blocks = [slice(lo, hi) for lo, hi in itertools.pairwise(edges)]
-    others = [_POOL.submit(f, rows) for rows in blocks[1:]]
-    f(blocks[0])
-    for done in others:
-        done.result()
+    with _BLAS.limit(limits=1, user_api="blas"):
+        others = [_POOL.submit(f, rows) for rows in blocks[1:]]
+        first = f(blocks[0])
+        return [first, *(done.result() for done in others)]
 
 
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """1 / (1 + exp(-z)) elementwise, float64, without overflow or warnings for any z.
 
     exp is only taken of -|z| <= 0, e = exp(-|z|): sigmoid(|z|) = 1 / (1 + e) and
-    sigmoid(-|z|) = e / (1 + e). The numerator max(sign(z), e) is 1 for z >= 0, e for z < 0.
-    One temporary; the result goes to out when given.
+    sigmoid(-|z|) = e / (1 + e). The numerator max(sign z, e) is 1 for z >= 0 (e <= 1 = sign z,
+    or e = 1 at z = 0) and e for z < 0. One temporary; the result goes to out when given.
     """
-    e = np.abs(z)
-    np.negative(e, out=e)
+    e = np.copysign(z, -1.0)
     np.exp(e, out=e)
     numerator = np.sign(z, out=out)
     np.maximum(numerator, e, out=numerator)
@@ -60,7 +68,9 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def sigmoid_grad(a: np.ndarray) -> np.ndarray:
     """d sigmoid / dz expressed through a = sigmoid(z): a (1 - a)."""
-    return a * (1.0 - a)
+    grad = 1.0 - a
+    grad *= a
+    return grad
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -87,15 +97,16 @@ class Forward:
 
 def forward(p: Params, X: np.ndarray) -> Forward:
     """Forward pass for a batch X (784 x N)."""
-    z1 = p.W1 @ X
+    z1 = np.empty((p.hidden, X.shape[1]))
     a1 = np.empty_like(z1)
 
-    def hidden(rows: slice) -> None:
+    def hidden(rows: slice) -> np.ndarray:  # z1 = W1 X + b1, a1 = sigmoid(z1), W2 a1 (part)
+        np.matmul(p.W1[rows], X, out=z1[rows])
         z1[rows] += p.b1[rows]
         sigmoid(z1[rows], out=a1[rows])
+        return p.W2[:, rows] @ a1[rows]
 
-    _by_row_blocks(hidden, len(z1))
-    z2 = p.W2 @ a1 + p.b2
+    z2 = sum(_by_row_blocks(hidden, z1)) + p.b2
     return Forward(z1, a1, z2, softmax(z2))
 
 
@@ -127,23 +138,19 @@ def backward(p: Params, X: np.ndarray, Y: np.ndarray, lam: float,
     """
     fwd = forward(p, X) if fwd is None else fwd
     dz2 = (fwd.yhat - Y) / Y.shape[1]
-    dW2 = dz2 @ fwd.a1.T + lam * p.W2
     db2 = dz2.sum(axis=1, keepdims=True)
-    da1 = p.W2.T @ dz2
-    dz1 = np.empty_like(da1)
-    db1 = np.empty_like(p.b1)
+    dW1, db1, dW2 = np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2)
 
-    def hidden_delta(rows: slice) -> None:  # dz1 = da1 * a1 * (1 - a1), db1 = rowsum(dz1)
-        np.multiply(da1[rows], sigmoid_grad(fwd.a1[rows]), out=dz1[rows])
-        dz1[rows].sum(axis=1, keepdims=True, out=db1[rows])
-
-    _by_row_blocks(hidden_delta, len(dz1))
-    dW1 = dz1 @ X.T
-
-    def l2_term(rows: slice) -> None:  # dW1 += lambda W1
+    def hidden(rows: slice) -> None:
+        a1 = fwd.a1[rows]
+        dW2[:, rows] = dz2 @ a1.T + lam * p.W2[:, rows]
+        dz1 = p.W2[:, rows].T @ dz2  # da1, then in place dz1 = da1 * a1 (1 - a1)
+        dz1 *= sigmoid_grad(a1)
+        np.matmul(dz1, X.T, out=dW1[rows])
         dW1[rows] += lam * p.W1[rows]
+        db1[rows] = dz1.sum(axis=1, keepdims=True)
 
-    _by_row_blocks(l2_term, len(dW1))
+    _by_row_blocks(hidden, fwd.a1)
     return Params(dW1, db1, dW2, db2)
 
 
@@ -155,7 +162,7 @@ def sgd_step(p: Params, grad: Params, lr: float) -> None:
         def update(rows: slice, param=param, dp=dp) -> None:
             param[rows] -= lr * dp[rows]
 
-        _by_row_blocks(update, len(param))
+        _by_row_blocks(update, param)
 
 
 def predict(p: Params, X: np.ndarray) -> np.ndarray:

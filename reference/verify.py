@@ -25,7 +25,12 @@ def _plot_training(record: dict, out: Path) -> None:
     loss = np.array(record["train_loss"])
     per_epoch = len(loss) // len(record["val_accuracy_per_epoch"])
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.semilogy(np.arange(1, len(loss) + 1) / per_epoch, loss, lw=0.6)
+    ax.semilogy(np.arange(1, len(loss) + 1) / per_epoch, loss, lw=0.4, alpha=0.6,
+                label="each iteration")
+    epochs = np.arange(1, len(loss) // per_epoch + 1)
+    means = loss[:len(epochs) * per_epoch].reshape(len(epochs), per_epoch).mean(axis=1)
+    ax.semilogy(epochs, means, "k-o", ms=3, lw=1.2, label="epoch mean")
+    ax.legend()
     ax.set_xlabel("epoch")
     ax.set_ylabel("J on the batch (data + L2)")
     ax.set_title("Oracle training loss, every iteration")

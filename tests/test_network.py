@@ -210,9 +210,9 @@ def test_sgd_step_updates_every_block_in_place():
 def test_big_arrays_take_the_threaded_path_and_agree_with_the_small_path():
     """H x N work is split across threads by rows; the result must not depend on it."""
     rng = np.random.default_rng(2)
-    z = rng.standard_normal((1000, 33)) * 20
+    z = rng.standard_normal((1000, 100)) * 20
     p = init_params(1000, 2)
-    X = rng.uniform(0, 1, (784, 33))
+    X = rng.uniform(0, 1, (784, 100))
     fwd = network.forward(p, X)
     np.testing.assert_array_equal(fwd.a1, network.sigmoid(p.W1 @ X + p.b1))
     assert np.array_equal(network.sigmoid(z), np.concatenate(
