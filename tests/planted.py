@@ -3,6 +3,8 @@
 Each variant is a test-only copy of one computation with one classic mistake in it.
 """
 
+import itertools
+
 import numpy as np
 
 from reference import network
@@ -61,3 +63,45 @@ def gemm_blocked(A, B, block):
     for k in range(0, A.shape[1], block):
         acc += A[:, k:k + block] @ B[k:k + block, :]
     return acc
+
+
+# --- a second implementation: the network's step in float32, written apart from the oracle --
+
+
+def float32_values(p, X, Y):
+    """p, X, Y rounded to float32 and back, so that both implementations see the same inputs."""
+    as32 = [np.asarray(a, np.float32).astype(np.float64) for a in (*p.blocks().values(), X, Y)]
+    return Params(*as32[:4]), as32[4], as32[5]
+
+
+def backward_float32(p, X, Y, lam):
+    """(gradient, loss) computed entirely in float32, straight from SPEC section 1."""
+    f = np.float32
+    W1, b1, W2, b2 = (a.astype(f) for a in p.blocks().values())
+    X, Y, lam, N = X.astype(f), Y.astype(f), f(lam), f(X.shape[1])
+    z1 = W1 @ X + b1
+    a1 = np.exp(-np.logaddexp(f(0), -z1))
+    z2 = W2 @ a1 + b2
+    shifted = z2 - z2.max(axis=0)
+    log_yhat = shifted - np.log(np.exp(shifted).sum(axis=0))
+    J = -(Y * log_yhat).sum() / N + lam / f(2) * ((W1 * W1).sum() + (W2 * W2).sum())
+    dz2 = (np.exp(log_yhat) - Y) / N
+    dz1 = (W2.T @ dz2) * a1 * (f(1) - a1)
+    grad = Params(dz1 @ X.T + lam * W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + lam * W2, dz2.sum(axis=1, keepdims=True))
+    return grad, float(J)
+
+
+def backward_by_column_parts(p, X, Y, lam, parts):
+    """float64, the batch split in column parts whose data gradients are summed afterwards
+    (as data parallelism does), lambda W added once."""
+    N = X.shape[1]
+    edges = np.linspace(0, N, parts + 1).astype(int)
+    total = None
+    for lo, hi in itertools.pairwise(edges):
+        if hi == lo:
+            continue
+        g = _backward(p, X[:, lo:hi], Y[:, lo:hi], 0.0)
+        scaled = [a * ((hi - lo) / N) for a in g.blocks().values()]
+        total = scaled if total is None else [t + s for t, s in zip(total, scaled, strict=True)]
+    return Params(total[0] + lam * p.W1, total[1], total[2] + lam * p.W2, total[3])

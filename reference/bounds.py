@@ -1,0 +1,125 @@
+"""First-order roundoff bounds for one training step of the network, block by block.
+
+A GPU kernel or an MPI trainer computes the same step as the oracle in another order, in
+float32 or float64. How far may its gradient, its loss and its updated parameters lie from
+the oracle's when both start from the same parameters and batch? This module propagates
+error bounds through the equations of SPEC section 1 (Higham 2002, sections 3.1 and 3.5, to
+first order in u), with E_v a bound on |computed v - exact v| elementwise:
+
+    z1 = W1 X + b1      E_z1  = g(785) (|W1||X| + |b1|)
+    a1 = sigmoid(z1)    E_a1  = a1 (1 - a1) E_z1 + c u a1                 (sigmoid' <= 1/4)
+    z2 = W2 a1 + b2     E_z2  = g(H+1) (|W2||a1| + |b2|) + |W2| E_a1
+    yhat = softmax(z2)  E_yh  = yhat (2 max_col E_z2 + u (c + |z2 - m| + max_col |z2 - m|))
+    dz2 = (yhat - Y)/N  E_dz2 = E_yh / N + 2 u |dz2|
+    dW2 = dz2 a1^T + lW2       g(N+2)(|dz2||a1|^T + l|W2|) + E_dz2 |a1|^T + |dz2| E_a1^T
+    db2 = rowsum dz2           g(N) rowsum|dz2| + rowsum E_dz2
+    da1 = W2^T dz2      E_da1 = g(10) |W2|^T|dz2| + |W2|^T E_dz2
+    dz1 = da1 a1(1-a1)  E_dz1 = E_da1 a1(1-a1) + |da1||1 - 2a1| E_a1 + 3u |dz1|
+    dW1 = dz1 X^T + lW1        g(N+2)(|dz1||X|^T + l|W1|) + E_dz1 |X|^T
+    db1 = rowsum dz1           g(N) rowsum|dz1| + rowsum E_dz1
+
+with g(n) = gamma_n of the dtype and c the relative error of an elementwise function in
+units of u (tolerances.toml [bounds]). Every sum is bounded for ANY order, so splitting it
+across ranks (data or model parallelism) or tiles (GEMM kernels) is covered. Two
+implementations each carry their own error, so a comparison allows the sum of the two
+bounds: the tested dtype's and float64's (the oracle's).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference import network
+from reference.params import Params
+from reference.roundoff import Verdict, compare_bounded, gamma, unit_roundoff
+from reference.tolerances import tolerance
+
+
+def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
+               ) -> tuple[Params, float]:
+    """(bound on each gradient entry, bound on the loss) for one implementation computing in
+    dtype; p, X, Y as the oracle takes them (float64 values, exactly representable in dtype)."""
+    u = unit_roundoff(dtype)
+    c = tolerance("bounds.elementwise_u")
+    N = X.shape[1]
+    H = p.hidden
+    fwd = network.forward(p, X)
+    a1, yhat, z2 = fwd.a1, fwd.yhat, fwd.z2
+    aX = np.abs(X)
+    slope = a1 * (1.0 - a1)
+
+    E_z1 = gamma(785, dtype) * (np.abs(p.W1) @ aX + np.abs(p.b1))
+    E_a1 = slope * E_z1 + c * u * a1
+    E_z2 = gamma(H + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
+    shift = np.abs(z2 - z2.max(axis=0))
+    E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (c + shift + shift.max(axis=0)))
+    dz2 = (yhat - Y) / N
+    E_dz2 = E_yhat / N + 2 * u * np.abs(dz2)
+
+    da1 = p.W2.T @ dz2
+    dz1 = da1 * slope
+    E_da1 = gamma(10, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
+    E_dz1 = E_da1 * slope + np.abs(da1) * np.abs(1 - 2 * a1) * E_a1 + 3 * u * np.abs(dz1)
+
+    E_dW2 = (gamma(N + 2, dtype) * (np.abs(dz2) @ a1.T + lam * np.abs(p.W2))
+             + E_dz2 @ a1.T + np.abs(dz2) @ E_a1.T)
+    E_db2 = gamma(N, dtype) * np.abs(dz2).sum(axis=1, keepdims=True) + E_dz2.sum(
+        axis=1, keepdims=True)
+    E_dW1 = (gamma(N + 2, dtype) * (np.abs(dz1) @ aX.T + lam * np.abs(p.W1))
+             + E_dz1 @ aX.T)
+    E_db1 = gamma(N, dtype) * np.abs(dz1).sum(axis=1, keepdims=True) + E_dz1.sum(
+        axis=1, keepdims=True)
+
+    # J = (1/N) sum_i (lse_i - z2[y_i, i]) + (l/2) sum W^2: each column's log-sum-exp moves
+    # by at most 2 max E_z2 plus its own rounding; the mean and the squares add gamma terms.
+    per_column = np.log(np.exp(z2 - z2.max(axis=0)).sum(axis=0)) + z2.max(axis=0)
+    picked = (Y * z2).sum(axis=0)
+    terms = np.abs(per_column) + np.abs(picked)
+    E_data = float(np.mean(2 * E_z2.max(axis=0) + (c + shift.max(axis=0)) * u * terms)
+                   + gamma(N, dtype) * np.mean(terms))
+    squares = float(np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
+    E_l2 = 0.5 * lam * gamma(p.W1.size + p.W2.size + 2, dtype) * squares
+    return Params(E_dW1, E_db1, E_dW2, E_db2), E_data + E_l2
+
+
+def _allowed(p, X, Y, lam, dtype) -> tuple[Params, float]:
+    """The sum of the tested implementation's bound and the float64 oracle's."""
+    mine, mine_J = step_error(p, X, Y, lam, dtype)
+    oracle, oracle_J = step_error(p, X, Y, lam, np.float64)
+    blocks = [a + b for a, b in zip(mine.blocks().values(), oracle.blocks().values(),
+                                    strict=True)]
+    return Params(*blocks), mine_J + oracle_J
+
+
+def compare_gradient(grad: Params, p: Params, X, Y, lam: float) -> dict[str, Verdict]:
+    """Judge an implementation's gradient (its dtype is grad's) at p on one batch."""
+    dtype = grad.W1.dtype
+    expected = network.backward(p, X, Y, lam)
+    allowed, _ = _allowed(p, X, Y, lam, dtype)
+    return {name: compare_bounded(f"d{name}", getattr(grad, name), getattr(expected, name),
+                                  getattr(allowed, name))
+            for name in grad.blocks()}
+
+
+def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
+    """Judge an implementation's loss J (computed in dtype) at p on one batch."""
+    expected = network.loss(p, X, Y, lam)
+    _, allowed = _allowed(p, X, Y, lam, dtype)
+    return compare_bounded("J", np.array([J]), np.array([expected]), np.array([allowed]))
+
+
+def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float
+                 ) -> dict[str, Verdict]:
+    """Judge parameters after one SGD step from p (their dtype is the implementation's):
+    lr times the gradient bounds, plus the rounding of lr g and of the subtraction."""
+    dtype = updated.W1.dtype
+    grad = network.backward(p, X, Y, lam)
+    expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
+                                                   grad.blocks().values(), strict=True)))
+    allowed, _ = _allowed(p, X, Y, lam, dtype)
+    u = unit_roundoff(dtype) + unit_roundoff(np.float64)
+    return {name: compare_bounded(
+                f"{name} after a step", getattr(updated, name), getattr(expected, name),
+                lr * getattr(allowed, name)
+                + u * (np.abs(getattr(expected, name)) + 2 * lr * np.abs(getattr(grad, name))))
+            for name in updated.blocks()}
