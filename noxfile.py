@@ -41,3 +41,12 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "-m", "reference", "bench", "--json", "reports/bench.json",
                 *session.posargs)
+
+
+@nox.session(venv_backend=BACKEND)
+def mpi(session: nox.Session) -> None:
+    """The MPI equivalence suite under the real mpiexec at P = 1, 2, 3 and 4 ranks."""
+    session.install("-e", ".[test]")
+    for ranks in (1, 2, 3, 4):
+        session.run("mpiexec", "-n", str(ranks), "python", "-m", "mpi4py", "-m", "pytest",
+                    "--with-mpi", "-q", "tests/mpi", env={"PYTHONPATH": "tests/mpi"})

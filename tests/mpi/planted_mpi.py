@@ -1,0 +1,49 @@
+"""MPI bugs planted on purpose: each subclass changes one method of a correct trainer."""
+
+import numpy as np
+
+from parallel.data_parallel import DataParallel
+from parallel.model_parallel import ModelParallel
+
+
+class RegularisationOnEveryRank(DataParallel):
+    """lambda W added to each rank's part before the allreduce: P lambda W in total."""
+
+    def reduce(self):
+        self.dW1 += self.lam * self.p.W1
+        self.dW2 += self.lam * self.p.W2
+        self.comm.allreduce_sum(self.buffer, "step")
+
+
+class LocalBatchNormaliser(DataParallel):
+    """The data term averaged over this rank's share instead of the global batch."""
+
+    def normaliser(self, local, batch):
+        return local
+
+
+class LastRankDropped(DataParallel):
+    """In an uneven split the last rank's columns are left out."""
+
+    def local_columns(self, t):
+        X, labels = super().local_columns(t)
+        start, stop = self.batch_span(t)
+        if (stop - start) % self.comm.size and self.comm.rank == self.comm.size - 1:
+            return X[:, :0], labels[:0]
+        return X, labels
+
+
+class B2SummedOverRanks(ModelParallel):
+    """db2, already complete on every rank, summed over the ranks: P times too large."""
+
+    def b2_gradient(self, dz2):
+        return self.comm.allreduce_sum(np.ascontiguousarray(dz2.sum(axis=1, keepdims=True)),
+                                       "step")
+
+
+MPI_BUGS = {
+    "regularisation added on every rank": RegularisationOnEveryRank,
+    "gradient normalised by the local batch": LocalBatchNormaliser,
+    "last rank's columns dropped in an uneven split": LastRankDropped,
+    "b2's gradient summed over ranks": B2SummedOverRanks,
+}

@@ -1,0 +1,91 @@
+"""The MPI trainers, started the way users start them: the real mpiexec of the mpich wheel,
+under `python -m mpi4py`, with a timeout on every run so that nothing can hang."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+TIMEOUT_S = 300
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests" / "mpi")]))
+
+
+def mpiexec(*args, ranks=2, timeout=TIMEOUT_S):
+    return subprocess.run([str(MPIEXEC), "-n", str(ranks), *args], capture_output=True,
+                          text=True, env=ENV, timeout=timeout, cwd=ROOT)
+
+
+def parallel(*argv, ranks=2):
+    return mpiexec(sys.executable, "-m", "mpi4py", "-m", "parallel", *argv, ranks=ranks)
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3, 4])
+def test_equivalence_suite_under_mpiexec(ranks):
+    """tests/mpi at P ranks (4 oversubscribe the 2 cores): every step against the oracle,
+    the planted MPI bugs, the bytes per step."""
+    out = mpiexec(sys.executable, "-m", "mpi4py", "-m", "pytest", "--with-mpi", "-q",
+                  "tests/mpi", ranks=ranks)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout
+
+
+@pytest.mark.parametrize("strategy", ["data", "model"])
+def test_train_command_on_three_ranks(tmp_path, strategy):
+    out = parallel("train", "--strategy", strategy, "-n", "7", "-e", "2", "-b", "50",
+                   "--quiet", "--json", str(tmp_path / "run.json"), "--save",
+                   str(tmp_path / "p.npz"), ranks=3)
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["ranks"] == 3 and record["strategy"] == strategy
+    assert len(record["train_loss"]) == 2 * 90 and len(record["val_accuracy_per_epoch"]) == 2
+    assert record["bytes_per_step_per_rank"] > 0 and (tmp_path / "p.npz").is_file()
+
+
+def test_bad_arguments_stop_every_rank_with_one_message():
+    out = parallel("train", "--strategy", "data", "-n", "-4", ranks=3)
+    assert out.returncode == 2
+    assert out.stderr.count("must be an integer >= 1, got -4") == 1, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_arguments_that_differ_between_ranks_are_refused():
+    rank = [sys.executable, "-m", "mpi4py", "-m", "parallel", "train", "--strategy", "model"]
+    out = subprocess.run([str(MPIEXEC), "-n", "1", *rank, "-n", "5", ":", "-n", "1", *rank,
+                          "-n", "6"], capture_output=True, text=True, env=ENV,
+                         timeout=TIMEOUT_S, cwd=ROOT)
+    assert out.returncode == 2
+    assert "rank 1: arguments differ from rank 0's: hidden 6 != 5" in out.stderr
+
+
+def test_data_error_on_rank_0_stops_every_rank():
+    out = parallel("train", "--strategy", "model", "--data", "/no/such/dir", ranks=3)
+    assert out.returncode == 2
+    assert "rank 0: --data /no/such/dir: no such directory" in out.stderr
+
+
+def test_an_exception_on_one_rank_ends_the_job_instead_of_hanging(tmp_path):
+    """Rank 1 raises in the middle of training while the others wait in the allreduce."""
+    script = tmp_path / "raise_on_rank_1.py"
+    script.write_text(
+        "from parallel.comm import Comm\n"
+        "from parallel.data_parallel import DataParallel\n"
+        "from reference.data import synthetic\n"
+        "from reference.params import init_params\n"
+        "comm = Comm()\n"
+        "trainer = DataParallel(comm, init_params(4, 0), synthetic(40) if comm.rank == 0 "
+        "else None, 8, 0.0, 0.1)\n"
+        "trainer.step(0)\n"
+        "if comm.rank == 1:\n"
+        "    raise RuntimeError('planted failure on rank 1')\n"
+        "trainer.step(1)\n")
+    began = time.monotonic()
+    out = mpiexec(sys.executable, "-m", "mpi4py", str(script), ranks=3, timeout=60)
+    assert out.returncode != 0
+    assert "planted failure on rank 1" in out.stderr
+    assert time.monotonic() - began < 60
