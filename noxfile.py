@@ -30,9 +30,11 @@ def gradcheck(session: nox.Session) -> None:
 
 @nox.session(venv_backend=BACKEND)
 def verify(session: nox.Session) -> None:
-    """Train the oracle, gradient-check it, write reports/verify/index.md."""
-    session.install("-e", ".")
+    """Train the oracle, gradient-check it, check the MPI trainers against it:
+    reports/verify/index.md."""
+    session.install("-e", ".[test]")
     session.run("python", "-m", "reference", "verify", "--out", "reports/verify")
+    session.run("python", "-m", "parallel", "verify", "--out", "reports/verify")
 
 
 @nox.session(venv_backend=BACKEND)
@@ -41,6 +43,13 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "-m", "reference", "bench", "--json", "reports/bench.json",
                 *session.posargs)
+
+
+@nox.session(venv_backend=BACKEND)
+def bench_mpi(session: nox.Session) -> None:
+    """Images/s of both MPI strategies at P = 1..4, cost model: docs/mpi-bench.md."""
+    session.install("-e", ".")
+    session.run("python", "-m", "parallel", "bench", "--out", "docs", *session.posargs)
 
 
 @nox.session(venv_backend=BACKEND)

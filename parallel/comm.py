@@ -3,6 +3,7 @@ on errors so that a failure on one rank ends every rank instead of leaving them 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import numpy as np
@@ -24,11 +25,14 @@ class Comm:
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.sent: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
 
     def allreduce_sum(self, buffer: np.ndarray, kind: str = "allreduce") -> np.ndarray:
-        """Sum buffer over all ranks, in place, and count its bytes."""
+        """Sum buffer over all ranks, in place, and count its bytes and the time it took."""
         self.sent[kind] += buffer.nbytes
+        began = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+        self.seconds[kind] += time.perf_counter() - began
         return buffer
 
     def bcast_array(self, array: np.ndarray | None, root: int = 0) -> np.ndarray:
