@@ -46,6 +46,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend=BACKEND)
+def gpu(session: nox.Session) -> None:
+    """The GPU kernels' tests: on the GPU when nvidia-smi finds one, else in Numba's CUDA
+    simulator (the header of pytest's output says which), plus real PTX compilation."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/gpu", "tests/test_gpu_ptx.py", *session.posargs)
+
+
+@nox.session(venv_backend=BACKEND)
 def bench_mpi(session: nox.Session) -> None:
     """Images/s of both MPI strategies at P = 1..4, cost model: docs/mpi-bench.md."""
     session.install("-e", ".")

@@ -1,0 +1,46 @@
+"""Compile every kernel to PTX for a compute capability, without a GPU.
+
+`python -m gpu ptx` prints, for each kernel and dtype, the size of its PTX and the float64
+instructions it holds: a float32 kernel must hold none. Needs numba-cuda with the CUDA 13
+NVVM (numba-cuda[cu13]) and must not run in the simulator.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from gpu.gemm_kernels import KERNELS
+
+F64 = re.compile(r"^\s*[a-z][a-z0-9.]*\.f64\b.*$", re.MULTILINE)
+SIGNATURE = "void({t}[:, :], {t}[:, :], {t}[:, :], {t}, {t})"
+
+
+def compile_all(cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
+    """{'<kernel> <dtype>': PTX} for every GEMM kernel in float32 and float64."""
+    from numba import cuda
+
+    out = {}
+    for name, factory in KERNELS.items():
+        for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+            kernel = factory(dtype)
+            ptx, _ = cuda.compile_ptx(kernel.py_func, SIGNATURE.format(t=dtype.name), cc=cc)
+            out[f"{name} {dtype.name}"] = ptx
+    return out
+
+
+def f64_instructions(ptx: str) -> list[str]:
+    """The PTX instructions that operate on float64 (f64 arithmetic or conversions)."""
+    return [line.strip() for line in F64.findall(ptx)]
+
+
+def main() -> int:
+    bad = 0
+    for key, ptx in compile_all().items():
+        f64 = f64_instructions(ptx)
+        flag = ""
+        if key.endswith("float32") and f64:
+            flag, bad = f"  FLOAT64 IN A FLOAT32 KERNEL: {f64[:3]}", bad + 1
+        print(f"{key:18s} sm_90 PTX {len(ptx):7,d} bytes, {len(f64):3d} f64 instructions{flag}")
+    return 1 if bad else 0

@@ -1,0 +1,43 @@
+"""Real compilation: every GEMM kernel compiles to PTX for sm_90 in both dtypes on this
+CPU-only machine (in a process of its own, outside the simulator), and float32 kernels
+contain no float64 arithmetic."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gpu.ptx import f64_instructions
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ("import json; from gpu.ptx import compile_all; "
+          "print(json.dumps(compile_all()))")
+
+
+def compiled() -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                         env=env, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+def test_every_kernel_compiles_for_sm_90_and_float32_has_no_float64():
+    ptx = compiled()
+    assert sorted(ptx) == sorted(f"{k} {d}" for k in ("naive", "shared", "regblock")
+                                 for d in ("float32", "float64"))
+    for key, text in ptx.items():
+        assert ".target sm_90" in text, key
+        assert ".entry" in text, key
+        if key.endswith("float32"):
+            assert f64_instructions(text) == [], (key, f64_instructions(text)[:5])
+        else:
+            assert any(".f64" in line for line in f64_instructions(text)), key
+
+
+def test_the_f64_detector_sees_float64_arithmetic():
+    assert f64_instructions("\tfma.rn.f64 \t%fd3, %fd1, %fd2, %fd3;\n\tadd.f32 %f1, %f2, %f3;")\
+        == ["fma.rn.f64 \t%fd3, %fd1, %fd2, %fd3;"]
+    assert f64_instructions("\tcvt.f64.f32 %fd1, %f1;") == ["cvt.f64.f32 %fd1, %f1;"]
