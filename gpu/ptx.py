@@ -11,21 +11,29 @@ import re
 
 import numpy as np
 
+from gpu import kernels
 from gpu.gemm_kernels import KERNELS
 
 F64 = re.compile(r"^\s*[a-z][a-z0-9.]*\.f64\b.*$", re.MULTILINE)
-SIGNATURE = "void({t}[:, :], {t}[:, :], {t}[:, :], {t}, {t})"
+GEMM_SIGNATURE = "void({t}[:, :], {t}[:, :], {t}[:, :], {t}, {t})"
+
+
+def all_kernels(dtype: np.dtype) -> dict[str, tuple[object, str]]:
+    """{name: (kernel, signature)} for every kernel of the package in dtype."""
+    gemm = {f"gemm_{name}": (factory(dtype), GEMM_SIGNATURE) for name, factory in KERNELS.items()}
+    other = {name: (kernel, kernels.SIGNATURES[name])
+             for name, kernel in kernels.kernels(dtype).items()}
+    return gemm | other
 
 
 def compile_all(cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
-    """{'<kernel> <dtype>': PTX} for every GEMM kernel in float32 and float64."""
+    """{'<kernel> <dtype>': PTX} for every kernel in float32 and float64."""
     from numba import cuda
 
     out = {}
-    for name, factory in KERNELS.items():
-        for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
-            kernel = factory(dtype)
-            ptx, _ = cuda.compile_ptx(kernel.py_func, SIGNATURE.format(t=dtype.name), cc=cc)
+    for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+        for name, (kernel, signature) in all_kernels(dtype).items():
+            ptx, _ = cuda.compile_ptx(kernel.py_func, signature.format(t=dtype.name), cc=cc)
             out[f"{name} {dtype.name}"] = ptx
     return out
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gpu.kernels import SIGNATURES
 from gpu.ptx import f64_instructions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +27,8 @@ def compiled() -> dict:
 
 def test_every_kernel_compiles_for_sm_90_and_float32_has_no_float64():
     ptx = compiled()
-    assert sorted(ptx) == sorted(f"{k} {d}" for k in ("naive", "shared", "regblock")
-                                 for d in ("float32", "float64"))
+    names = [f"gemm_{k}" for k in ("naive", "shared", "regblock")] + sorted(SIGNATURES)
+    assert sorted(ptx) == sorted(f"{k} {d}" for k in names for d in ("float32", "float64"))
     for key, text in ptx.items():
         assert ".target sm_90" in text, key
         assert ".entry" in text, key
