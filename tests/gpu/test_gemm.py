@@ -13,8 +13,9 @@ from reference.tolerances import tolerance
 DTYPES = (np.float32, np.float64)
 TRANSPOSES = [(False, False), (False, True), (True, False), (True, True)]
 SCALINGS = [(1.0, 0.0), (2.0, 5.0)]
-# Ragged: not multiples of 16 or 64, K = 1, a K spanning two tiles plus one.
-SHAPES = [(1, 1, 1), (19, 17, 33), (70, 5, 3)]
+# Ragged: not multiples of 16 or 64, K = 1, two tile rows and a K past one tile, and more
+# than 64 rows (two regblock tiles) with skinny N and K.
+SHAPES = [(1, 1, 1), (17, 9, 19), (70, 5, 3)]
 
 
 def operands(rng, M, N, K, dtype, ta, tb, integers=False):
@@ -57,7 +58,7 @@ def test_exact_on_integers_and_k_equal_one(rng, algorithm, dtype):
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_element_written_and_nothing_outside(rng, algorithm):
     """beta = 0 over a NaN-poisoned C, inside a guard band of sentinels on the device."""
-    M, N, K, g = 19, 17, 33, 3
+    M, N, K, g = 17, 9, 19, 3
     A, B, _ = operands(rng, M, N, K, np.float64, False, False)
     big = np.full((M + 2 * g, N + 2 * g), -7.25)
     big[g:g + M, g:g + N] = np.nan
@@ -76,7 +77,7 @@ def test_every_element_written_and_nothing_outside(rng, algorithm):
 @pytest.mark.parametrize("bug", sorted(KERNEL_BUGS))
 def test_planted_kernel_bugs_are_caught(rng, bug):
     dtype = np.dtype(np.float64)
-    M, N, K = 19, 17, 33
+    M, N, K = 17, 9, 35
     A, B, C0 = operands(rng, M, N, K, dtype, False, False)
     C = cuda.to_device(C0)
     grid, block = launch_shape("shared", M, N)

@@ -1,0 +1,36 @@
+"""`python -m gpu train` as a user runs it (in the simulator here: a tiny IDX data set)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from test_data import idx_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_gpu(*argv):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "gpu", *argv], capture_output=True, text=True,
+                          env=env, timeout=600, cwd=ROOT)
+
+
+def test_train_writes_the_oracles_json_schema(tmp_path):
+    data = idx_dir(tmp_path, n_train=20, n_test=4)
+    out = run_gpu("train", "--data", str(data), "-n", "4", "-e", "2", "-b", "9", "--dtype",
+                  "float64", "--gemm", "naive", "--quiet", "--json", str(tmp_path / "r.json"),
+                  "--save", str(tmp_path / "p.npz"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads((tmp_path / "r.json").read_text())
+    for key in ("val_accuracy", "train_loss", "val_accuracy_per_epoch", "images_per_second",
+                "wall_seconds", "test_accuracy"):
+        assert key in record
+    assert len(record["train_loss"]) == 2 * 2  # 18 training images in batches of 9
+    assert record["config"]["dtype"] == "float64" and (tmp_path / "p.npz").is_file()
+
+
+def test_bad_flags_get_one_line_and_exit_code_2():
+    out = run_gpu("train", "--gemm", "cublas")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--gemm" in out.stderr
