@@ -4,6 +4,8 @@ import sys
 
 if sys.argv[1:2] == ["ptx"]:
     from gpu.ptx import main
+
+    sys.argv.pop(1)
 else:
     from gpu.train import main
 
