@@ -11,6 +11,10 @@ C may hold garbage, NaN included).
     regblock  a block of 64 threads computes a 64 x 16 tile of C: a 4 x 16 tile of op(B)
               goes to shared memory, op(A) is read into a register, and each thread keeps
               its 1 x 16 strip of C in registers (the course's design, SPEC section 4)
+
+Each kernel is self-contained: a call to a `cuda.jit(device=True)` helper makes numba-cuda
+ask the driver for the current device when compiling, and then PTX cannot be built on a
+machine without a GPU (gpu/ptx.py, tests/test_gpu_ptx.py). Hence the repeated store of C.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The network's kernels other than GEMM, Numba CUDA, one factory per dtype.
 
 Arrays are device arrays laid out as the equations: Z (rows x columns), one column per
-image. Every constant and accumulator has the data's dtype.
+image. Every constant and accumulator has the data's dtype. Kernels call no device helper
+(see gpu/gemm_kernels.py: it would stop PTX builds without a GPU), so softmax and
+cross_entropy each find their column maximum themselves.
 
     add_bias(Z, b)                 Z += b 1^T                    one thread per element
     sigmoid(Z, A)                  A = 1 / (1 + exp(-Z)), stable one thread per element
