@@ -16,6 +16,7 @@ from reference.cli import build_parser
 from reference.data import Dataset, synthetic
 from reference.files import write_atomic
 from reference.params import init_params, load_params, save_params
+from reference.tolerances import tolerance
 from reference.train import epoch_order, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,8 +96,13 @@ def test_outputs_are_written_whole_or_not_at_all(tmp_path):
 
 def test_initialisations():
     s, c = init_params(400, 0, "scaled"), init_params(400, 0, "course")
-    assert s.W1.std() == pytest.approx(1 / np.sqrt(784), rel=0.05)
-    assert c.W2.std() == pytest.approx(0.01, rel=0.1)
+
+    def spread(a):  # relative standard error of a sample std, times the accepted sigmas
+        return tolerance("statistics.init_std_sigmas") / np.sqrt(2 * (a.size - 1))
+
+    assert s.W1.std() == pytest.approx(1 / np.sqrt(784), rel=spread(s.W1))
+    assert s.W2.std() == pytest.approx(1 / np.sqrt(400), rel=spread(s.W2))
+    assert c.W2.std() == pytest.approx(0.01, rel=spread(c.W2))
     assert not c.b1.any() and not c.b2.any()
     assert np.array_equal(init_params(5, 9).W1, init_params(5, 9).W1)
 
