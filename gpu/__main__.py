@@ -1,9 +1,14 @@
-"""`python -m gpu train [flags]`, or `python -m gpu ptx` (compile every kernel for sm_90)."""
+"""`python -m gpu train [flags]`, `python -m gpu ptx` (compile every kernel for sm_90), or
+`python -m gpu bench` (needs a GPU; says so and exits 0 without one)."""
 
 import sys
 
 if sys.argv[1:2] == ["ptx"]:
     from gpu.ptx import main
+
+    sys.argv.pop(1)
+elif sys.argv[1:2] == ["bench"]:
+    from gpu.bench import main
 
     sys.argv.pop(1)
 else:

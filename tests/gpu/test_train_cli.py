@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_data import idx_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,3 +35,11 @@ def test_train_writes_the_oracles_json_schema(tmp_path):
 def test_bad_flags_get_one_line_and_exit_code_2():
     out = run_gpu("train", "--gemm", "cublas")
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--gemm" in out.stderr
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+                    reason="on a real GPU the benchmark measures; run it with `python -m gpu bench`")
+def test_bench_says_a_gpu_is_needed_and_exits_0():
+    out = run_gpu("bench")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no CUDA GPU here" in out.stdout
