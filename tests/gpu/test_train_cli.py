@@ -38,7 +38,7 @@ def test_bad_flags_get_one_line_and_exit_code_2():
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                    reason="on a real GPU the benchmark measures; run it with `python -m gpu bench`")
+                    reason="on a real GPU it measures: run `python -m gpu bench` by hand")
 def test_bench_says_a_gpu_is_needed_and_exits_0():
     out = run_gpu("bench")
     assert out.returncode == 0, out.stderr[-2000:]
