@@ -14,7 +14,7 @@ from reference import config as cfg
 from reference.data import DataError, load
 from reference.files import write_json
 from reference.network import accuracy
-from reference.params import init_params, load_params, save_params
+from reference.params import Params, init_params, load_params, save_params
 from reference.tolerances import ToleranceError
 from reference.train import train
 
@@ -29,7 +29,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def run_training(config: cfg.TrainConfig, *, progress: bool = True, init_from: Path | None = None
-                 ) -> tuple[dict, object]:
+                 ) -> tuple[dict, Params]:
     """Load data, initialise, train; returns (the --json record, the final parameters)."""
     began = time.perf_counter()
     split = load(config.data, config.pixels, config.val_fraction, config.seed)
@@ -54,7 +54,7 @@ def run_training(config: cfg.TrainConfig, *, progress: bool = True, init_from: P
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = cfg.resolve(args)
-    if args.init_from and args.init_from.is_file() is False:
+    if args.init_from and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such file")
     record, params = run_training(config, progress=not args.quiet, init_from=args.init_from)
     if args.save:
