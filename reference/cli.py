@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from reference import config as cfg
@@ -33,8 +34,11 @@ def run_training(config: cfg.TrainConfig, *, progress: bool = True, init_from: P
     """Load data, initialise, train; returns (the --json record, the final parameters)."""
     began = time.perf_counter()
     split = load(config.data, config.pixels, config.val_fraction, config.seed)
-    params = (load_params(init_from) if init_from else
-              init_params(config.hidden, config.seed, config.init))
+    if init_from:
+        params = load_params(init_from)
+        config = replace(config, hidden=params.hidden)  # the file decides the width
+    else:
+        params = init_params(config.hidden, config.seed, config.init)
     history = train(params, split.train, split.val, epochs=config.epochs, batch=config.batch,
                     lr=config.lr, lam=config.reg, seed=config.seed, shuffle=config.shuffle,
                     progress=progress, print_loss=config.print_loss)

@@ -189,3 +189,21 @@ def test_defaults_reach_the_target_accuracy_on_mnist5k(tmp_path):
     assert out.returncode == 0, out.stderr
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["val_accuracy"] >= cfg.TARGET_ACCURACY, record["val_accuracy_per_epoch"]
+
+
+def test_training_resumes_from_saved_parameters(tmp_path):
+    (tmp_path / "idx").mkdir()
+    data_dir = str(idx_dir(tmp_path / "idx", n_train=30))
+    first = run_cli("train", "--data", data_dir, "-n", "5", "-e", "1", "-b", "9", "--quiet",
+                    "--save", str(tmp_path / "a.npz"))
+    assert first.returncode == 0, first.stderr
+    again = run_cli("train", "--data", data_dir, "-e", "1", "-b", "9", "--quiet",
+                    "--init-from", str(tmp_path / "a.npz"), "--save", str(tmp_path / "b.npz"),
+                    "--json", str(tmp_path / "b.json"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "b.json").read_text())["config"]["hidden"] == 5
+    a, b = load_params(tmp_path / "a.npz"), load_params(tmp_path / "b.npz")
+    assert b.hidden == 5 and not np.array_equal(a.W1, b.W1)  # it trained on from a
+    missing = run_cli("train", "--init-from", str(tmp_path / "none.npz"))
+    assert missing.returncode == 2 and "--init-from" in missing.stderr
+    assert missing.stderr.count("\n") == 1
