@@ -21,8 +21,6 @@ from reference.params import Params
 
 
 class DataParallel(Trainer):
-    strategy = "data"
-
     def __init__(self, comm: Comm, params: Params, train: Dataset | None, batch: int,
                  lam: float, lr: float):
         n_train = comm.comm.bcast(None if train is None else len(train))

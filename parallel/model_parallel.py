@@ -21,8 +21,6 @@ from reference.params import Params
 
 
 class ModelParallel(Trainer):
-    strategy = "model"
-
     def __init__(self, comm: Comm, params: Params, train: Dataset | None, batch: int,
                  lam: float, lr: float):
         images = comm.bcast_array(None if train is None else train.images)

@@ -20,8 +20,6 @@ from reference.train import History
 class Trainer:
     """Subclasses define step(t), set_params(p), gather_params() and logits(images)."""
 
-    strategy = ""
-
     def __init__(self, comm: Comm, params: Params, n_train: int, batch: int, lam: float,
                  lr: float):
         self.comm, self.batch, self.lam, self.lr = comm, batch, lam, lr
