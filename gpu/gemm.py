@@ -13,8 +13,8 @@ import numpy as np
 from numba import cuda
 
 from gpu.gemm_kernels import KERNELS, launch_shape
+from gpu.options import ALGORITHMS
 
-ALGORITHMS = tuple(KERNELS)
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 

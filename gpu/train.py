@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gpu.gemm import ALGORITHMS
 from gpu.network import DeviceNetwork
+from gpu.options import add_device_arguments, device_choices
 from reference import config as cfg
 from reference.cli import EXIT_USAGE, OneLineParser
 from reference.data import DataError, load
@@ -26,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     p = sub.add_parser("train", help="train on the GPU (or in the simulator)")
     cfg.add_train_arguments(p)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--gemm", choices=ALGORITHMS, default="regblock")
+    add_device_arguments(p)
     p.add_argument("--save", type=Path, help="write the final parameters (.npz)")
     p.add_argument("--json", type=Path, help="write the run's record")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -39,10 +38,10 @@ def train(args: argparse.Namespace) -> int:
     if config.shuffle:
         raise ValueError("--shuffle: the GPU trainer keeps the training set on the device in "
                          "its stored order")
+    dtype, gemm = device_choices(args)
     began = time.perf_counter()
     split = load(config.data, config.pixels, config.val_fraction, config.seed)
-    net = DeviceNetwork(init_params(config.hidden, config.seed, config.init), args.dtype,
-                        args.gemm)
+    net = DeviceNetwork(init_params(config.hidden, config.seed, config.init), dtype, gemm)
     X, y = net.to_device(split.train.images, split.train.labels)
     X_val, y_val = net.to_device(split.val.images, split.val.labels)
     history, n = History(), len(split.train)
@@ -61,8 +60,8 @@ def train(args: argparse.Namespace) -> int:
         history.epoch_seconds.append(time.perf_counter() - start_time)
         history.val_accuracy_per_epoch.append(net.correct(X_val, y_val) / len(split.val))
     record = {
-        "implementation": f"gpu ({args.gemm} GEMM, {args.dtype})",
-        "config": dict(config.as_dict(), dtype=args.dtype, gemm=args.gemm),
+        "implementation": f"gpu ({gemm} GEMM, {dtype})",
+        "config": dict(config.as_dict(), dtype=dtype, gemm=gemm),
         "n_train": n,
         "n_val": len(split.val),
         "val_accuracy": history.val_accuracy_per_epoch[-1],

@@ -1,6 +1,7 @@
-"""``mpiexec -n P python -m mpi4py -m parallel train --strategy data|model [flags]``.
+"""``mpiexec -n P python -m mpi4py -m parallel train --strategy data|model [--gpu] [flags]``.
 
-The oracle's training flags, presets, defaults and --json schema, plus --strategy. Rank 0
+The oracle's training flags, presets, defaults and --json schema, plus --strategy, and --gpu
+(with --dtype and --gemm) to compute with the kernels of gpu/ on each rank's device. Rank 0
 reads the data, prints the progress bar and writes the files. Every failure that can happen
 on some ranks only (bad arguments, differing arguments, unreadable data) is agreed on
 collectively, so all ranks stop with one message and exit code 2; anything unexpected
@@ -14,10 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from gpu.options import add_device_arguments, device_choices
 from parallel.comm import Comm, RankError
 from parallel.data_parallel import DataParallel
 from parallel.model_parallel import ModelParallel
-from parallel.trainer import run
+from parallel.trainer import Trainer, run
 from reference import config as cfg
 from reference.data import DataError, load
 from reference.files import write_json
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=sorted(STRATEGIES), required=True,
                    help="data: batches split across ranks; model: hidden neurons split")
     cfg.add_train_arguments(p)
+    p.add_argument("--gpu", action="store_true", help="compute with the CUDA kernels of gpu/")
+    add_device_arguments(p, "with --gpu: ")
     p.add_argument("--save", type=Path, help="rank 0 writes the final parameters (.npz)")
     p.add_argument("--json", type=Path, help="rank 0 writes the run's record")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -64,15 +68,32 @@ def settings(comm: Comm, argv: list[str] | None) -> tuple[argparse.Namespace, cf
         if config.shuffle:
             raise UsageError("--shuffle: the parallel trainers keep each rank's data where it "
                              "was sent at start-up, so batches are always taken in order")
+        if not args.gpu and (args.dtype or args.gemm):
+            raise UsageError("--dtype and --gemm choose the GPU kernels: add --gpu")
+        if args.gpu and args.strategy == "model" and config.hidden < comm.size:
+            raise UsageError(f"--gpu --strategy model: -n {config.hidden} hidden neurons "
+                             f"cannot give each of {comm.size} ranks one")
     except UsageError as err:
         error = str(err)
     comm.agree(error)
-    mine = dict(config.as_dict(), strategy=args.strategy, json=str(args.json),
-                save=str(args.save))
+    mine = dict(config.as_dict(), strategy=args.strategy, gpu=args.gpu, dtype=args.dtype,
+                gemm=args.gemm, json=str(args.json), save=str(args.save))
     root = comm.comm.bcast(mine)
     diff = _differences(mine, root)
     comm.agree(f"arguments differ from rank 0's: {diff}" if diff else None)
     return args, config
+
+
+def make_trainer(args: argparse.Namespace, comm: Comm, *setup) -> tuple[Trainer, str, dict]:
+    """The chosen strategy's trainer (on the device with --gpu), what it computes with, and
+    the settings that say so in the record's config."""
+    if not args.gpu:
+        return STRATEGIES[args.strategy](comm, *setup), "numpy float64", dict(gpu=False)
+    from parallel.device import ON_DEVICE  # imports numba: only with --gpu
+
+    dtype, gemm = device_choices(args)
+    return (ON_DEVICE[args.strategy](comm, *setup, dtype=dtype, algorithm=gemm),
+            f"gpu {gemm} GEMM, {dtype}", dict(gpu=True, dtype=dtype, gemm=gemm))
 
 
 def train(comm: Comm, args: argparse.Namespace, config: cfg.TrainConfig) -> int:
@@ -86,8 +107,8 @@ def train(comm: Comm, args: argparse.Namespace, config: cfg.TrainConfig) -> int:
             error = str(err)
     comm.agree(error)
     params = init_params(config.hidden, config.seed, config.init)
-    trainer = STRATEGIES[args.strategy](comm, params, split.train if root else None,
-                                        config.batch, config.reg, config.lr)
+    trainer, arithmetic, device = make_trainer(args, comm, params, split.train if root else None,
+                                    config.batch, config.reg, config.lr)
     history = run(trainer, config.epochs, split.val if root else None,
                   progress=not args.quiet, print_loss=config.print_loss)
     has_test = comm.comm.bcast(root and split.test is not None)
@@ -96,10 +117,10 @@ def train(comm: Comm, args: argparse.Namespace, config: cfg.TrainConfig) -> int:
     if not root:
         return 0
     record = {
-        "implementation": f"parallel ({args.strategy} parallelism, numpy float64)",
+        "implementation": f"parallel ({args.strategy} parallelism, {arithmetic})",
         "strategy": args.strategy,
         "ranks": comm.size,
-        "config": config.as_dict(),
+        "config": dict(config.as_dict(), **device),
         "n_train": len(split.train),
         "n_val": len(split.val),
         "val_accuracy": history.val_accuracy_per_epoch[-1],

@@ -35,16 +35,32 @@ class ModelParallel(Trainer):
         self.W1, self.b1 = p.W1[r].copy(), p.b1[r].copy()
         self.W2, self.b2 = p.W2[:, r].copy(), p.b2.copy()
 
+    def local_params(self) -> Params:
+        """This rank's rows of W1 and b1, columns of W2, and b2 (numpy float64)."""
+        return Params(self.W1, self.b1, self.W2, self.b2)
+
     def gather_params(self) -> Params | None:
         sizes = counts(self.hidden, self.comm.size)
-        local = np.hstack([self.W1, self.b1, self.W2.T])  # h_r x (784 + 1 + 10)
+        mine = self.local_params()
+        local = np.hstack([mine.W1, mine.b1, mine.W2.T])  # h_r x (784 + 1 + 10)
         full = np.empty((self.hidden, local.shape[1])) if self.comm.rank == 0 else None
         self.comm.comm.Gatherv(local, None if full is None else
                                [full, (sizes * local.shape[1]).tolist()], root=0)
         if full is None:
             return None
         return Params(full[:, :784].copy(), full[:, 784:785].copy(), full[:, 785:].T.copy(),
-                      self.b2.copy())
+                      mine.b2.copy())
+
+    def reduce_partial(self, partial: np.ndarray, squares: float,
+                       kind: str) -> tuple[np.ndarray, float]:
+        """Sum this rank's W2[:, h_r] a1[h_r] (10 x B) and ||W1_r||^2 + ||W2_r||^2 over the
+        ranks, in one allreduce: (z2 without b2, ||W1||^2 + ||W2||^2)."""
+        B = partial.shape[1]
+        buffer = np.empty(10 * B + 1, partial.dtype)
+        buffer[:-1].reshape(10, B)[...] = partial
+        buffer[-1] = squares
+        self.comm.allreduce_sum(buffer, kind)
+        return buffer[:-1].reshape(10, B), float(buffer[-1])
 
     def b2_gradient(self, dz2: np.ndarray) -> np.ndarray:
         """db2 = rowsum(dz2): dz2 is complete on every rank, so nothing is summed over ranks."""
@@ -53,12 +69,9 @@ class ModelParallel(Trainer):
     def partial_logits(self, X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray, float]:
         """(a1 of this rank's rows, z2 for X: 784 x B, sum of ||W||_F^2 over all ranks)."""
         a1 = ops.logistic(self.W1 @ X + self.b1)
-        B = X.shape[1]
-        buffer = np.empty(10 * B + 1)
-        np.matmul(self.W2, a1, out=buffer[:-1].reshape(10, B))
-        buffer[-1] = float(np.sum(self.W1 * self.W1)) + float(np.sum(self.W2 * self.W2))
-        self.comm.allreduce_sum(buffer, kind)
-        return a1, buffer[:-1].reshape(10, B) + self.b2, float(buffer[-1])
+        squares = float(np.sum(self.W1 * self.W1)) + float(np.sum(self.W2 * self.W2))
+        z2, squares = self.reduce_partial(self.W2 @ a1, squares, kind)
+        return a1, z2 + self.b2, squares
 
     def step(self, t: int) -> float:
         start, stop = self.batch_span(t)

@@ -40,6 +40,10 @@ class Params:
     def copy(self) -> Params:
         return Params(*(a.copy() for a in self.blocks().values()))
 
+    def astype(self, dtype) -> Params:
+        """Every block converted to dtype (a copy)."""
+        return Params(*(a.astype(dtype) for a in self.blocks().values()))
+
 
 def expected_shapes(hidden: int) -> dict[str, tuple[int, int]]:
     return {"W1": (hidden, N_PIXELS), "b1": (hidden, 1), "W2": (N_CLASSES, hidden),

@@ -8,11 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from cuda_target import choose
+from test_data import idx_dir
+
+from reference import bounds, data
+from reference.params import init_params
 
 ROOT = Path(__file__).resolve().parent.parent
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 TIMEOUT_S = 300
+choose()  # --gpu runs: on the GPU, or in the simulator, as the GPU tests
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests" / "mpi")]))
 
 
@@ -89,3 +96,34 @@ def test_an_exception_on_one_rank_ends_the_job_instead_of_hanging(tmp_path):
     assert out.returncode != 0
     assert "planted failure on rank 1" in out.stderr
     assert time.monotonic() - began < 60
+
+
+@pytest.mark.parametrize("strategy", ["data", "model"])
+def test_train_command_with_gpu_kernels(tmp_path, strategy):
+    """--gpu on 2 ranks (the simulator here: a tiny IDX set): the record says how it
+    computed, and the first loss, from the seeded initial parameters, is the oracle's within
+    its roundoff bound."""
+    data_dir = idx_dir(tmp_path, n_train=20, n_test=4)
+    out = parallel("train", "--strategy", strategy, "--gpu", "--dtype", "float64", "--gemm",
+                   "naive", "--data", str(data_dir), "-n", "4", "-e", "1", "-b", "9", "--quiet",
+                   "--json", str(tmp_path / "run.json"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["implementation"] == f"parallel ({strategy} parallelism, gpu naive GEMM, " \
+                                       "float64)"
+    assert len(record["train_loss"]) == 2 and "test_accuracy" in record  # 18 in batches of 9
+    config = record["config"]
+    train = data.load(str(data_dir), config["pixels"], config["val_fraction"]).train
+    X, Y = train.batch(0, 9)
+    verdict = bounds.compare_loss(record["train_loss"][0], init_params(4, config["seed"]), X, Y,
+                                  config["reg"], np.float64)
+    assert verdict.passed, verdict
+
+
+def test_device_flags_need_gpu_and_model_parallelism_a_neuron_per_rank():
+    out = parallel("train", "--strategy", "data", "--dtype", "float64")
+    assert out.returncode == 2 and "--dtype and --gemm choose the GPU kernels: add --gpu" in \
+        out.stderr
+    out = parallel("train", "--strategy", "model", "--gpu", "-n", "2", ranks=3)
+    assert out.returncode == 2
+    assert "-n 2 hidden neurons cannot give each of 3 ranks one" in out.stderr

@@ -9,10 +9,8 @@ from parallel.model_parallel import ModelParallel
 class RegularisationOnEveryRank(DataParallel):
     """lambda W added to each rank's part before the allreduce: P lambda W in total."""
 
-    def reduce(self):
-        self.dW1 += self.lam * self.p.W1
-        self.dW2 += self.lam * self.p.W2
-        self.comm.allreduce_sum(self.buffer, "step")
+    def l2_share(self):
+        return self.lam
 
 
 class LocalBatchNormaliser(DataParallel):
@@ -26,11 +24,11 @@ class LastRankDropped(DataParallel):
     """In an uneven split the last rank's columns are left out."""
 
     def local_columns(self, t):
-        X, labels = super().local_columns(t)
+        lo, hi = super().local_columns(t)
         start, stop = self.batch_span(t)
         if (stop - start) % self.comm.size and self.comm.rank == self.comm.size - 1:
-            return X[:, :0], labels[:0]
-        return X, labels
+            return lo, lo
+        return lo, hi
 
 
 class B2SummedOverRanks(ModelParallel):

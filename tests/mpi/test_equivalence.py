@@ -5,16 +5,19 @@ that roundoff cannot compound: the trainer's updated parameters and its loss mus
 within reference/bounds.py's first-order bounds of the oracle's step, for any rank count.
 """
 
+import functools
+
 import numpy as np
 import pytest
 from planted_mpi import MPI_BUGS
+from teacher import in_dtype, judge, oracle_walk
 
 from parallel.comm import Comm
 from parallel.data_parallel import DataParallel
+from parallel.device import ON_DEVICE
 from parallel.model_parallel import ModelParallel
-from reference import bounds, network
 from reference.data import synthetic
-from reference.params import Params, init_params
+from reference.params import init_params
 from reference.tolerances import tolerance
 
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
@@ -24,9 +27,9 @@ LAM, LR = 1e-2, 0.5
 CASES = [(23, 7, 5), (8, 3, 6), (5, 2, 4)]
 
 
-def make_trainer(strategy_class, n, batch, H, seed=3):
+def make_trainer(strategy_class, n, batch, H, seed=3, dtype=np.float64):
     comm = Comm()
-    data = synthetic(n, seed=seed)
+    data = in_dtype(synthetic(n, seed=seed), dtype)
     p0 = init_params(H, seed)
     rng = np.random.default_rng(seed)
     p0.b1 += 0.1 * rng.standard_normal(p0.b1.shape)
@@ -35,22 +38,16 @@ def make_trainer(strategy_class, n, batch, H, seed=3):
     return comm, data, p0, trainer
 
 
-def epoch_verdicts(comm, data, p0, trainer, steps=None):
+def epoch_verdicts(comm, data, p0, trainer, steps=None, dtype=np.float64):
     """Teacher-forced epoch: [(step, verdict) ...] on rank 0, [] elsewhere."""
-    oracle = p0
     found = []
-    for t in range(trainer.n_batches if steps is None else steps):
-        trainer.set_params(oracle)
+    for t, start, stop, p in oracle_walk(p0, data, trainer.batch, LAM, LR, dtype, steps):
+        trainer.set_params(comm.comm.bcast(p))  # rank 0's oracle, the same everywhere
         J = trainer.step(t)
         got = trainer.gather_params()
         if comm.rank == 0:
-            X, Y = data.batch(*trainer.batch_span(t))
-            found += [(t, v) for v in bounds.compare_step(got, oracle, X, Y, LAM, LR).values()]
-            found.append((t, bounds.compare_loss(J, oracle, X, Y, LAM, np.float64)))
-            grad = network.backward(oracle, X, Y, LAM)
-            oracle = Params(*(a - LR * g for a, g in zip(oracle.blocks().values(),
-                                                         grad.blocks().values(), strict=True)))
-        oracle = comm.comm.bcast(oracle)
+            found += [(t, v) for v in judge(got, J, p, data, start, stop, LAM, LR,
+                                            dtype).values()]
     return found
 
 
@@ -60,25 +57,58 @@ def agreed(comm, ok: bool, message: str) -> None:
     assert ok, message
 
 
+def every_step_passes(comm, data, p0, trainer, label: str, dtype=np.float64) -> None:
+    """All five verdicts of every step pass (and were all made)."""
+    found = epoch_verdicts(comm, data, p0, trainer, dtype=dtype)
+    bad = [f"step {t}: {v}" for t, v in found if not v.passed]
+    agreed(comm, not bad and (comm.rank != 0 or len(found) == 5 * trainer.n_batches),
+           f"{label}:\n" + "\n".join(bad))
+
+
 @pytest.mark.mpi
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize(("n", "batch", "H"), CASES)
 def test_every_step_of_an_epoch_matches_the_oracle(strategy, n, batch, H):
     comm, data, p0, trainer = make_trainer(STRATEGIES[strategy], n, batch, H)
-    found = epoch_verdicts(comm, data, p0, trainer)
-    bad = [f"step {t}: {v}" for t, v in found if not v.passed]
-    agreed(comm, not bad and (comm.rank != 0 or len(found) == 5 * trainer.n_batches),
-           f"{strategy} on {comm.size} ranks:\n" + "\n".join(bad))
+    every_step_passes(comm, data, p0, trainer, f"{strategy} on {comm.size} ranks")
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("strategy", sorted(ON_DEVICE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_trainers_every_step_of_an_epoch_matches_the_oracle(strategy, dtype):
+    """--gpu: the same checks with the kernels of gpu/ (the naive GEMM: the GEMM family
+    itself is tested in tests/gpu, and it is the fastest in the simulator)."""
+    make = functools.partial(ON_DEVICE[strategy], dtype=dtype, algorithm="naive")
+    comm, data, p0, trainer = make_trainer(make, 23, 7, 5, dtype=dtype)
+    every_step_passes(comm, data, p0, trainer,
+                      f"--gpu {strategy} in {np.dtype(dtype)} on {comm.size} ranks", dtype)
 
 
 @pytest.mark.mpi(min_size=2)
 @pytest.mark.parametrize("bug", sorted(MPI_BUGS))
 def test_planted_bug_is_caught(bug):
-    comm, data, p0, trainer = make_trainer(MPI_BUGS[bug], 23, 7, 5)
+    bug_is_caught(MPI_BUGS[bug], f"{bug} on {Comm().size} ranks")
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("bug", sorted(b for b, c in MPI_BUGS.items()
+                                       if issubclass(c, DataParallel)))
+def test_planted_data_parallel_bug_is_caught_with_gpu_kernels(bug):
+    """The data-parallel bugs live in what the --gpu trainer inherits (the share of lambda W,
+    the normaliser, the columns taken), so they must be caught there too."""
+    planted = type(MPI_BUGS[bug].__name__, (MPI_BUGS[bug], ON_DEVICE["data"]), {})
+    bug_is_caught(functools.partial(planted, dtype=np.float64, algorithm="naive"),
+                  f"--gpu: {bug} on {Comm().size} ranks")
+
+
+def bug_is_caught(make, label: str) -> None:
+    """The first step of a planted bug fails the check by min_bug_ratio or more."""
+    comm, data, p0, trainer = make_trainer(make, 23, 7, 5)
     found = epoch_verdicts(comm, data, p0, trainer, steps=1)
     worst = max((v.ratio for _, v in found), default=0.0)
     agreed(comm, comm.rank != 0 or worst >= tolerance("teeth.min_bug_ratio"),
-           f"{bug} on {comm.size} ranks: worst ratio only {worst:.3g}")
+           f"{label}: worst ratio only {worst:.3g}")
 
 
 @pytest.mark.mpi

@@ -1,0 +1,7 @@
+from cuda_target import choose
+
+TARGET = choose()  # for the --gpu trainers' tests
+
+
+def pytest_report_header(config):
+    return f"gpu trainers: {TARGET}"
