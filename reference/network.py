@@ -54,12 +54,15 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """1 / (1 + exp(-z)) elementwise, float64, without overflow or warnings for any z.
 
     exp is only taken of -|z| <= 0, e = exp(-|z|): sigmoid(|z|) = 1 / (1 + e) and
-    sigmoid(-|z|) = e / (1 + e). The numerator max(sign z, e) is 1 for z >= 0 (e <= 1 = sign z,
-    or e = 1 at z = 0) and e for z < 0. One temporary; the result goes to out when given.
+    sigmoid(-|z|) = e / (1 + e). The numerator max([z >= 0], e) is 1 for z >= 0 (e <= 1) and
+    e for z < 0. One temporary; the result goes to out when given. (abs, negative and a
+    comparison: numpy vectorises them, not copysign or sign.)
     """
-    e = np.copysign(z, -1.0)
+    e = np.abs(z)
+    np.negative(e, out=e)
     np.exp(e, out=e)
-    numerator = np.sign(z, out=out)
+    numerator = np.empty_like(z) if out is None else out
+    np.greater_equal(z, 0.0, out=numerator, casting="unsafe")  # 1.0 or 0.0
     np.maximum(numerator, e, out=numerator)
     e += 1.0
     numerator /= e
@@ -117,7 +120,8 @@ def data_loss(z2: np.ndarray, Y: np.ndarray) -> float:
 
 def l2_loss(p: Params, lam: float) -> float:
     """(lambda/2)(||W1||_F^2 + ||W2||_F^2); biases are not regularised."""
-    return 0.5 * lam * (float(np.vdot(p.W1, p.W1)) + float(np.vdot(p.W2, p.W2)))
+    squares = _by_row_blocks(lambda rows: float(np.vdot(p.W1[rows], p.W1[rows])), p.W1)
+    return 0.5 * lam * (sum(squares) + float(np.vdot(p.W2, p.W2)))
 
 
 def loss_terms(p: Params, X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[float, float]:
