@@ -1,6 +1,10 @@
-"""Teacher forcing: each step of an implementation starts from the oracle's own parameters,
-so that roundoff cannot compound, and is judged by reference/bounds.py's first-order bounds
-of that one step. Used for the GPU trainer and the MPI trainers alike."""
+"""Judging a trainer step by step, for the GPU trainer and the MPI trainers alike.
+
+Each step is judged by reference/bounds.py's first-order bounds of that one step, from the
+parameters it started from, so that roundoff cannot compound into the comparison. Two ways
+to choose those: teacher forcing (every step starts from the oracle's own trajectory, set into
+the trainer) and free running (the trainer keeps its own state, and each step is judged from
+the parameters it had reached: this also checks what a trainer carries from step to step)."""
 
 from __future__ import annotations
 
@@ -20,20 +24,13 @@ def in_dtype(data: Dataset, dtype) -> Dataset:
     return Dataset(representable(data.images, dtype), data.labels)
 
 
-def oracle_walk(p0: Params, data: Dataset, batch: int, lam: float, lr: float, dtype,
-                steps: int | None = None):
-    """Yield (t, start, stop, p) for the oracle's steps over one epoch in order, p rounded to
-    dtype before each step."""
-    p = representable(p0, dtype)
-    for t, start in enumerate(range(0, len(data), batch)):
-        if t == steps:
-            return
-        stop = min(start + batch, len(data))
-        yield t, start, stop, p
-        X, Y = data.batch(start, stop)
-        p = p.copy()
-        network.sgd_step(p, network.backward(p, X, Y, lam), lr)
-        p = representable(p, dtype)
+def oracle_step(p: Params, data: Dataset, start: int, stop: int, lam: float, lr: float,
+                dtype) -> Params:
+    """The oracle's SGD step from p on columns [start, stop), rounded to dtype."""
+    X, Y = data.batch(start, stop)
+    p = p.copy()
+    network.sgd_step(p, network.backward(p, X, Y, lam), lr)
+    return representable(p, dtype)
 
 
 def judge(updated: Params, J: float, p: Params, data: Dataset, start: int, stop: int,

@@ -39,6 +39,16 @@ class B2SummedOverRanks(ModelParallel):
                                        "step")
 
 
+class LastRankKeepsOldParameters(DataParallel):
+    """The last rank never applies the update, so its parameters drift from rank 0's. Teacher
+    forcing cannot see this (it sets every rank's parameters before each step); free running
+    must."""
+
+    def apply_update(self):
+        if self.comm.rank != self.comm.size - 1:
+            super().apply_update()
+
+
 MPI_BUGS = {
     "regularisation added on every rank": RegularisationOnEveryRank,
     "gradient normalised by the local batch": LocalBatchNormaliser,

@@ -1,16 +1,18 @@
 """Run under MPI: `mpiexec -n P python -m mpi4py -m pytest --with-mpi tests/mpi`, P = 1..4.
 
-Every step of an epoch is checked from the oracle's own parameters (teacher forcing), so
-that roundoff cannot compound: the trainer's updated parameters and its loss must lie
-within reference/bounds.py's first-order bounds of the oracle's step, for any rank count.
+Every step of an epoch is checked against the oracle's step from the same parameters, so
+that roundoff cannot compound: the trainer's updated parameters and its loss must lie within
+reference/bounds.py's first-order bounds of that step, for any rank count. The parameters are
+the oracle's own trajectory (teacher forcing) or the trainer's own (free running, which also
+checks what the trainer carries from one step to the next): see tests/teacher.py.
 """
 
 import functools
 
 import numpy as np
 import pytest
-from planted_mpi import MPI_BUGS
-from teacher import in_dtype, judge, oracle_walk
+from planted_mpi import MPI_BUGS, LastRankKeepsOldParameters
+from teacher import in_dtype, judge, oracle_step, representable
 
 from parallel.comm import Comm
 from parallel.data_parallel import DataParallel
@@ -38,16 +40,21 @@ def make_trainer(strategy_class, n, batch, H, seed=3, dtype=np.float64):
     return comm, data, p0, trainer
 
 
-def epoch_verdicts(comm, data, p0, trainer, steps=None, dtype=np.float64):
-    """Teacher-forced epoch: [(step, verdict) ...] on rank 0, [] elsewhere."""
+def epoch_verdicts(comm, data, p0, trainer, steps=None, dtype=np.float64, teacher=True):
+    """[(step, verdict) ...] on rank 0, [] elsewhere: see tests/teacher.py."""
+    p = representable(p0, dtype)
+    trainer.set_params(p)
     found = []
-    for t, start, stop, p in oracle_walk(p0, data, trainer.batch, LAM, LR, dtype, steps):
-        trainer.set_params(comm.comm.bcast(p))  # rank 0's oracle, the same everywhere
+    for t in range(trainer.n_batches if steps is None else steps):
+        start, stop = trainer.batch_span(t)
+        if teacher:
+            trainer.set_params(comm.comm.bcast(p))  # rank 0's oracle, the same everywhere
         J = trainer.step(t)
         got = trainer.gather_params()
         if comm.rank == 0:
             found += [(t, v) for v in judge(got, J, p, data, start, stop, LAM, LR,
                                             dtype).values()]
+            p = oracle_step(p, data, start, stop, LAM, LR, dtype) if teacher else got
     return found
 
 
@@ -57,32 +64,39 @@ def agreed(comm, ok: bool, message: str) -> None:
     assert ok, message
 
 
-def every_step_passes(comm, data, p0, trainer, label: str, dtype=np.float64) -> None:
+def every_step_passes(comm, data, p0, trainer, label: str, dtype=np.float64,
+                      teacher=True) -> None:
     """All five verdicts of every step pass (and were all made)."""
-    found = epoch_verdicts(comm, data, p0, trainer, dtype=dtype)
+    found = epoch_verdicts(comm, data, p0, trainer, dtype=dtype, teacher=teacher)
     bad = [f"step {t}: {v}" for t, v in found if not v.passed]
     agreed(comm, not bad and (comm.rank != 0 or len(found) == 5 * trainer.n_batches),
            f"{label}:\n" + "\n".join(bad))
 
 
 @pytest.mark.mpi
+@pytest.mark.parametrize("teacher", [True, False], ids=["teacher-forced", "free-running"])
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize(("n", "batch", "H"), CASES)
-def test_every_step_of_an_epoch_matches_the_oracle(strategy, n, batch, H):
+def test_every_step_of_an_epoch_matches_the_oracle(strategy, n, batch, H, teacher):
     comm, data, p0, trainer = make_trainer(STRATEGIES[strategy], n, batch, H)
-    every_step_passes(comm, data, p0, trainer, f"{strategy} on {comm.size} ranks")
+    every_step_passes(comm, data, p0, trainer, f"{strategy} on {comm.size} ranks",
+                      teacher=teacher)
 
 
 @pytest.mark.mpi
+@pytest.mark.parametrize(("dtype", "teacher"), [(np.float64, True), (np.float64, False),
+                                                (np.float32, False)],
+                         ids=["float64-teacher-forced", "float64-free-running",
+                              "float32-free-running"])
 @pytest.mark.parametrize("strategy", sorted(ON_DEVICE))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gpu_trainers_every_step_of_an_epoch_matches_the_oracle(strategy, dtype):
+def test_gpu_trainers_every_step_of_an_epoch_matches_the_oracle(strategy, dtype, teacher):
     """--gpu: the same checks with the kernels of gpu/ (the naive GEMM: the GEMM family
     itself is tested in tests/gpu, and it is the fastest in the simulator)."""
     make = functools.partial(ON_DEVICE[strategy], dtype=dtype, algorithm="naive")
     comm, data, p0, trainer = make_trainer(make, 23, 7, 5, dtype=dtype)
     every_step_passes(comm, data, p0, trainer,
-                      f"--gpu {strategy} in {np.dtype(dtype)} on {comm.size} ranks", dtype)
+                      f"--gpu {strategy} in {np.dtype(dtype)} on {comm.size} ranks", dtype,
+                      teacher)
 
 
 @pytest.mark.mpi(min_size=2)
@@ -102,10 +116,16 @@ def test_planted_data_parallel_bug_is_caught_with_gpu_kernels(bug):
                   f"--gpu: {bug} on {Comm().size} ranks")
 
 
-def bug_is_caught(make, label: str) -> None:
-    """The first step of a planted bug fails the check by min_bug_ratio or more."""
+@pytest.mark.mpi(min_size=2)
+def test_free_running_catches_a_rank_whose_parameters_drift():
+    bug_is_caught(LastRankKeepsOldParameters, f"a stale last rank on {Comm().size} ranks",
+                  steps=2, teacher=False)
+
+
+def bug_is_caught(make, label: str, steps=1, teacher=True) -> None:
+    """A planted bug fails the check by min_bug_ratio or more within `steps` steps."""
     comm, data, p0, trainer = make_trainer(make, 23, 7, 5)
-    found = epoch_verdicts(comm, data, p0, trainer, steps=1)
+    found = epoch_verdicts(comm, data, p0, trainer, steps=steps, teacher=teacher)
     worst = max((v.ratio for _, v in found), default=0.0)
     agreed(comm, comm.rank != 0 or worst >= tolerance("teeth.min_bug_ratio"),
            f"{label}: worst ratio only {worst:.3g}")
