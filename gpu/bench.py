@@ -3,21 +3,24 @@ CuPy, where installed) in the same run, and the GPU trainer's images/s against t
 
 Shapes: the course's (M, N, K) = (800, 1000, 784) and (800, 10, 1000) with alpha = 2 and
 beta = 5; the five products of one training step at H = 1000, B = 800; squares up to 4096.
-Each time is the median of --repeats CUDA-event timings after a warm-up launch. Without a
-GPU (or in the simulator) it says so and exits 0: there is nothing honest to measure.
+Each time is the median of --repeats CUDA-event timings after a warm-up launch. The oracle
+runs in a process of its own pinned to --oracle-cores CPUs. Writes OUT/gpu-bench.json,
+OUT/gpu-bench.png and OUT/gpu-results.md (device and date in each). Without a GPU (or in the
+simulator) it says so and exits 0: there is nothing honest to measure.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import statistics
 from pathlib import Path
 
 import numpy as np
 
-from reference.bench import epoch_rates, flops_per_image
-from reference.config import DEFAULTS
+from reference.bench import images_per_second
+from reference.config import DEFAULTS, positive_int
 
 STEP = {  # (M, N, K) of the products in one step at H = 1000, B = 800
     "z1 = W1 X": (1000, 800, 784), "dW1 = dz1 X^T": (1000, 784, 800),
@@ -56,11 +59,9 @@ def _median_ms(repeats: int, launch, *args, **kwargs) -> float:
     return statistics.median(times)
 
 
-def _cupy_gemm(cupy, a, b, c, alpha, beta) -> None:
-    if alpha == 1 and beta == 0:
-        cupy.matmul(a, b, out=c)
-    else:
-        cupy.add(alpha * (a @ b), beta * c, out=c)
+def _cublas_gemm(cublas, a, b, c, alpha, beta) -> None:
+    """C := alpha A B + beta C in one cuBLAS call (CuPy's wrapper; no TF32 unless CUPY_TF32)."""
+    cublas.gemm("N", "N", a, b, out=c, alpha=alpha, beta=beta)
 
 
 def gemm_table(repeats: int) -> list[dict]:
@@ -70,6 +71,7 @@ def gemm_table(repeats: int) -> list[dict]:
 
     try:
         import cupy
+        from cupy import cublas
     except ImportError:
         cupy = None
     rows = []
@@ -86,7 +88,7 @@ def gemm_table(repeats: int) -> list[dict]:
                 row[algorithm] = flops / ms / 1e6
             if cupy is not None:  # cuBLAS through CuPy: C := alpha A B + beta C
                 a, b, c = (cupy.asarray(x) for x in (A, B, C))
-                ms = _median_ms(repeats, _cupy_gemm, cupy, a, b, c, alpha, beta)
+                ms = _median_ms(repeats, _cublas_gemm, cublas, a, b, c, alpha, beta)
                 row["cublas"] = flops / ms / 1e6
             rows.append(row)
     return rows
@@ -116,11 +118,89 @@ def trainer_rate(images: int, epochs: int, hidden: int, batch: int) -> float:
     return images / statistics.median(seconds[1:])
 
 
+def targets(result: dict) -> list[dict]:
+    """The GPU issue's targets, measured: regblock float32 against cuBLAS SGEMM at 4096^3 and
+    800x1000x784, shared against naive (the smallest ratio over every shape and dtype), and
+    the trainer's epoch against the oracle on --oracle-cores CPU cores."""
+    by = {(r["shape"], r["dtype"]): r for r in result["gemm"]}
+    found = []
+    for shape in ("square 4096", "course 800x1000x784"):
+        row = by.get((shape, "float32"))
+        if row and "cublas" in row:
+            found.append(dict(name=f"regblock / cuBLAS SGEMM, {shape}",
+                              value=row["regblock"] / row["cublas"], target=0.70))
+    found.append(dict(name="shared / naive, smallest over all shapes and dtypes",
+                      value=min(r["shared"] / r["naive"] for r in result["gemm"]), target=3.0))
+    for key, rate in result["gpu_images_per_second"].items():
+        found.append(dict(name=f"GPU epoch / oracle epoch on {result['oracle_cores']} cores, "
+                               f"{key}", value=rate / result["oracle_images_per_second"][key],
+                          target=20.0))
+    for t in found:
+        t["met"] = t["value"] >= t["target"]
+    return found
+
+
+def markdown(result: dict) -> str:
+    """docs/gpu-results.md: the run's device, date, GEMM table, trainer rates and targets."""
+    algorithms = [a for a in ("naive", "shared", "regblock", "cublas")
+                  if all(a in r for r in result["gemm"])]
+    lines = [f"# GPU results: {result['device']}, {result['date']}", "",
+             f"Made by `python -m gpu bench` (median of {result['repeats']} CUDA-event timings "
+             "after a warm-up; cuBLAS through CuPy, FP32 without TF32). GFLOP/s = 2 M N K / time; "
+             "the course's shapes run with alpha = 2, beta = 5, the others with alpha = 1, "
+             "beta = 0.", "",
+             "| shape | M x N x K | dtype | " + " | ".join(algorithms) + " |",
+             "|---|---|---|" + "---|" * len(algorithms)]
+    for r in result["gemm"]:
+        lines.append(f"| {r['shape']} | {r['M']} x {r['N']} x {r['K']} | {r['dtype']} | "
+                     + " | ".join(f"{r[a]:,.1f}" for a in algorithms) + " |")
+    lines += ["", "| trainer (60,000 synthetic images) | GPU images/s (float32, regblock) | "
+              f"oracle images/s on {result['oracle_cores']} CPU cores |", "|---|---|---|"]
+    for key, rate in result["gpu_images_per_second"].items():
+        lines.append(f"| {key} | {rate:,.0f} | "
+                     f"{result['oracle_images_per_second'][key]:,.0f} |")
+    lines += ["", "| target | measured | aim | met |", "|---|---|---|---|"]
+    for t in targets(result):
+        lines.append(f"| {t['name']} | {t['value']:.2f} | {t['target']:g} | "
+                     f"{'yes' if t['met'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    """GFLOP/s per shape, one panel per dtype, one bar per algorithm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reference.files import save_figure
+
+    dtypes = ("float32", "float64")
+    fig, axes = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
+    for ax, dtype in zip(axes, dtypes, strict=True):
+        rows = [r for r in result["gemm"] if r["dtype"] == dtype]
+        algorithms = [a for a in ("naive", "shared", "regblock", "cublas") if a in rows[0]]
+        width = 0.8 / len(algorithms)
+        for i, a in enumerate(algorithms):
+            ax.bar(np.arange(len(rows)) + i * width, [r[a] for r in rows], width, label=a)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{dtype} GFLOP/s")
+        ax.grid(True, axis="y", which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[-1].set_xticks(np.arange(len(rows)) + 0.4 - width / 2,
+                        [r["shape"] for r in rows], rotation=30, ha="right", fontsize=8)
+    axes[0].set_title(f"GEMM on {result['device']} ({result['date']})")
+    save_figure(fig, path)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpu bench", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--images", type=int, default=60000)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=positive_int, default=20)
+    parser.add_argument("--images", type=positive_int, default=60000)
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--oracle-cores", type=positive_int, default=2,
+                        help="CPU cores the oracle is measured on (the issue's comparison)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     if not gpu_available():
@@ -129,24 +209,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from numba import cuda
 
-    from reference.files import write_json
+    from reference.files import write_json, write_text
 
     device = cuda.get_current_device().name
     device = device.decode() if isinstance(device, bytes) else device
-    rows = gemm_table(args.repeats)
-    rates = {f"H {h}, B {b}": trainer_rate(args.images, args.epochs, h, b)
-             for h, b in ((1000, 800), (DEFAULTS.hidden, DEFAULTS.batch))}
-    oracle = {f"H {h}, B {b}": statistics.median(epoch_rates(args.images, h, b, 1)) * 1e9
-              / flops_per_image(h) for h, b in ((1000, 800), (DEFAULTS.hidden, DEFAULTS.batch))}
-    write_json(args.out / "gpu-bench.json", dict(device=device, gemm=rows,
-                                                 gpu_images_per_second=rates,
-                                                 oracle_images_per_second=oracle,
-                                                 oracle_cores=os.cpu_count()))
-    for r in rows:
-        cells = "  ".join(f"{k} {r[k]:8.1f}" for k in ("naive", "shared", "regblock", "cublas")
-                          if k in r)
-        print(f"{r['shape']:22s} {r['dtype']:8s} GFLOP/s: {cells}")
-    for key, rate in rates.items():
-        print(f"{device}: GPU trainer {rate:,.0f} images/s at {key} (float32, regblock); "
-              f"oracle on this host's {os.cpu_count()} cores {oracle[key]:,.0f}")
+    shapes = ((1000, 800), (DEFAULTS.hidden, DEFAULTS.batch))
+    result = dict(
+        device=device, date=datetime.date.today().isoformat(), repeats=args.repeats,
+        gemm=gemm_table(args.repeats),
+        gpu_images_per_second={f"H {h}, B {b}": trainer_rate(args.images, args.epochs, h, b)
+                               for h, b in shapes},
+        oracle_cores=args.oracle_cores,
+        oracle_images_per_second={f"H {h}, B {b}": images_per_second(
+            args.images, h, b, 1, cores=args.oracle_cores) for h, b in shapes})
+    write_json(args.out / "gpu-bench.json", result)
+    plot(result, args.out / "gpu-bench.png")
+    text = markdown(result)
+    write_text(args.out / "gpu-results.md", text)
+    print(text)
     return 0

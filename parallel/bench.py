@@ -13,14 +13,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from parallel import costmodel
-from reference.bench import flops_per_image
+from reference.bench import flops_per_image, images_per_second
 from reference.config import positive_int
 from reference.data import synthetic
 from reference.files import save_figure, write_json, write_text
@@ -94,20 +93,6 @@ def _mpiexec(ranks: int, *argv: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _oracle(images: int, hidden: int, batch: int, epochs: int) -> float:
-    """The oracle's images/s in its own process, with numpy's default BLAS threads."""
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-m", "reference", "bench", "--images",
-                              str(images), "-n", str(hidden), "-b", str(batch), "--epochs",
-                              str(epochs), "--square", "1024", "--target", "1e-9", "--json",
-                              f"{tmp}/oracle.json"],
-                             capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
-        if out.returncode != 0:
-            raise RuntimeError(f"python -m reference bench failed:\n{out.stderr[-2000:]}")
-        return json.loads(Path(f"{tmp}/oracle.json").read_text())["images_per_second"]
-
-
 def fit_alpha_beta(times: dict) -> tuple[float, float]:
     """Least squares of t = 2 (P-1) alpha + 2 (P-1)/P n beta at P = 2: t = 2 alpha + n beta."""
     n = np.array([float(k) for k in times])
@@ -144,7 +129,7 @@ def run_bench(args) -> int:
     runs = {(s, p): _mpiexec(p, "bench-worker", "--strategy", s, "--images", str(args.images),
                              "-n", str(H), "-b", str(B), "--epochs", str(args.epochs))
             for s in ("data", "model") for p in (1, 2, 3, 4)}
-    oracle = _oracle(args.images, H, B, args.epochs)
+    oracle = images_per_second(args.images, H, B, args.epochs)
     times = {int(k): v for k, v in _mpiexec(2, "allreduce-worker").items()}
     alpha, beta = fit_alpha_beta(times)
     flops = B * flops_per_image(H)

@@ -9,10 +9,15 @@ flops per multiply-add. Elementwise work is not counted: it is overhead the rate
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +50,25 @@ def epoch_rates(images: int, hidden: int, batch: int, epochs: int) -> list[float
     history = train(init_params(hidden, 0), data, None, epochs=epochs + 1, batch=batch,
                     lr=0.1, lam=1e-4, progress=False)
     return [images * flops_per_image(hidden) / s / 1e9 for s in history.epoch_seconds[1:]]
+
+
+def images_per_second(images: int, hidden: int, batch: int, epochs: int,
+                      cores: int | None = None, timeout: float = 1800) -> float:
+    """The oracle's images/s, measured by this command in a process of its own with numpy's
+    default BLAS threads, on the first `cores` CPUs of this one's (all of them by default)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    cpus = sorted(os.sched_getaffinity(0))[:cores] if cores else None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-m", "reference", "bench", "--images",
+                              str(images), "-n", str(hidden), "-b", str(batch), "--epochs",
+                              str(epochs), "--square", "1024", "--target", "1e-9", "--json",
+                              f"{tmp}/oracle.json"], capture_output=True, text=True, env=env,
+                             timeout=timeout,
+                             preexec_fn=None if cpus is None else
+                             lambda: os.sched_setaffinity(0, cpus))
+        if out.returncode != 0:
+            raise RuntimeError(f"python -m reference bench failed:\n{out.stderr[-2000:]}")
+        return json.loads(Path(f"{tmp}/oracle.json").read_text())["images_per_second"]
 
 
 def run_bench(args) -> int:
