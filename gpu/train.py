@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from gpu.network import DeviceNetwork
 from gpu.options import add_device_arguments, device_choices
 from reference import config as cfg
@@ -18,7 +16,7 @@ from reference.cli import EXIT_USAGE, OneLineParser
 from reference.data import DataError, load
 from reference.files import write_json
 from reference.params import init_params, save_params
-from reference.train import History
+from reference.train import run_epochs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,21 +42,14 @@ def train(args: argparse.Namespace) -> int:
     net = DeviceNetwork(init_params(config.hidden, config.seed, config.init), dtype, gemm)
     X, y = net.to_device(split.train.images, split.train.labels)
     X_val, y_val = net.to_device(split.val.images, split.val.labels)
-    history, n = History(), len(split.train)
-    for epoch in range(config.epochs):
-        bar = tqdm(range(0, n, config.batch), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   unit="batch", disable=args.quiet, leave=False, mininterval=0.5)
-        start_time = time.perf_counter()
-        for i, start in enumerate(bar):
-            stop = min(start + config.batch, n)
-            J = net.step(X[start:stop], y[start:stop], config.reg, config.lr)
-            history.train_loss.append(J)
-            history.images += stop - start
-            bar.set_postfix(loss=f"{J:.4f}", refresh=False)
-            if config.print_loss:
-                tqdm.write(f"epoch {epoch + 1} iteration {i + 1} loss {J:.6f}")
-        history.epoch_seconds.append(time.perf_counter() - start_time)
-        history.val_accuracy_per_epoch.append(net.correct(X_val, y_val) / len(split.val))
+    n = len(split.train)
+
+    def step(t: int, start: int, stop: int) -> float:
+        return net.step(X[start:stop], y[start:stop], config.reg, config.lr)
+
+    history = run_epochs(n, config.batch, config.epochs, step,
+                         lambda: net.correct(X_val, y_val) / len(split.val),
+                         progress=not args.quiet, print_loss=config.print_loss)
     record = {
         "implementation": f"gpu ({gemm} GEMM, {dtype})",
         "config": dict(config.as_dict(), dtype=dtype, gemm=gemm),

@@ -6,15 +6,12 @@ partial; every rank takes part in every step, even with an empty share.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from tqdm import tqdm
 
 from parallel.comm import Comm
 from reference.data import Dataset
 from reference.params import Params
-from reference.train import History
+from reference.train import History, run_epochs
 
 
 class Trainer:
@@ -63,26 +60,9 @@ class Trainer:
 
 def run(trainer: Trainer, epochs: int, val: Dataset | None, progress: bool,
         print_loss: bool) -> History:
-    """The epoch loop; rank 0 shows the progress bar and keeps the history."""
+    """The shared epoch loop; rank 0 shows the progress bar and keeps the history."""
     root = trainer.comm.rank == 0
-    history = History()
-    for epoch in range(epochs):
-        bar = tqdm(range(trainer.n_batches), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   disable=not (progress and root), leave=False, mininterval=0.5)
-        began = time.perf_counter()
-        for t in bar:
-            J = trainer.step(t)
-            start, stop = trainer.batch_span(t)
-            history.train_loss.append(J)
-            history.images += stop - start
-            bar.set_postfix(loss=f"{J:.4f}", refresh=False)
-            if print_loss and root:
-                tqdm.write(f"epoch {epoch + 1} iteration {t + 1} loss {J:.6f}")
-        history.epoch_seconds.append(time.perf_counter() - began)
-        accuracy = trainer.accuracy(val if root else None)
-        if root and accuracy is not None:
-            history.val_accuracy_per_epoch.append(accuracy)
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {J:.4f}, val accuracy "
-                           f"{accuracy:.4f}, {history.images_per_second:,.0f} images/s")
-    return history
+    return run_epochs(trainer.n_train, trainer.batch, epochs,
+                      lambda t, start, stop: trainer.step(t),
+                      lambda: trainer.accuracy(val if root else None),
+                      progress=progress and root, print_loss=print_loss and root)

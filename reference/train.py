@@ -4,6 +4,7 @@ own size, optional seeded reshuffling per epoch, loss per iteration, accuracy pe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -43,35 +44,63 @@ def batch_starts(n: int, batch: int) -> range:
     return range(0, n, batch)
 
 
+def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], float],
+               evaluate: Callable[[], float | None], *, progress: bool, print_loss: bool,
+               begin_epoch: Callable[[int], None] | None = None) -> History:
+    """The epoch loop every trainer shares (it does no arithmetic on the network).
+
+    step(t, start, stop) trains on batch t, columns [start, stop), and returns J before the
+    step; evaluate() gives the validation accuracy after each epoch, or None (no validation
+    set, or an MPI rank other than 0); begin_epoch(epoch), if given, runs before each epoch.
+    """
+    history = History()
+    for epoch in range(epochs):
+        if begin_epoch is not None:
+            begin_epoch(epoch)
+        bar = tqdm(batch_starts(n, batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                   disable=not progress, leave=False, mininterval=0.5)
+        began = time.perf_counter()
+        for t, start in enumerate(bar):
+            stop = min(start + batch, n)
+            J = step(t, start, stop)
+            history.train_loss.append(J)
+            history.images += stop - start
+            rate = (t * batch + stop - start) / (time.perf_counter() - began)
+            bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}", refresh=False)
+            if print_loss:
+                tqdm.write(f"epoch {epoch + 1} iteration {t + 1} loss {J:.6f}")
+        history.epoch_seconds.append(time.perf_counter() - began)
+        accuracy = evaluate()
+        if accuracy is not None:
+            history.val_accuracy_per_epoch.append(accuracy)
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {history.train_loss[-1]:.4f}, "
+                           f"val accuracy {accuracy:.4f}, "
+                           f"{history.images_per_second:,.0f} images/s")
+    return history
+
+
 def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int, batch: int,
           lr: float, lam: float, seed: int = 0, shuffle: bool = False, progress: bool = True,
           print_loss: bool = False) -> History:
     """Train p in place; returns the History."""
-    history = History()
-    n = len(train_set)
-    for epoch in range(epochs):
-        order = epoch_order(n, epoch, seed, shuffle)
+    data = train_set
+
+    def begin_epoch(epoch: int) -> None:
+        nonlocal data
+        order = epoch_order(len(train_set), epoch, seed, shuffle)
         data = train_set if order is None else Dataset(train_set.images[order],
                                                        train_set.labels[order])
-        bar = tqdm(batch_starts(n, batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   disable=not progress, leave=False, mininterval=0.5)
-        start_time = time.perf_counter()
-        for i, start in enumerate(bar):
-            X, Y = data.batch(start, start + batch)
-            fwd = forward(p, X)
-            J = data_loss(fwd.z2, Y) + l2_loss(p, lam)
-            sgd_step(p, backward(p, X, Y, lam, fwd), lr)
-            history.train_loss.append(J)
-            history.images += Y.shape[1]
-            rate = (i * batch + Y.shape[1]) / (time.perf_counter() - start_time)
-            bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}", refresh=False)
-            if print_loss:
-                tqdm.write(f"epoch {epoch + 1} iteration {i + 1} loss {J:.6f}")
-        history.epoch_seconds.append(time.perf_counter() - start_time)
-        if val_set is not None:
-            history.val_accuracy_per_epoch.append(accuracy(p, val_set.X, val_set.labels))
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {history.train_loss[-1]:.4f}, "
-                           f"val accuracy {history.val_accuracy_per_epoch[-1]:.4f}, "
-                           f"{history.images_per_second:,.0f} images/s")
-    return history
+
+    def step(t: int, start: int, stop: int) -> float:
+        X, Y = data.batch(start, stop)
+        fwd = forward(p, X)
+        J = data_loss(fwd.z2, Y) + l2_loss(p, lam)
+        sgd_step(p, backward(p, X, Y, lam, fwd), lr)
+        return J
+
+    def evaluate() -> float | None:
+        return None if val_set is None else accuracy(p, val_set.X, val_set.labels)
+
+    return run_epochs(len(train_set), batch, epochs, step, evaluate, progress=progress,
+                      print_loss=print_loss, begin_epoch=begin_epoch)
