@@ -13,7 +13,7 @@ cross_entropy each find their column maximum themselves.
     sigmoid_delta(dA, A, dZ)       dZ = dA * A * (1 - A)
     row_sums(X, s)                 s = X 1 (bias gradients)      one thread per row
     sgd(P, G, lr)                  P -= lr G
-    sum_squares(X, out)            out[0] += sum X^2 (the L2 term)
+    sum_squares(X, out)            out[0] += sum X^2 (the L2 term)  a tree per block, one atomic
     count_correct(Z, labels, out)  out[0] += #{i : argmax Z[:, i] = y_i}
 """
 
@@ -23,9 +23,9 @@ import math
 from functools import cache
 
 import numpy as np
-from numba import cuda
+from numba import cuda, from_dtype
 
-THREADS = 128  # one-dimensional launches
+THREADS = 128  # one-dimensional launches; a power of two (the tree of sum_squares)
 SIGNATURES = {  # for compiling without a GPU; {t} is the dtype
     "add_bias": "void({t}[:, :], {t}[:, :])",
     "sigmoid": "void({t}[:, :], {t}[:, :])",
@@ -48,6 +48,7 @@ def launch(n: int) -> tuple[int, int]:
 @cache
 def kernels(dtype: np.dtype) -> dict:
     zero, one = dtype.type(0), dtype.type(1)
+    element = from_dtype(dtype)
 
     @cuda.jit
     def add_bias(Z, b):
@@ -124,10 +125,21 @@ def kernels(dtype: np.dtype) -> dict:
 
     @cuda.jit
     def sum_squares(X, out):
-        k = cuda.grid(1)
-        if k < X.size:
-            x = X[k // X.shape[1], k % X.shape[1]]
-            cuda.atomic.add(out, 0, x * x)
+        # Each block sums its THREADS squares in shared memory (a tree), then adds once: one
+        # atomic per block, not per element, which would serialise on the one address.
+        partial = cuda.shared.array(THREADS, element)
+        tid, k = cuda.threadIdx.x, cuda.grid(1)
+        x = X[k // X.shape[1], k % X.shape[1]] if k < X.size else zero
+        partial[tid] = x * x
+        cuda.syncthreads()
+        half = THREADS // 2
+        while half > 0:
+            if tid < half:
+                partial[tid] += partial[tid + half]
+            cuda.syncthreads()
+            half //= 2
+        if tid == 0:
+            cuda.atomic.add(out, 0, partial[0])
 
     @cuda.jit
     def count_correct(Z, labels, out):
