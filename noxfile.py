@@ -30,11 +30,12 @@ def gradcheck(session: nox.Session) -> None:
 
 @nox.session(venv_backend=BACKEND)
 def verify(session: nox.Session) -> None:
-    """Train the oracle, gradient-check it, check the MPI trainers against it:
-    reports/verify/index.md."""
+    """Train the oracle, gradient-check it, check the MPI trainers and the GPU kernels
+    against it: reports/verify/index.md."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "reference", "verify", "--out", "reports/verify")
     session.run("python", "-m", "parallel", "verify", "--out", "reports/verify")
+    session.run("python", "-m", "gpu", "verify", "--out", "reports/verify")
 
 
 @nox.session(venv_backend=BACKEND)

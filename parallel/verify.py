@@ -9,15 +9,13 @@ plots the cost model's predicted speedup. Appends the section to OUT/index.md (w
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
 from parallel import costmodel
 from parallel.bench import CLUSTER_ALPHA, CLUSTER_BETA, TIMEOUT_S, _mpiexec, _plot
 from reference.bench import flops_per_image
-from reference.files import write_text
+from reference.verify import pytest_command, run_pytest, set_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## 3. MPI trainers"
@@ -25,12 +23,11 @@ SECTION = "## 3. MPI trainers"
 
 def _suite(ranks: int) -> tuple[bool, str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests" / "mpi")]))
-    out = subprocess.run([str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks),
-                          sys.executable, "-m", "mpi4py", "-m", "pytest", "--with-mpi", "-q",
-                          "-p", "no:cacheprovider", "tests/mpi"], capture_output=True,
-                         text=True, env=env, cwd=ROOT, timeout=TIMEOUT_S)
-    summary = re.findall(r"\d+ (?:passed|failed|skipped|error)[^\n]*", out.stdout)
-    return out.returncode == 0, summary[-1] if summary else out.stderr[-300:]
+    command = pytest_command("--with-mpi", "tests/mpi")
+    command[1:1] = ["-m", "mpi4py"]  # python -m mpi4py -m pytest ...
+    ok, summary, _ = run_pytest([str(Path(sys.executable).parent / "mpiexec"), "-n",
+                                 str(ranks), *command], env, ROOT, TIMEOUT_S)
+    return ok, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
 Verdict: **{'PASS' if passed else 'FAIL'}**. Made by `python -m parallel verify`.
 
-Every step of an epoch of both strategies, from the oracle's own parameters, against the
-first-order bounds of `reference/bounds.py`; the planted MPI bugs (regularisation on every
-rank, local-batch normalisation, the last rank's columns dropped, db2 summed over ranks)
-must each fail by a ratio of 100 or more (tests/mpi, under the real mpiexec):
+Every step of an epoch of both strategies, with numpy and with `--gpu`, teacher-forced and
+free-running, against the first-order bounds of `reference/bounds.py`; the planted MPI bugs
+(regularisation on every rank, local-batch normalisation, the last rank's columns dropped,
+db2 summed over ranks, a rank whose parameters drift) must each fail by a ratio of 100 or
+more (tests/mpi, under the real mpiexec):
 
 | ranks | verdict | pytest |
 |---|---|---|
@@ -81,8 +79,6 @@ analytic count 8 (795 H + 11) and 8 (10 B + 1)):
 
 ![predicted speedup](mpi-speedup.png)
 """
-    text = index.read_text()
-    text = text.split(f"\n{SECTION}")[0].rstrip() + "\n" + section
-    write_text(index, text)
+    set_section(index, SECTION, section)
     print(section)
     return 0 if passed else 1

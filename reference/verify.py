@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +17,33 @@ from reference import config as cfg
 from reference import gradcheck
 from reference.cli import run_training
 from reference.files import save_figure, write_json, write_text
+
+
+def set_section(index: Path, heading: str, section: str) -> None:
+    """Put `section` (starting with `heading`, a level-2 heading) into index.md in place of
+    that heading's old section, or at the end; whole or not at all."""
+    text = index.read_text()
+    parts = re.split(r"(?m)^(?=## )", text)
+    kept = [p for p in parts if not p.startswith(heading)]
+    at = next((i for i, p in enumerate(parts) if p.startswith(heading)), len(parts))
+    kept.insert(min(at, len(kept)), section.strip() + "\n\n")
+    write_text(index, "".join(kept).rstrip() + "\n")
+
+
+def run_pytest(command: list[str], env: dict, cwd: Path, timeout: float
+               ) -> tuple[bool, str, str]:
+    """(passed, pytest's summary line, its output) of a pytest run started by command."""
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd,
+                         timeout=timeout)
+    summary = re.findall(r"\d+ (?:passed|failed|skipped|error)[^\n]*", out.stdout)
+    return (out.returncode == 0, summary[-1].strip("= ") if summary else out.stderr[-300:],
+            out.stdout)
+
+
+def pytest_command(*args: str, quiet: bool = True) -> list[str]:
+    """python -m pytest args (quiet: without the header that conftests add to)."""
+    return [sys.executable, "-m", "pytest", *(["-q"] if quiet else []), "-p",
+            "no:cacheprovider", *args]
 
 
 def _plot_training(record: dict, out: Path) -> None:
