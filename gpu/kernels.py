@@ -13,7 +13,8 @@ cross_entropy each find their column maximum themselves.
     sigmoid_delta(dA, A, dZ)       dZ = dA * A * (1 - A)
     row_sums(X, s)                 s = X 1 (bias gradients)      one thread per row
     sgd(P, G, lr)                  P -= lr G
-    sum_squares(X, out)            out[0] += sum X^2 (the L2 term)  a tree per block, one atomic
+    sum_squares(X, out)            out[0] += sum X^2 (the L2 term)  grid-stride; a tree per
+                                                                 block, one atomic each
     count_correct(Z, labels, out)  out[0] += #{i : argmax Z[:, i] = y_i}
 """
 
@@ -40,9 +41,17 @@ SIGNATURES = {  # for compiling without a GPU; {t} is the dtype
 }
 
 
+REDUCTION_ITEMS = 32  # items per thread of sum_squares: fewer blocks, so fewer atomics
+
+
 def launch(n: int) -> tuple[int, int]:
     """(blocks, threads) covering n items, one thread each."""
     return max(1, -(-n // THREADS)), THREADS
+
+
+def launch_reduction(n: int) -> tuple[int, int]:
+    """(blocks, threads) for sum_squares over n items, about REDUCTION_ITEMS per thread."""
+    return max(1, -(-n // (THREADS * REDUCTION_ITEMS))), THREADS
 
 
 @cache
@@ -128,9 +137,11 @@ def kernels(dtype: np.dtype) -> dict:
         # Each block sums its THREADS squares in shared memory (a tree), then adds once: one
         # atomic per block, not per element, which would serialise on the one address.
         partial = cuda.shared.array(THREADS, element)
-        tid, k = cuda.threadIdx.x, cuda.grid(1)
-        x = X[k // X.shape[1], k % X.shape[1]] if k < X.size else zero
-        partial[tid] = x * x
+        tid, total = cuda.threadIdx.x, zero
+        for k in range(cuda.grid(1), X.size, cuda.gridsize(1)):  # any grid covers X
+            x = X[k // X.shape[1], k % X.shape[1]]
+            total += x * x
+        partial[tid] = total
         cuda.syncthreads()
         half = THREADS // 2
         while half > 0:

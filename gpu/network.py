@@ -19,7 +19,7 @@ import numpy as np
 from numba import cuda
 
 from gpu.gemm import gemm
-from gpu.kernels import kernels, launch
+from gpu.kernels import kernels, launch, launch_reduction
 from reference.params import Params
 
 GRADIENTS = ("dW1", "db1", "dW2", "db2")
@@ -84,8 +84,8 @@ class DeviceNetwork:
     def squares(self, w: dict) -> None:
         """w["squares"] = ||W1||^2 + ||W2||^2 of the current parameters."""
         self._zero(w["squares"])
-        self._run("sum_squares", self.W1.size, self.W1, w["squares"])
-        self._run("sum_squares", self.W2.size, self.W2, w["squares"])
+        for W in (self.W1, self.W2):
+            self.k["sum_squares"][launch_reduction(W.size)](W, w["squares"])
 
     def backward(self, X, labels, w: dict, normaliser: int, lam: float) -> None:
         """From the complete Z2 of w: w["loss"] = sum_i -log Yhat[y_i, i], and the

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from gpu.kernels import kernels, launch
+from gpu.kernels import kernels, launch, launch_reduction
 from reference import network
 from reference.roundoff import (
     assert_passes,
@@ -100,8 +100,11 @@ def test_reductions_within_gamma_bounds(rng, dtype):
     X = rng.standard_normal((21, 45)).astype(dtype)
     _, s = run("row_sums", dtype, X.shape[0], X, np.empty((21, 1), dtype))
     assert_passes(compare_rowsum(s, X))
-    _, total = run("sum_squares", dtype, X.size, X, np.zeros(1, dtype))
+    _, total = run("sum_squares", dtype, X.size, X, np.zeros(1, dtype))  # a thread per item
     assert_passes(compare_rowsum(total, (X.astype(float) ** 2).reshape(1, -1)))
+    total = cuda.to_device(np.zeros(1, dtype))  # as the network launches it: grid-stride
+    kernels(dtype)["sum_squares"][launch_reduction(X.size)](cuda.to_device(X), total)
+    assert_passes(compare_rowsum(total.copy_to_host(), (X.astype(float) ** 2).reshape(1, -1)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
