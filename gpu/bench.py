@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import statistics
 from pathlib import Path
 
 import numpy as np
 
+from gpu.options import device_error, simulated
 from reference.bench import images_per_second
 from reference.config import DEFAULTS, positive_int
 
@@ -32,14 +32,8 @@ SQUARES = {f"square {n}": (n, n, n) for n in (256, 512, 1024, 2048, 4096)}
 
 
 def gpu_available() -> bool:
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        return False
-    from numba import cuda
-
-    try:
-        return cuda.is_available()
-    except Exception:  # no driver at all
-        return False
+    """A real GPU (the simulator measures nothing)."""
+    return not simulated() and device_error() is None
 
 
 def _median_ms(repeats: int, launch, *args, **kwargs) -> float:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from gpu.network import DeviceNetwork
-from gpu.options import add_device_arguments, device_choices
+from gpu.options import add_device_arguments, device_choices, device_error
 from reference import config as cfg
 from reference.cli import EXIT_USAGE, OneLineParser
 from reference.data import DataError, load
@@ -37,6 +37,9 @@ def train(args: argparse.Namespace) -> int:
         raise ValueError("--shuffle: the GPU trainer keeps the training set on the device in "
                          "its stored order")
     dtype, gemm = device_choices(args)
+    error = device_error()
+    if error:
+        raise ValueError(error)
     began = time.perf_counter()
     split = load(config.data, config.pixels, config.val_fraction, config.seed)
     net = DeviceNetwork(init_params(config.hidden, config.seed, config.init), dtype, gemm)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from gpu.options import add_device_arguments, device_choices
+from gpu.options import add_device_arguments, device_choices, device_error
 from parallel.comm import Comm, RankError
 from parallel.data_parallel import DataParallel
 from parallel.model_parallel import ModelParallel
@@ -70,6 +70,9 @@ def settings(comm: Comm, argv: list[str] | None) -> tuple[argparse.Namespace, cf
                              "was sent at start-up, so batches are always taken in order")
         if not args.gpu and (args.dtype or args.gemm):
             raise UsageError("--dtype and --gemm choose the GPU kernels: add --gpu")
+        unusable = device_error() if args.gpu else None
+        if unusable:
+            raise UsageError(f"--gpu: {unusable}")
         if args.gpu and args.strategy == "model" and config.hidden < comm.size:
             raise UsageError(f"--gpu --strategy model: -n {config.hidden} hidden neurons "
                              f"cannot give each of {comm.size} ranks one")

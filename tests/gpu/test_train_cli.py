@@ -12,8 +12,10 @@ from test_data import idx_dir
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_gpu(*argv):
+def run_gpu(*argv, simulator=True):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if not simulator:
+        env.pop("NUMBA_ENABLE_CUDASIM", None)
     return subprocess.run([sys.executable, "-m", "gpu", *argv], capture_output=True, text=True,
                           env=env, timeout=600, cwd=ROOT)
 
@@ -43,3 +45,11 @@ def test_bench_says_a_gpu_is_needed_and_exits_0():
     out = run_gpu("bench")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no CUDA GPU here" in out.stdout
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+                    reason="a GPU is present: nothing is missing")
+def test_no_gpu_and_no_simulator_is_one_line_and_exit_code_2():
+    out = run_gpu("train", "-n", "4", "-e", "1", "--quiet", simulator=False)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr[-2000:]
+    assert "no CUDA GPU here; set NUMBA_ENABLE_CUDASIM=1" in out.stderr
