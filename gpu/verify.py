@@ -9,13 +9,11 @@ OUT/index.md (written by `python -m reference verify` first), whole or not at al
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import sys
 from pathlib import Path
 
-from reference.verify import pytest_command, run_pytest, set_section
+from reference.verify import pytest_command, run_pytest, section_index, set_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## 4. GPU kernels"
@@ -23,20 +21,15 @@ TIMEOUT_S = 1800
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gpu verify", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("reports/verify"))
-    args = parser.parse_args(argv)
-    index = args.out / "index.md"
-    if not index.is_file():
-        print(f"{index}: run `python -m reference verify --out {args.out}` first",
-              file=sys.stderr)
+    index = section_index("python -m gpu verify", __doc__, argv)
+    if index is None:
         return 2
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = pytest_command("tests/gpu", "tests/test_gpu_ptx.py", quiet=False)
     passed, summary, output = run_pytest(command, env, ROOT, TIMEOUT_S)
     target = re.search(r"^gpu tests: (.+)$", output, re.MULTILINE)
     results = ROOT / "docs" / "gpu-results.md"
-    link = os.path.relpath(results, args.out)
+    link = os.path.relpath(results, index.parent)
     measured = (f"Speed on real hardware: [docs/gpu-results.md]({link}) (`python -m gpu "
                 "bench`)." if results.is_file() else
                 "Speed: `python -m gpu bench` has not been run on a GPU yet.")
@@ -53,7 +46,7 @@ dropped, edge row unwritten, missing barrier, float32 accumulation) each failing
 100 or more; the other kernels in ulps and gamma bounds; the device trainer's every step
 (teacher-forced and free-running) against `reference/bounds.py`; every kernel compiled to PTX
 for sm_90 in both dtypes, with no f64 instruction in the float32 ones (registers and shared
-memory: [docs/gpu-kernels.md]({os.path.relpath(ROOT / 'docs' / 'gpu-kernels.md', args.out)})).
+memory: [docs/gpu-kernels.md]({os.path.relpath(ROOT / 'docs' / 'gpu-kernels.md', index.parent)})).
 
 {measured}
 """

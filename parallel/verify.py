@@ -15,7 +15,7 @@ from pathlib import Path
 from parallel import costmodel
 from parallel.bench import CLUSTER_ALPHA, CLUSTER_BETA, TIMEOUT_S, _mpiexec, _plot
 from reference.bench import flops_per_image
-from reference.verify import pytest_command, run_pytest, set_section
+from reference.verify import pytest_command, run_pytest, section_index, set_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## 3. MPI trainers"
@@ -31,15 +31,8 @@ def _suite(ranks: int) -> tuple[bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m parallel verify", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("reports/verify"))
-    args = parser.parse_args(argv)
-    index = args.out / "index.md"
-    if not index.is_file():
-        print(f"{index}: run `python -m reference verify --out {args.out}` first",
-              file=sys.stderr)
+    index = section_index("python -m parallel verify", __doc__, argv)
+    if index is None:
         return 2
 
     suites = {p: _suite(p) for p in (1, 2, 3, 4)}
@@ -48,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                         "-b", str(B), "--epochs", "1") for s in ("data", "model")}
     rate = min(B * flops_per_image(H) / 2 / r["step_seconds"] for r in runs.values())
     cluster = costmodel.Machine(CLUSTER_ALPHA, CLUSTER_BETA, rate, 1 << 20)
-    _plot(cluster, H, B, args.out / "mpi-speedup.png")
+    _plot(cluster, H, B, index.parent / "mpi-speedup.png")
     passed = all(ok for ok, _ in suites.values())
     rows = "\n".join(f"| {p} | {'pass' if ok else '**FAIL**'} | {summary} |"
                      for p, (ok, summary) in suites.items())

@@ -30,6 +30,19 @@ def set_section(index: Path, heading: str, section: str) -> None:
     write_text(index, "".join(kept).rstrip() + "\n")
 
 
+def section_index(prog: str, description: str, argv: list[str] | None) -> Path | None:
+    """Parse a section command's --out; OUT/index.md, or None (said on stderr) when
+    `python -m reference verify` has not written it yet."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--out", type=Path, default=Path("reports/verify"))
+    out = parser.parse_args(argv).out
+    if not (out / "index.md").is_file():
+        print(f"{out / 'index.md'}: run `python -m reference verify --out {out}` first",
+              file=sys.stderr)
+        return None
+    return out / "index.md"
+
+
 def run_pytest(command: list[str], env: dict, cwd: Path, timeout: float
                ) -> tuple[bool, str, str]:
     """(passed, pytest's summary line, its output) of a pytest run started by command."""
