@@ -135,38 +135,47 @@ def loss(p: Params, X: np.ndarray, Y: np.ndarray, lam: float) -> float:
 
 
 def backward(p: Params, X: np.ndarray, Y: np.ndarray, lam: float,
-             fwd: Forward | None = None) -> Params:
+             fwd: Forward | None = None, *, lr: float | None = None) -> Params:
     """Gradient of J for a batch of N columns, as a Params of (dW1, db1, dW2, db2).
 
     The data term is averaged over the batch; the lambda W term is not divided by N.
+    With lr, also takes the SGD step p <- p - lr grad in place, each block of hidden units as
+    soon as its gradient is ready (its rows still in cache, and no second pass over the
+    threads): the same arithmetic as sgd_step(p, grad, lr) afterwards.
     """
     fwd = forward(p, X) if fwd is None else fwd
     dz2 = (fwd.yhat - Y) / Y.shape[1]
-    db2 = dz2.sum(axis=1, keepdims=True)
-    dW1, db1, dW2 = np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2)
+    grad = Params(np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2),
+                  dz2.sum(axis=1, keepdims=True))
 
     def hidden(rows: slice) -> None:
         a1 = fwd.a1[rows]
-        dW2[:, rows] = dz2 @ a1.T + lam * p.W2[:, rows]
+        grad.W2[:, rows] = dz2 @ a1.T + lam * p.W2[:, rows]
         dz1 = p.W2[:, rows].T @ dz2  # da1, then in place dz1 = da1 * a1 (1 - a1)
         dz1 *= sigmoid_grad(a1)
-        np.matmul(dz1, X.T, out=dW1[rows])
-        dW1[rows] += lam * p.W1[rows]
-        db1[rows] = dz1.sum(axis=1, keepdims=True)
+        np.matmul(dz1, X.T, out=grad.W1[rows])
+        grad.W1[rows] += lam * p.W1[rows]
+        grad.b1[rows] = dz1.sum(axis=1, keepdims=True)
+        if lr is not None:
+            _update_hidden(p, grad, lr, rows)
 
     _by_row_blocks(hidden, fwd.a1)
-    return Params(dW1, db1, dW2, db2)
+    if lr is not None:
+        p.b2 -= lr * grad.b2
+    return grad
+
+
+def _update_hidden(p: Params, grad: Params, lr: float, rows: slice) -> None:
+    """p <- p - alpha dp in place for the hidden units `rows` (rows of W1 and b1, columns of W2)."""
+    p.W1[rows] -= lr * grad.W1[rows]
+    p.b1[rows] -= lr * grad.b1[rows]
+    p.W2[:, rows] -= lr * grad.W2[:, rows]
 
 
 def sgd_step(p: Params, grad: Params, lr: float) -> None:
     """p <- p - alpha dp, in place, for every block."""
-    for name, dp in grad.blocks().items():
-        param = getattr(p, name)
-
-        def update(rows: slice, param=param, dp=dp) -> None:
-            param[rows] -= lr * dp[rows]
-
-        _by_row_blocks(update, param)
+    _by_row_blocks(lambda rows: _update_hidden(p, grad, lr, rows), p.W1)
+    p.b2 -= lr * grad.b2
 
 
 def predict(p: Params, X: np.ndarray) -> np.ndarray:

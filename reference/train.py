@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reference.data import STREAM_SHUFFLE, Dataset, rng_for
-from reference.network import accuracy, backward, data_loss, forward, l2_loss, sgd_step
+from reference.network import accuracy, backward, data_loss, forward, l2_loss
 from reference.params import Params
 
 
@@ -96,7 +96,7 @@ def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int
         X, Y = data.batch(start, stop)
         fwd = forward(p, X)
         J = data_loss(fwd.z2, Y) + l2_loss(p, lam)
-        sgd_step(p, backward(p, X, Y, lam, fwd), lr)
+        backward(p, X, Y, lam, fwd, lr=lr)  # and the SGD step
         return J
 
     def evaluate() -> float | None:

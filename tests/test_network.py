@@ -207,6 +207,22 @@ def test_sgd_step_updates_every_block_in_place():
         np.testing.assert_array_equal(a, getattr(before, name) - 0.5)
 
 
+@pytest.mark.parametrize("hidden", [5, 1000])  # one block, and a block per core
+def test_backward_with_lr_takes_the_same_step_as_sgd_step(hidden):
+    """The step fused into backward's row blocks is sgd_step's arithmetic, bit for bit."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 1, (784, 90))
+    Y = one_hot(rng.integers(0, 10, 90))
+    p, q = init_params(hidden, 4), init_params(hidden, 4)
+    fused = network.backward(p, X, Y, 1e-3, lr=0.7)
+    two_pass = network.backward(q, X, Y, 1e-3)
+    network.sgd_step(q, two_pass, 0.7)
+    for name, block in p.blocks().items():
+        np.testing.assert_array_equal(getattr(fused, name), getattr(two_pass, name))
+        np.testing.assert_array_equal(block, getattr(q, name), err_msg=name)
+    assert not np.array_equal(p.W1, init_params(hidden, 4).W1)
+
+
 def test_big_arrays_take_the_threaded_path_and_agree_with_the_small_path():
     """H x N work is split across threads by rows; the result must not depend on it."""
     rng = np.random.default_rng(2)
