@@ -55,8 +55,8 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
     exp is only taken of -|z| <= 0, e = exp(-|z|): sigmoid(|z|) = 1 / (1 + e) and
     sigmoid(-|z|) = e / (1 + e). The numerator max([z >= 0], e) is 1 for z >= 0 (e <= 1) and
-    e for z < 0. One temporary; the result goes to out when given. (abs, negative and a
-    comparison: numpy vectorises them, not copysign or sign.)
+    e for z < 0. One temporary; the result goes to out when given, which may be z itself.
+    (abs, negative and a comparison: numpy vectorises them, not copysign or sign.)
     """
     e = np.abs(z)
     np.negative(e, out=e)
@@ -90,9 +90,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Forward:
-    """Activations of one forward pass: z1, a1 (H x N), z2, yhat (10 x N)."""
+    """Activations of one forward pass: a1 (H x N), z2, yhat (10 x N). (z1 is not kept:
+    backprop needs only a1, which overwrites it.)"""
 
-    z1: np.ndarray
     a1: np.ndarray
     z2: np.ndarray
     yhat: np.ndarray
@@ -100,17 +100,17 @@ class Forward:
 
 def forward(p: Params, X: np.ndarray) -> Forward:
     """Forward pass for a batch X (784 x N)."""
-    z1 = np.empty((p.hidden, X.shape[1]))
-    a1 = np.empty_like(z1)
+    a1 = np.empty((p.hidden, X.shape[1]))
 
     def hidden(rows: slice) -> np.ndarray:  # z1 = W1 X + b1, a1 = sigmoid(z1), W2 a1 (part)
-        np.matmul(p.W1[rows], X, out=z1[rows])
-        z1[rows] += p.b1[rows]
-        sigmoid(z1[rows], out=a1[rows])
-        return p.W2[:, rows] @ a1[rows]
+        z1 = a1[rows]
+        np.matmul(p.W1[rows], X, out=z1)
+        z1 += p.b1[rows]
+        sigmoid(z1, out=z1)
+        return p.W2[:, rows] @ z1
 
-    z2 = sum(_by_row_blocks(hidden, z1)) + p.b2
-    return Forward(z1, a1, z2, softmax(z2))
+    z2 = sum(_by_row_blocks(hidden, a1)) + p.b2
+    return Forward(a1, z2, softmax(z2))
 
 
 def data_loss(z2: np.ndarray, Y: np.ndarray) -> float:

@@ -63,6 +63,8 @@ def test_sigmoid_writes_into_out_and_keeps_its_input():
     kept = z.copy()
     assert network.sigmoid(z, out=out) is out
     assert np.array_equal(z, kept)
+    assert network.sigmoid(z, out=z) is z  # in place, as forward uses it
+    np.testing.assert_array_equal(z, out)
 
 
 def softmax_bound(z, y_long):
