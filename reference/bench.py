@@ -1,10 +1,17 @@
 """`python -m reference bench`: the oracle's epoch rate against numpy's own GEMM rate.
 
-Both are measured in the same run on the same machine: a large square float64 product
-(median of several, before and after the epochs), and epochs of synthetic images, each after
-a warm-up epoch. An epoch counts 4 * 784 * H + 60 * H flops per image: the two products
-with W1-sized operands (z1 and dW1) and the three with W2-sized ones (z2, dW2, da1), at two
-flops per multiply-add. Elementwise work is not counted: it is overhead the rate must absorb.
+Both are measured in the same run on the same machine, interleaved: each round times one
+training epoch of synthetic images and then large square float64 products for as long as the
+epoch took, after a warm-up of each. An epoch counts 4 * 784 * H + 60 * H flops per image:
+the two products with W1-sized operands (z1 and dW1) and the three with W2-sized ones (z2,
+dW2, da1), at two flops per multiply-add. Elementwise work is not counted: it is overhead
+the rate must absorb.
+
+The verdict compares the best epoch with the best product. Other tenants of a shared machine
+only ever slow a measurement down, in bursts of a few seconds, so the fastest of several
+timings is the estimate of what the machine itself does (timeit's rule); the same statistic
+is taken of both rates, over windows of the same length, so that a burst is as likely to catch
+either. The medians are reported beside it.
 """
 
 from __future__ import annotations
@@ -21,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.data import synthetic
+from reference.data import Dataset, synthetic
 from reference.files import write_json
-from reference.params import init_params
+from reference.params import Params, init_params
 from reference.train import train
 
 
@@ -31,25 +38,51 @@ def flops_per_image(hidden: int) -> int:
     return 4 * 784 * hidden + 60 * hidden
 
 
-def gemm_rates(n: int, repeats: int = 5) -> list[float]:
-    """GFLOP/s of n x n x n float64 products by numpy (its BLAS), after one warm-up."""
+def gemm_rate(A: np.ndarray, B: np.ndarray, C: np.ndarray, seconds: float) -> float:
+    """GFLOP/s of n x n x n float64 products C = A B by numpy (its BLAS), repeated until they
+    have run for `seconds` (once at least). C is given: fresh pages for it would be timed too
+    (on a VM, a fault each as the host backs them)."""
+    products, began = 0, time.perf_counter()
+    while products == 0 or time.perf_counter() - began < seconds:
+        np.matmul(A, B, out=C)
+        products += 1
+    return products * 2 * A.shape[0] ** 3 / (time.perf_counter() - began) / 1e9
+
+
+def epoch_seconds(p: Params, data: Dataset, batch: int) -> float:
+    """Seconds of one training epoch of p (in place) on data (lr 0.1, lambda 1e-4)."""
+    history = train(p, data, None, epochs=1, batch=batch, lr=0.1, lam=1e-4, progress=False)
+    return history.epoch_seconds[0]
+
+
+def interleaved_rates(square: int, images: int, hidden: int, batch: int, rounds: int,
+                      ) -> tuple[list[float], list[float]]:
+    """(GEMM rates, epoch rates) in GFLOP/s, from rounds of one epoch and then square
+    products for as long as that epoch took, after a warm-up of each: both rates are taken
+    over windows of the same length, in the same states of the machine."""
     rng = np.random.default_rng(0)
-    A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-    A @ B
-    rates = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        A @ B
-        rates.append(2 * n ** 3 / (time.perf_counter() - began) / 1e9)
-    return rates
+    A, B = rng.standard_normal((square, square)), rng.standard_normal((square, square))
+    C = np.empty_like(A)
+    data, p = synthetic(images, seed=0), init_params(hidden, 0)
+    epoch_flops = images * flops_per_image(hidden)
+    gemm_rate(A, B, C, 0.0)
+    epoch_seconds(p, data, batch)
+    gemm, epochs = [], []
+    for _ in range(rounds):
+        seconds = epoch_seconds(p, data, batch)
+        epochs.append(epoch_flops / seconds / 1e9)
+        gemm.append(gemm_rate(A, B, C, seconds))
+    return gemm, epochs
 
 
-def epoch_rates(images: int, hidden: int, batch: int, epochs: int) -> list[float]:
-    """GFLOP/s of each training epoch after a warm-up epoch (synthetic data, lr 0.1)."""
-    data = synthetic(images, seed=0)
-    history = train(init_params(hidden, 0), data, None, epochs=epochs + 1, batch=batch,
-                    lr=0.1, lam=1e-4, progress=False)
-    return [images * flops_per_image(hidden) / s / 1e9 for s in history.epoch_seconds[1:]]
+def verdict(gemm: list[float], epochs: list[float], target: float) -> dict:
+    """The bench's result: best and median of both rates, ratio = best epoch / best GEMM."""
+    ratio = max(epochs) / max(gemm)
+    return dict(gemm_gflops=gemm, gemm_best=max(gemm), gemm_median=statistics.median(gemm),
+                epoch_gflops=epochs, epoch_best=max(epochs),
+                epoch_median=statistics.median(epochs),
+                ratio=ratio, ratio_of_medians=statistics.median(epochs) / statistics.median(gemm),
+                target=target, passed=ratio >= target)
 
 
 def images_per_second(images: int, hidden: int, batch: int, epochs: int,
@@ -75,23 +108,19 @@ def run_bench(args) -> int:
     print(f"numpy {np.__version__} on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; OPENBLAS_THREAD_TIMEOUT="
           f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
-    gemm = gemm_rates(args.square)
-    epochs = epoch_rates(args.images, args.hidden, args.batch, args.epochs)
-    gemm += gemm_rates(args.square)
-    gemm_rate, epoch_rate = statistics.median(gemm), statistics.median(epochs)
-    ratio = epoch_rate / gemm_rate
-    result = dict(square=args.square, gemm_gflops=gemm, gemm_median=gemm_rate,
-                  images=args.images, hidden=args.hidden, batch=args.batch,
-                  epoch_gflops=epochs, epoch_median=epoch_rate,
-                  images_per_second=epoch_rate * 1e9 / flops_per_image(args.hidden),
-                  ratio=ratio, target=args.target, passed=ratio >= args.target)
-    print(f"numpy GEMM {args.square}^3 float64:       {gemm_rate:7.1f} GFLOP/s (median of "
-          f"{len(gemm)})")
+    gemm, epochs = interleaved_rates(args.square, args.images, args.hidden, args.batch,
+                                     args.epochs)
+    result = dict(square=args.square, images=args.images, hidden=args.hidden, batch=args.batch,
+                  **verdict(gemm, epochs, args.target))
+    result["images_per_second"] = result["epoch_median"] * 1e9 / flops_per_image(args.hidden)
+    print(f"numpy GEMM {args.square}^3 float64:       best {result['gemm_best']:6.1f}, "
+          f"median {result['gemm_median']:6.1f} GFLOP/s ({len(gemm)} windows)")
     print(f"oracle epoch, {args.images} images, H={args.hidden}, B={args.batch}: "
-          f"{epoch_rate:7.1f} GFLOP/s (median of {len(epochs)} after a warm-up), "
-          f"{result['images_per_second']:,.0f} images/s")
-    verdict = "meets" if result["passed"] else "MISSES"
-    print(f"epoch / GEMM = {ratio:.1%}: {verdict} the target of {args.target:.0%}")
+          f"best {result['epoch_best']:6.1f}, median {result['epoch_median']:6.1f} GFLOP/s "
+          f"({len(epochs)} epochs), {result['images_per_second']:,.0f} images/s")
+    verdict_word = "meets" if result["passed"] else "MISSES"
+    print(f"best epoch / best GEMM = {result['ratio']:.1%}: {verdict_word} the target of "
+          f"{args.target:.0%} (median / median {result['ratio_of_medians']:.1%})")
     if args.json:
         write_json(args.json, result)
     return 0 if result["passed"] else 1
