@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=cfg.positive_int, default=60000)
     p.add_argument("-n", "--hidden", type=cfg.positive_int, default=1000)
     p.add_argument("-b", "--batch", type=cfg.positive_int, default=800)
-    p.add_argument("--epochs", type=cfg.positive_int, default=5,
-                   help="rounds of one epoch and as long of GEMMs, after a warm-up (5)")
+    p.add_argument("--epochs", type=cfg.positive_int, default=10,
+                   help="rounds of one epoch and as long of GEMMs, after a warm-up (10)")
     p.add_argument("--square", type=cfg.positive_int, default=4096, help="GEMM size")
     p.add_argument("--target", type=cfg.positive_float, default=0.8,
                    help="required epoch rate as a fraction of the GEMM rate (0.8)")
