@@ -31,7 +31,7 @@ import numpy as np
 from reference.data import Dataset, synthetic
 from reference.files import write_json
 from reference.params import Params, init_params
-from reference.train import train
+from reference.train import History, train
 
 
 def flops_per_image(hidden: int) -> int:
@@ -49,30 +49,31 @@ def gemm_rate(A: np.ndarray, B: np.ndarray, C: np.ndarray, seconds: float) -> fl
     return products * 2 * A.shape[0] ** 3 / (time.perf_counter() - began) / 1e9
 
 
-def epoch_seconds(p: Params, data: Dataset, batch: int) -> float:
-    """Seconds of one training epoch of p (in place) on data (lr 0.1, lambda 1e-4)."""
-    history = train(p, data, None, epochs=1, batch=batch, lr=0.1, lam=1e-4, progress=False)
-    return history.epoch_seconds[0]
+def one_epoch(p: Params, data: Dataset, batch: int) -> History:
+    """One training epoch of p (in place) on data (lr 0.1, lambda 1e-4), timed."""
+    return train(p, data, None, epochs=1, batch=batch, lr=0.1, lam=1e-4, progress=False)
 
 
 def interleaved_rates(square: int, images: int, hidden: int, batch: int, rounds: int,
-                      ) -> tuple[list[float], list[float]]:
-    """(GEMM rates, epoch rates) in GFLOP/s, from rounds of one epoch and then square
-    products for as long as that epoch took, after a warm-up of each: both rates are taken
-    over windows of the same length, in the same states of the machine."""
+                      ) -> tuple[list[float], list[float], list[float]]:
+    """(GEMM rates, epoch rates, seconds of every timed full-batch step): rounds of one epoch
+    and then square products for as long as that epoch took, after a warm-up of each, so that
+    both rates are taken over windows of the same length, in the same states of the machine."""
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((square, square)), rng.standard_normal((square, square))
     C = np.empty_like(A)
     data, p = synthetic(images, seed=0), init_params(hidden, 0)
     epoch_flops = images * flops_per_image(hidden)
     gemm_rate(A, B, C, 0.0)
-    epoch_seconds(p, data, batch)
-    gemm, epochs = [], []
+    one_epoch(p, data, batch)
+    gemm, epochs, steps = [], [], []
     for _ in range(rounds):
-        seconds = epoch_seconds(p, data, batch)
+        history = one_epoch(p, data, batch)
+        seconds = history.epoch_seconds[0]
         epochs.append(epoch_flops / seconds / 1e9)
+        steps += history.step_seconds[:images // batch]
         gemm.append(gemm_rate(A, B, C, seconds))
-    return gemm, epochs
+    return gemm, epochs, steps
 
 
 def verdict(gemm: list[float], epochs: list[float], target: float) -> dict:
@@ -108,16 +109,25 @@ def run_bench(args) -> int:
     print(f"numpy {np.__version__} on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; OPENBLAS_THREAD_TIMEOUT="
           f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
-    gemm, epochs = interleaved_rates(args.square, args.images, args.hidden, args.batch,
-                                     args.epochs)
+    if args.images < args.batch:
+        raise ValueError(f"--images {args.images} is less than one batch (-b {args.batch})")
+    gemm, epochs, steps = interleaved_rates(args.square, args.images, args.hidden, args.batch,
+                                            args.epochs)
     result = dict(square=args.square, images=args.images, hidden=args.hidden, batch=args.batch,
                   **verdict(gemm, epochs, args.target))
     result["images_per_second"] = result["epoch_median"] * 1e9 / flops_per_image(args.hidden)
+    # the fastest step: what the code does when nothing else on the host gets in the way
+    step_flops = args.batch * flops_per_image(args.hidden)
+    result.update(step_seconds_fastest=min(steps), step_seconds_median=statistics.median(steps),
+                  fastest_step_ratio=step_flops / min(steps) / 1e9 / result["gemm_best"])
     print(f"numpy GEMM {args.square}^3 float64:       best {result['gemm_best']:6.1f}, "
           f"median {result['gemm_median']:6.1f} GFLOP/s ({len(gemm)} windows)")
     print(f"oracle epoch, {args.images} images, H={args.hidden}, B={args.batch}: "
           f"best {result['epoch_best']:6.1f}, median {result['epoch_median']:6.1f} GFLOP/s "
           f"({len(epochs)} epochs), {result['images_per_second']:,.0f} images/s")
+    print(f"steps of {args.batch} images ({len(steps)}): fastest "
+          f"{min(steps) * 1e3:.1f} ms ({result['fastest_step_ratio']:.1%} of the best GEMM), "
+          f"median {result['step_seconds_median'] * 1e3:.1f} ms")
     verdict_word = "meets" if result["passed"] else "MISSES"
     print(f"best epoch / best GEMM = {result['ratio']:.1%}: {verdict_word} the target of "
           f"{args.target:.0%} (median / median {result['ratio_of_medians']:.1%})")

@@ -22,6 +22,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)  # J of each batch, before its step
     val_accuracy_per_epoch: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)  # training steps only
+    step_seconds: list[float] = field(default_factory=list)  # each step, as train_loss
     images: int = 0  # images processed by training steps
 
     @property
@@ -62,7 +63,9 @@ def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], 
         began = time.perf_counter()
         for t, start in enumerate(bar):
             stop = min(start + batch, n)
+            step_began = time.perf_counter()
             J = step(t, start, stop)
+            history.step_seconds.append(time.perf_counter() - step_began)
             history.train_loss.append(J)
             history.images += stop - start
             rate = (t * batch + stop - start) / (time.perf_counter() - began)

@@ -61,6 +61,8 @@ def test_history_records_accuracy_per_epoch():
     ds = synthetic(60, seed=2)
     h = train(init_params(8, 0), ds, ds, epochs=3, batch=16, lr=0.5, lam=0.0, progress=False)
     assert len(h.val_accuracy_per_epoch) == 3 and len(h.epoch_seconds) == 3
+    assert len(h.step_seconds) == len(h.train_loss) == 12 and min(h.step_seconds) > 0
+    assert sum(h.step_seconds) <= sum(h.epoch_seconds)
     assert all(0.0 <= a <= 1.0 for a in h.val_accuracy_per_epoch)
     assert h.images_per_second > 0
 
