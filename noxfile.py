@@ -1,5 +1,6 @@
 """How oraclenet is run: `nox -s verify` (the main job), `nox -s tests`, `nox -s lint`,
-`nox -s gradcheck`, and `nox -s bench` (timings, kept apart from the tests)."""
+`nox -s gradcheck`, `nox -s mpi`, `nox -s gpu`, and the benches (timings, kept apart from
+the tests). Every session runs the `oraclenet` command or pytest in its own environment."""
 
 import nox
 
@@ -9,7 +10,7 @@ BACKEND = "uv|venv"
 
 @nox.session(venv_backend=BACKEND)
 def tests(session: nox.Session) -> None:
-    """The whole test suite."""
+    """The whole test suite (tests/test_wheel.py builds and installs the wheel as well)."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
 
@@ -24,7 +25,7 @@ def lint(session: nox.Session) -> None:
 def gradcheck(session: nox.Session) -> None:
     """The oracle's gradient-check report, then proof that each planted bug fails it."""
     session.install("-e", ".[test]")
-    session.run("python", "-m", "reference", "gradcheck", "--report", "reports/gradcheck")
+    session.run("oraclenet", "gradcheck", "--report", "reports/gradcheck")
     session.run("pytest", "tests/test_gradcheck.py", "-k", "planted or bug", "-v")
 
 
@@ -33,17 +34,14 @@ def verify(session: nox.Session) -> None:
     """Train the oracle, gradient-check it, check the MPI trainers and the GPU kernels
     against it: reports/verify/index.md."""
     session.install("-e", ".[test]")
-    session.run("python", "-m", "reference", "verify", "--out", "reports/verify")
-    session.run("python", "-m", "parallel", "verify", "--out", "reports/verify")
-    session.run("python", "-m", "gpu", "verify", "--out", "reports/verify")
+    session.run("oraclenet", "verify", "--out", "reports/verify", *session.posargs)
 
 
 @nox.session(venv_backend=BACKEND)
 def bench(session: nox.Session) -> None:
     """Epoch rate of the oracle against numpy's GEMM rate on this machine."""
     session.install("-e", ".")
-    session.run("python", "-m", "reference", "bench", "--json", "reports/bench.json",
-                *session.posargs)
+    session.run("oraclenet", "bench", "--json", "reports/bench.json", *session.posargs)
 
 
 @nox.session(venv_backend=BACKEND)
@@ -58,7 +56,7 @@ def gpu(session: nox.Session) -> None:
 def bench_mpi(session: nox.Session) -> None:
     """Images/s of both MPI strategies at P = 1..4, cost model: docs/mpi-bench.md."""
     session.install("-e", ".")
-    session.run("python", "-m", "parallel", "bench", "--out", "docs", *session.posargs)
+    session.run("oraclenet", "mpi", "bench", "--out", "docs", *session.posargs)
 
 
 @nox.session(venv_backend=BACKEND)
@@ -67,4 +65,4 @@ def mpi(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     for ranks in (1, 2, 3, 4):
         session.run("mpiexec", "-n", str(ranks), "python", "-m", "mpi4py", "-m", "pytest",
-                    "--with-mpi", "-q", "tests/mpi", env={"PYTHONPATH": "tests/mpi"})
+                    "--with-mpi", "-q", "tests/mpi")

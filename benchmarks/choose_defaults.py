@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.data import load_mnist5k
-from reference.files import write_json, write_text
-from reference.params import init_params
-from reference.train import train
+from oraclenet.common.data import load_mnist5k
+from oraclenet.common.files import write_json, write_text
+from oraclenet.common.params import init_params
+from oraclenet.reference.train import train
 
 GRID = dict(hidden=(128, 256, 512), batch=(32, 64, 128), lr=(0.3, 1.0, 2.0), reg=(1e-4, 1e-3))
 SEEDS = (0, 1, 2)

@@ -1,4 +1,4 @@
-"""`python -m gpu bench`: GFLOP/s of each GEMM algorithm and dtype, against cuBLAS (through
+"""`oraclenet gpu bench`: GFLOP/s of each GEMM algorithm and dtype, against cuBLAS (through
 CuPy, where installed) in the same run, and the GPU trainer's images/s against the oracle's.
 
 Shapes: the course's (M, N, K) = (800, 1000, 784) and (800, 10, 1000) with alpha = 2 and
@@ -11,16 +11,20 @@ simulator) it says so and exits 0: there is nothing honest to measure.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import statistics
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gpu.options import device_error, simulated
-from reference.bench import images_per_second
-from reference.config import DEFAULTS, positive_int
+from ..common.config import DEFAULTS
+from ..common.data import synthetic
+from ..common.files import save_figure, write_json, write_text
+from ..common.params import init_params
+from ..reference.bench import images_per_second
+from .options import device_error, simulated
 
 STEP = {  # (M, N, K) of the products in one step at H = 1000, B = 800
     "z1 = W1 X": (1000, 800, 784), "dW1 = dz1 X^T": (1000, 784, 800),
@@ -61,7 +65,7 @@ def _cublas_gemm(cublas, a, b, c, alpha, beta) -> None:
 def gemm_table(repeats: int) -> list[dict]:
     from numba import cuda
 
-    from gpu.gemm import ALGORITHMS, gemm
+    from .gemm import ALGORITHMS, gemm
 
     try:
         import cupy
@@ -90,17 +94,13 @@ def gemm_table(repeats: int) -> list[dict]:
 
 def trainer_rate(images: int, epochs: int, hidden: int, batch: int) -> float:
     """Images/s of the GPU trainer (float32, regblock) on synthetic data."""
-    import time
-
     from numba import cuda
 
-    from gpu.network import DeviceNetwork
-    from reference.data import synthetic
-    from reference.params import init_params
+    from .network import DeviceNetwork
 
     data = synthetic(images, seed=0)
     net = DeviceNetwork(init_params(hidden, 0), np.float32, "regblock")
-    X, y = net.to_device(data.images, data.labels)
+    X, y = net.load(data.images, data.labels)
     seconds = []
     for _ in range(epochs + 1):
         cuda.synchronize()
@@ -139,7 +139,7 @@ def markdown(result: dict) -> str:
     algorithms = [a for a in ("naive", "shared", "regblock", "cublas")
                   if all(a in r for r in result["gemm"])]
     lines = [f"# GPU results: {result['device']}, {result['date']}", "",
-             f"Made by `python -m gpu bench` (median of {result['repeats']} CUDA-event timings "
+             f"Made by `oraclenet gpu bench` (median of {result['repeats']} CUDA-event timings "
              "after a warm-up; cuBLAS through CuPy, FP32 without TF32). GFLOP/s = 2 M N K / time; "
              "the course's shapes run with alpha = 2, beta = 5, the others with alpha = 1, "
              "beta = 0.", "",
@@ -167,8 +167,6 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reference.files import save_figure
-
     dtypes = ("float32", "float64")
     fig, axes = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
     for ax, dtype in zip(axes, dtypes, strict=True):
@@ -188,37 +186,38 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gpu bench", description=__doc__)
-    parser.add_argument("--repeats", type=positive_int, default=20)
-    parser.add_argument("--images", type=positive_int, default=60000)
-    parser.add_argument("--epochs", type=positive_int, default=3)
-    parser.add_argument("--oracle-cores", type=positive_int, default=2,
-                        help="CPU cores the oracle is measured on (the issue's comparison)")
-    parser.add_argument("--out", type=Path, default=Path("docs"))
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Settings:
+    repeats: int = 20  # CUDA-event timings per GEMM, after a warm-up
+    images: int = 60000
+    epochs: int = 3  # of the GPU trainer, after a warm-up epoch
+    oracle_cores: int = 2  # CPU cores the oracle is measured on (the GPU issue's comparison)
+    out: Path = Path("docs")
+
+
+def run(s: Settings) -> int:
+    """Measure and write OUT/gpu-bench.json, .png and gpu-results.md; without a real GPU,
+    say so and return 0 (there is nothing honest to measure)."""
     if not gpu_available():
-        print("python -m gpu bench: no CUDA GPU here (or the simulator is on): nothing to "
+        print("oraclenet gpu bench: no CUDA GPU here (or the simulator is on): nothing to "
               "measure. Run it on a machine with a GPU.")
         return 0
     from numba import cuda
-
-    from reference.files import write_json, write_text
 
     device = cuda.get_current_device().name
     device = device.decode() if isinstance(device, bytes) else device
     shapes = ((1000, 800), (DEFAULTS.hidden, DEFAULTS.batch))
     result = dict(
-        device=device, date=datetime.date.today().isoformat(), repeats=args.repeats,
-        gemm=gemm_table(args.repeats),
-        gpu_images_per_second={f"H {h}, B {b}": trainer_rate(args.images, args.epochs, h, b)
+        device=device, date=datetime.date.today().isoformat(), repeats=s.repeats,
+        gemm=gemm_table(s.repeats),
+        gpu_images_per_second={f"H {h}, B {b}": trainer_rate(s.images, s.epochs, h, b)
                                for h, b in shapes},
-        oracle_cores=args.oracle_cores,
+        oracle_cores=s.oracle_cores,
         oracle_images_per_second={f"H {h}, B {b}": images_per_second(
-            args.images, h, b, 1, cores=args.oracle_cores) for h, b in shapes})
-    write_json(args.out / "gpu-bench.json", result)
-    plot(result, args.out / "gpu-bench.png")
+            s.images, h, b, 1, cores=s.oracle_cores) for h, b in shapes})
+    write_json(s.out / "gpu-bench.json", result)
+    plot(result, s.out / "gpu-bench.png")
     text = markdown(result)
-    write_text(args.out / "gpu-results.md", text)
+    write_text(s.out / "gpu-results.md", text)
     print(text)
     return 0

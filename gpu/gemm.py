@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from gpu.gemm_kernels import KERNELS, launch_shape
-from gpu.options import ALGORITHMS
+from .gemm_kernels import KERNELS, launch_shape
+from .options import ALGORITHMS
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -1,8 +1,8 @@
-"""The network on the device: parameters, data and workspace stay there; only metrics (the
-loss terms, a count of correct answers) come back to the host.
+"""The network on the device: parameters, gradients, data and workspace stay there; only
+metrics (the loss terms, a count of correct answers) come back to the host.
 
 One SGD step on a batch X (B x 784 rows on the device, used as its transpose), in phases that
-the MPI trainers (parallel/device.py) also call one by one:
+the MPI trainers (parallel/) also call one by one:
 
     forward     Z1 = W1 X^T + b1      A1 = sigmoid(Z1)      Z2 = W2 A1 + b2
     backward    Yhat = softmax(Z2)    dZ2 = (Yhat - Y) / N  (N the normaliser: B here)
@@ -15,51 +15,78 @@ the MPI trainers (parallel/device.py) also call one by one:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 from numba import cuda
 
-from gpu.gemm import gemm
-from gpu.kernels import kernels, launch, launch_reduction
-from reference.params import Params
+from ..common.params import Params
+from ..common.shapes import N_CLASSES
+from .gemm import gemm
+from .kernels import kernels, launch, launch_reduction
 
-GRADIENTS = ("dW1", "db1", "dW2", "db2")
+
+@dataclass
+class Workspace:
+    """Device arrays for a batch of B images, in the network's dtype: activations and deltas
+    (H x B or 10 x B)."""
+
+    Z1: object
+    A1: object
+    Z2: object
+    Yhat: object
+    dZ2: object
+    dA1: object
+    dZ1: object
+
+    @classmethod
+    def allocate(cls, hidden: int, B: int, dtype: np.dtype) -> Workspace:
+        shapes = dict(Z1=(hidden, B), A1=(hidden, B), Z2=(N_CLASSES, B), Yhat=(N_CLASSES, B),
+                      dZ2=(N_CLASSES, B), dA1=(hidden, B), dZ1=(hidden, B))
+        return cls(**{f.name: cuda.device_array(shapes[f.name], dtype) for f in fields(cls)})
 
 
 class DeviceNetwork:
+    """One network (or one MPI rank's share of it) on the device.
+
+    At construction it copies the parameters up in `dtype` and allocates the gradients; each
+    phase launches kernels on the workspace of the current batch size, kept from the last
+    forward. The GEMMs use `algorithm` (gpu/gemm_kernels.py).
+    """
+
     def __init__(self, params: Params, dtype, algorithm: str = "regblock"):
         self.dtype = np.dtype(dtype)
         self.algorithm = algorithm
         self.k = kernels(self.dtype)
         self.hidden = params.hidden
         self.set_params(params)
-        self.grads = {name: cuda.device_array(getattr(params, name[1:]).shape, self.dtype)
-                      for name in GRADIENTS}
+        self.grads = Params(*(cuda.device_array(a.shape, self.dtype)
+                              for a in params.blocks().values()))
+        self.sums = cuda.device_array(2, self.dtype)  # one transfer back brings both
+        self.loss, self.squares_sum = self.sums[0:1], self.sums[1:2]
         self._zeros = np.zeros(1, self.dtype)
-        self._work: dict[int, dict] = {}
+        self._work: dict[int, Workspace] = {}
+        self.work: Workspace | None = None
 
     def set_params(self, p: Params) -> None:
         self.W1, self.b1, self.W2, self.b2 = (cuda.to_device(np.ascontiguousarray(
             a, dtype=self.dtype)) for a in p.blocks().values())
 
     def params(self) -> Params:
+        """The parameters, copied to the host as float64."""
         return Params(*(a.copy_to_host().astype(np.float64)
                         for a in (self.W1, self.b1, self.W2, self.b2)))
 
-    def to_device(self, images: np.ndarray, labels: np.ndarray | None = None):
-        """A data set's images (N x 784) and labels (N,), once."""
+    def load(self, images: np.ndarray, labels: np.ndarray | None = None):
+        """A data set's images (N x 784) and labels (N,) on the device, once."""
         return (cuda.to_device(np.ascontiguousarray(images, dtype=self.dtype)),
                 None if labels is None else
                 cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64)))
 
-    def workspace(self, B: int) -> dict:
-        """Activations and deltas for a batch of B, allocated once per batch size."""
+    def workspace(self, B: int) -> Workspace:
+        """The workspace for a batch of B, allocated once per batch size."""
         if B not in self._work:
-            H, t = self.hidden, self.dtype
-            shapes = dict(Z1=(H, B), A1=(H, B), Z2=(10, B), Yhat=(10, B), dZ2=(10, B),
-                          dA1=(H, B), dZ1=(H, B))
-            self._work[B] = {n: cuda.device_array(s, t) for n, s in shapes.items()}
-            sums = cuda.device_array(2, t)  # one transfer back per step brings both
-            self._work[B].update(sums=sums, loss=sums[0:1], squares=sums[1:2])
+            self._work[B] = Workspace.allocate(self.hidden, B, self.dtype)
         return self._work[B]
 
     def _run(self, name: str, n: int, *args) -> None:
@@ -68,63 +95,89 @@ class DeviceNetwork:
     def _zero(self, scalar) -> None:
         scalar.copy_to_device(self._zeros)
 
-    def forward(self, X, w: dict, with_b2: bool = True) -> None:
-        """Z1, A1, Z2 of the workspace for X (B x 784 on the device); without b2, Z2 is
-        W2 A1 alone (a model-parallel rank's partial sum)."""
-        gemm(w["Z1"], self.W1, X, trans_b=True, algorithm=self.algorithm)
-        self._run("add_bias", w["Z1"].size, w["Z1"], self.b1)
-        self._run("sigmoid", w["Z1"].size, w["Z1"], w["A1"])
-        gemm(w["Z2"], self.W2, w["A1"], algorithm=self.algorithm)
+    def forward(self, X, with_b2: bool = True) -> None:
+        """Z1, A1, Z2 for X (B x 784 on the device); without b2, Z2 is W2 A1 alone (a
+        model-parallel rank's partial sum)."""
+        w = self.work = self.workspace(X.shape[0])
+        gemm(w.Z1, self.W1, X, trans_b=True, algorithm=self.algorithm)
+        self._run("add_bias", w.Z1.size, w.Z1, self.b1)
+        self._run("sigmoid", w.Z1.size, w.Z1, w.A1)
+        gemm(w.Z2, self.W2, w.A1, algorithm=self.algorithm)
         if with_b2:
-            self.add_b2(w)
+            self._run("add_bias", w.Z2.size, w.Z2, self.b2)
 
-    def add_b2(self, w: dict) -> None:
-        self._run("add_bias", w["Z2"].size, w["Z2"], self.b2)
+    def z2(self) -> np.ndarray:
+        """The last forward's Z2 (10 x B), on the host in the network's dtype."""
+        return self.work.Z2.copy_to_host()
 
-    def squares(self, w: dict) -> None:
-        """w["squares"] = ||W1||^2 + ||W2||^2 of the current parameters."""
-        self._zero(w["squares"])
+    def set_z2(self, z2: np.ndarray) -> None:
+        """Replace the last forward's Z2 by z2 + b2 (z2: 10 x B, the sum over the ranks)."""
+        self.work.Z2.copy_to_device(np.ascontiguousarray(z2, dtype=self.dtype))
+        self._run("add_bias", self.work.Z2.size, self.work.Z2, self.b2)
+
+    def _squares(self) -> None:
+        self._zero(self.squares_sum)
         for W in (self.W1, self.W2):
-            self.k["sum_squares"][launch_reduction(W.size)](W, w["squares"])
+            self.k["sum_squares"][launch_reduction(W.size)](W, self.squares_sum)
 
-    def backward(self, X, labels, w: dict, normaliser: int, lam: float) -> None:
-        """From the complete Z2 of w: w["loss"] = sum_i -log Yhat[y_i, i], and the
-        gradients (data term over normaliser, plus lam W) into self.grads."""
-        g, t = self.grads, self.dtype.type
-        self._run("softmax", w["Z2"].shape[1], w["Z2"], w["Yhat"])
-        self._zero(w["loss"])
-        self._run("cross_entropy", w["Z2"].shape[1], w["Z2"], labels, w["loss"])
-        self._run("output_delta", w["Yhat"].size, w["Yhat"], labels, t(normaliser), w["dZ2"])
+    def squares(self) -> float:
+        """||W1||^2 + ||W2||^2 of the parameters held here."""
+        self._squares()
+        return float(self.squares_sum.copy_to_host()[0])
+
+    def _backward(self, X, labels, normaliser: int, lam: float) -> None:
+        w, g, t = self.work, self.grads, self.dtype.type
+        self._run("softmax", w.Z2.shape[1], w.Z2, w.Yhat)
+        self._zero(self.loss)
+        self._run("cross_entropy", w.Z2.shape[1], w.Z2, labels, self.loss)
+        self._run("output_delta", w.Yhat.size, w.Yhat, labels, t(normaliser), w.dZ2)
         if lam:  # beta = 0 never reads C, so the copy is needed only for the L2 term
-            g["dW2"].copy_to_device(self.W2)
-            g["dW1"].copy_to_device(self.W1)
-        gemm(g["dW2"], w["dZ2"], w["A1"], 1.0, lam, trans_b=True, algorithm=self.algorithm)
-        self._run("row_sums", 10, w["dZ2"], g["db2"])
-        gemm(w["dA1"], self.W2, w["dZ2"], trans_a=True, algorithm=self.algorithm)
-        self._run("sigmoid_delta", w["dA1"].size, w["dA1"], w["A1"], w["dZ1"])
-        gemm(g["dW1"], w["dZ1"], X, 1.0, lam, algorithm=self.algorithm)
-        self._run("row_sums", self.hidden, w["dZ1"], g["db1"])
+            g.W2.copy_to_device(self.W2)
+            g.W1.copy_to_device(self.W1)
+        gemm(g.W2, w.dZ2, w.A1, 1.0, lam, trans_b=True, algorithm=self.algorithm)
+        self._run("row_sums", N_CLASSES, w.dZ2, g.b2)
+        gemm(w.dA1, self.W2, w.dZ2, trans_a=True, algorithm=self.algorithm)
+        self._run("sigmoid_delta", w.dA1.size, w.dA1, w.A1, w.dZ1)
+        gemm(g.W1, w.dZ1, X, 1.0, lam, algorithm=self.algorithm)
+        self._run("row_sums", self.hidden, w.dZ1, g.b1)
 
-    def update(self, lr: float) -> None:
-        """p -= lr dp for every block, from self.grads."""
-        for p, name in zip((self.W1, self.b1, self.W2, self.b2), GRADIENTS, strict=True):
-            self._run("sgd", p.size, p, self.grads[name], self.dtype.type(lr))
+    def backward(self, X, labels, normaliser: int, lam: float, out: Params | None = None
+                 ) -> float:
+        """From the last forward's complete Z2: the gradients (data term over normaliser,
+        plus lam W) into self.grads, and into out's host arrays when given; returns
+        sum_i -log Yhat[y_i, i]."""
+        self._backward(X, labels, normaliser, lam)
+        if out is not None:
+            for grad, host in zip(self.grads.blocks().values(), out.blocks().values(),
+                                  strict=True):
+                grad.copy_to_host(host)
+        return float(self.loss.copy_to_host()[0])
+
+    def update(self, lr: float, grads: Params | None = None) -> None:
+        """p -= lr dp for every block, from self.grads, or from grads (host arrays) when
+        given."""
+        if grads is not None:
+            for grad, host in zip(self.grads.blocks().values(), grads.blocks().values(),
+                                  strict=True):
+                grad.copy_to_device(host)
+        for p, grad in zip((self.W1, self.b1, self.W2, self.b2), self.grads.blocks().values(),
+                           strict=True):
+            self._run("sgd", p.size, p, grad, self.dtype.type(lr))
 
     def step(self, X, labels, lam: float, lr: float) -> float:
-        """One SGD step on X (B x 784) and labels (B,) on the device; returns J before it."""
+        """One SGD step on X (B x 784) and labels (B,) on the device; returns J before it.
+        One transfer back per step brings both loss terms."""
         B = X.shape[0]
-        w = self.workspace(B)
-        self.forward(X, w)
-        self.squares(w)
-        self.backward(X, labels, w, B, lam)
+        self.forward(X)
+        self._squares()
+        self._backward(X, labels, B, lam)
         self.update(lr)
-        data, squares = w["sums"].copy_to_host().astype(np.float64)
+        data, squares = self.sums.copy_to_host().astype(np.float64)
         return data / B + 0.5 * lam * squares
 
     def correct(self, images, labels) -> int:
         """How many of a device data set's images are classified right."""
-        w = self.workspace(images.shape[0])
-        self.forward(images, w)
+        self.forward(images)
         count = cuda.to_device(np.zeros(1, np.int64))
-        self._run("count_correct", images.shape[0], w["Z2"], labels, count)
+        self._run("count_correct", images.shape[0], self.work.Z2, labels, count)
         return int(count.copy_to_host()[0])

@@ -1,27 +1,39 @@
-"""The device flags of `python -m gpu train` and `python -m parallel train --gpu`. Imports no
-numba, so that the parallel trainers parse them without loading the GPU stack."""
+"""The device flags of `oraclenet gpu train` and `oraclenet mpi train --gpu`, and whether the
+kernels can run here. Imports no numba, so that the MPI trainers parse their flags without
+loading the GPU stack."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 
 ALGORITHMS = ("naive", "shared", "regblock")
 DTYPES = ("float32", "float64")
-DEFAULT_DTYPE, DEFAULT_GEMM = "float32", "regblock"
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the kernels compute in: the dtype and the GEMM algorithm."""
+
+    dtype: str = "float32"
+    gemm: str = "regblock"
+
+    def describe(self) -> str:
+        return f"gpu {self.gemm} GEMM, {self.dtype}"
 
 
 def add_device_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
-    """--dtype and --gemm, default None: device_choices() fills them in."""
+    """--dtype and --gemm, default None: device_from() fills them in."""
     parser.add_argument("--dtype", choices=DTYPES,
-                        help=f"{prefix}the device's dtype (default {DEFAULT_DTYPE})")
+                        help=f"{prefix}the device's dtype (default {Device.dtype})")
     parser.add_argument("--gemm", choices=ALGORITHMS,
-                        help=f"{prefix}the GEMM algorithm (default {DEFAULT_GEMM})")
+                        help=f"{prefix}the GEMM algorithm (default {Device.gemm})")
 
 
-def device_choices(args: argparse.Namespace) -> tuple[str, str]:
-    """(dtype, gemm) as given or by default."""
-    return args.dtype or DEFAULT_DTYPE, args.gemm or DEFAULT_GEMM
+def device_from(args: argparse.Namespace) -> Device:
+    """The flags as given, else the defaults."""
+    return Device(args.dtype or Device.dtype, args.gemm or Device.gemm)
 
 
 def simulated() -> bool:

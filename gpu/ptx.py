@@ -1,6 +1,6 @@
 """Compile every kernel to PTX for a compute capability, without a GPU.
 
-`python -m gpu ptx [--report FILE]` lists, for each kernel and dtype, the float64
+`oraclenet gpu ptx [--report FILE]` lists, for each kernel and dtype, the float64
 instructions in its PTX (a float32 kernel must hold none) and, where the nvidia-cuda-nvcc
 wheel's ptxas is installed (the machine's older ptxas rejects NVVM 13.5's PTX 9.5), the
 registers, shared memory, stack and spills that `ptxas -arch=sm_90 -v` reports. Needs
@@ -9,7 +9,6 @@ numba-cuda with the CUDA 13 NVVM (numba-cuda[cu13]) and must not run in the simu
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import re
 import subprocess
@@ -18,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gpu import kernels
-from gpu.gemm_kernels import KERNELS
+from ..common.files import write_text
+from ..common.report import table
+from . import kernels
+from .gemm_kernels import KERNELS
 
 F64 = re.compile(r"^\s*[a-z][a-z0-9.]*\.f64\b.*$", re.MULTILINE)
 GEMM_SIGNATURE = "void({t}[:, :], {t}[:, :], {t}[:, :], {t}, {t})"
@@ -81,10 +82,9 @@ def resources(ptx: str, tool: Path, arch: str = "sm_90") -> dict[str, int]:
             for k, p in RESOURCE_PATTERNS.items()}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gpu ptx", description=__doc__)
-    parser.add_argument("--report", type=Path, help="also write the table as markdown")
-    args = parser.parse_args(argv)
+def resource_table() -> tuple[str, int]:
+    """(the markdown table of every kernel and dtype, how many float32 kernels hold float64
+    instructions)."""
     tool = ptxas()
     rows, bad = [], 0
     for key, ptx in compile_all().items():
@@ -93,15 +93,19 @@ def main(argv: list[str] | None = None) -> int:
             bad += 1
         used = resources(ptx, tool) if tool else {}
         rows.append((*key.split(), len(f64), *(used.get(k, "n/a") for k in RESOURCE_PATTERNS)))
-    header = ("| kernel | dtype | f64 instructions | registers | shared memory (bytes) | "
-              "stack (bytes) | spill stores (bytes) |\n|---|---|---|---|---|---|---|")
-    table = "\n".join([header, *("| " + " | ".join(map(str, r)) + " |" for r in rows)])
-    print(table)
-    if args.report:
-        from reference.files import write_text
+    header = ("kernel", "dtype", "f64 instructions", "registers", "shared memory (bytes)",
+              "stack (bytes)", "spill stores (bytes)")
+    return table(header, rows), bad
 
-        write_text(args.report, "# Kernel resources for sm_90\n\nMade by `python -m gpu ptx "
-                   f"--report {args.report}` on a CPU-only machine: NVVM from numba-cuda, "
+
+def run(report: Path | None) -> int:
+    """Print the table (and write it to report); 1 when a float32 kernel holds float64."""
+    text, bad = resource_table()
+    print(text)
+    if report:
+        tool = ptxas()
+        write_text(report, "# Kernel resources for sm_90\n\nMade by `oraclenet gpu ptx "
+                   f"--report {report}` on a CPU-only machine: NVVM from numba-cuda, "
                    f"`{tool.name if tool else 'no ptxas'} -arch=sm_90 -v` from the "
-                   "nvidia-cuda-nvcc wheel.\n\n" + table + "\n")
+                   "nvidia-cuda-nvcc wheel.\n\n" + text + "\n")
     return 1 if bad else 0

@@ -1,96 +1,45 @@
-"""`python -m parallel bench`: images/s of both strategies at P = 1..4 on synthetic images,
+"""`oraclenet mpi bench`: images/s of both strategies at P = 1..4 on synthetic images,
 the oracle for reference, the measured allreduce latency and bandwidth, and the alpha-beta
 cost model checked against the measurements and projected to P = 1024 on a cluster network.
 
 Run it as a plain process: it starts each MPI run itself with the real mpiexec, one BLAS
-thread per rank, and the oracle in a process of its own with numpy's default threads.
+thread per rank (parallel/worker.py), and the oracle in a process of its own with numpy's
+default threads.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from parallel import costmodel
-from reference.bench import flops_per_image, images_per_second
-from reference.config import positive_int
-from reference.data import synthetic
-from reference.files import save_figure, write_json, write_text
-from reference.params import init_params
+from ..common.files import save_figure, write_json, write_text
+from ..common.shapes import flops_per_image
+from ..reference.bench import images_per_second
+from . import costmodel
+from .launch import run_worker
 
 # A typical cluster interconnect (100 Gb/s InfiniBand HDR): 2 us latency, 12.5 GB/s.
 CLUSTER_ALPHA, CLUSTER_BETA = 2e-6, 1 / 12.5e9
-ALLREDUCE_SIZES = (8, 1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22)
-TIMEOUT_S = 600
 
 
-def worker(args) -> int:
-    """Under mpiexec: train --epochs + 1 epochs, rank 0 prints one JSON line."""
-    from parallel.cli import STRATEGIES  # imports MPI: only under mpiexec
-    from parallel.comm import Comm
-
-    comm = Comm()
-    data = synthetic(args.images, seed=0) if comm.rank == 0 else None
-    trainer = STRATEGIES[args.strategy](comm, init_params(args.hidden, 0), data, args.batch,
-                                        1e-4, 0.1)
-    epochs = []
-    for epoch in range(args.epochs + 1):
-        comm.comm.Barrier()
-        if epoch == 1:  # count communication after the warm-up epoch only
-            comm.seconds.clear()
-        began = time.perf_counter()
-        for t in range(trainer.n_batches):
-            trainer.step(t)
-        comm.comm.Barrier()
-        epochs.append(time.perf_counter() - began)
-    timed = epochs[1:]
-    steps = trainer.n_batches * len(timed)
-    if comm.rank == 0:
-        print(json.dumps(dict(
-            strategy=args.strategy, ranks=comm.size, images=args.images, hidden=args.hidden,
-            batch=args.batch, epoch_seconds=timed,
-            images_per_second=args.images / statistics.median(timed),
-            step_seconds=sum(timed) / steps, allreduce_seconds=comm.seconds["step"] / steps,
-            bytes_per_step=trainer.bytes_per_step())))
-    return 0
+@dataclass(frozen=True)
+class Settings:
+    images: int = 60000
+    hidden: int = 1000
+    batch: int = 800
+    epochs: int = 2  # timed, after a warm-up epoch
+    out: Path = Path("reports/mpi")
 
 
-def allreduce_worker(args) -> int:
-    """Under mpiexec -n 2: median time of an allreduce for each size; rank 0 prints JSON."""
-    from parallel.comm import Comm
-
-    comm = Comm()
-    times = {}
-    for size in ALLREDUCE_SIZES:
-        buffer = np.ones(size // 8)
-        samples = []
-        for _ in range(args.repeats):
-            comm.comm.Barrier()
-            began = time.perf_counter()
-            comm.allreduce_sum(buffer)
-            samples.append(time.perf_counter() - began)
-        times[size] = statistics.median(samples)
-    if comm.rank == 0:
-        print(json.dumps(times))
-    return 0
-
-
-def _mpiexec(ranks: int, *argv: str) -> dict:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    out = subprocess.run([str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks),
-                          sys.executable, "-m", "mpi4py", "-m", "parallel", *argv],
-                         capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
-    if out.returncode != 0:
-        raise RuntimeError(f"mpiexec -n {ranks} parallel {' '.join(argv)} failed:\n"
-                           f"{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def worker_run(strategy: str, ranks: int, images: int, hidden: int, batch: int,
+               epochs: int) -> dict:
+    """One strategy at P ranks, as parallel/worker.py measures it."""
+    return run_worker(ranks, "train", "--strategy", strategy, "--images", str(images), "-n",
+                      str(hidden), "-b", str(batch), "--epochs", str(epochs))
 
 
 def fit_alpha_beta(times: dict) -> tuple[float, float]:
@@ -101,7 +50,7 @@ def fit_alpha_beta(times: dict) -> tuple[float, float]:
     return max(intercept / 2, 0.0), max(beta, 0.0)
 
 
-def _plot(cluster: costmodel.Machine, hidden: int, batch: int, path: Path) -> None:
+def plot_speedup(cluster: costmodel.Machine, hidden: int, batch: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,13 +73,13 @@ def _plot(cluster: costmodel.Machine, hidden: int, batch: int, path: Path) -> No
     plt.close(fig)
 
 
-def run_bench(args) -> int:
-    H, B = args.hidden, args.batch
-    runs = {(s, p): _mpiexec(p, "bench-worker", "--strategy", s, "--images", str(args.images),
-                             "-n", str(H), "-b", str(B), "--epochs", str(args.epochs))
+def run(settings: Settings) -> int:
+    """Measure, print, and write OUT/mpi-bench.md, .json and mpi-speedup.png."""
+    H, B, images, epochs = settings.hidden, settings.batch, settings.images, settings.epochs
+    runs = {(s, p): worker_run(s, p, images, H, B, epochs)
             for s in ("data", "model") for p in (1, 2, 3, 4)}
-    oracle = images_per_second(args.images, H, B, args.epochs)
-    times = {int(k): v for k, v in _mpiexec(2, "allreduce-worker").items()}
+    oracle = images_per_second(images, H, B, epochs)
+    times = {int(k): v for k, v in run_worker(2, "allreduce").items()}
     alpha, beta = fit_alpha_beta(times)
     flops = B * flops_per_image(H)
     rate = statistics.mean(flops / (runs[(s, 1)]["step_seconds"]) for s in ("data", "model"))
@@ -151,12 +100,13 @@ def run_bench(args) -> int:
     targets = [f"model parallelism at P = 2: {speedup['model']:.2f}x (target 1.8x)",
                f"data parallelism at P = 2: {speedup['data']:.2f}x (target 1.6x)",
                f"model / data bytes per step: {byte_ratio:.3%} (target 1%; analytic "
-               f"10 B / (795 H + 10) = {10 * B / (795 * H + 10):.3%})"]
+               f"(10 B + 1) / (795 H + 11) = "
+               f"{costmodel.step_bytes('model', H, B) / costmodel.step_bytes('data', H, B):.3%})"]
     projection = {s: {p: costmodel.speedup(cluster, s, p, H, B) for p in
                       (2 ** k for k in range(11))} for s in ("data", "model")}
     text = "\n".join([
-        f"# MPI trainers: throughput and cost model (H = {H}, B = {B}, {args.images} images)",
-        "", "Made by `python -m parallel bench` (one BLAS thread per rank, the real mpiexec; "
+        f"# MPI trainers: throughput and cost model (H = {H}, B = {B}, {images} images)",
+        "", "Made by `oraclenet mpi bench` (one BLAS thread per rank, the real mpiexec; "
         "P = 3 and 4 oversubscribe a 2-core machine).", "",
         f"Oracle in one process, numpy's default threads: {oracle:,.0f} images/s.", "",
         *lines, "", "Targets:", "", *[f"- {t}" for t in targets], "",
@@ -170,8 +120,8 @@ def run_bench(args) -> int:
         *[f"| {s} | " + " | ".join(f"{projection[s][p]:.1f}" for p in projection[s]) + " |"
           for s in ("data", "model")],
         "", "![predicted speedup](mpi-speedup.png)"])
-    out: Path = args.out
-    _plot(cluster, H, B, out / "mpi-speedup.png")
+    out = settings.out
+    plot_speedup(cluster, H, B, out / "mpi-speedup.png")
     write_text(out / "mpi-bench.md", text + "\n")
     write_json(out / "mpi-bench.json", dict(
         runs=[dict(r) for r in runs.values()], oracle_images_per_second=oracle,
@@ -179,23 +129,3 @@ def run_bench(args) -> int:
         speedup_p2=speedup, byte_ratio=byte_ratio, projection=projection))
     print(text)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m parallel", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("bench", "bench-worker"):
-        p = sub.add_parser(name)
-        p.add_argument("--images", type=positive_int, default=60000)
-        p.add_argument("-n", "--hidden", type=positive_int, default=1000)
-        p.add_argument("-b", "--batch", type=positive_int, default=800)
-        p.add_argument("--epochs", type=positive_int, default=2, help="timed, after a warm-up")
-    sub.choices["bench"].add_argument("--out", type=Path, default=Path("reports/mpi"))
-    sub.choices["bench-worker"].add_argument("--strategy", choices=("data", "model"),
-                                             required=True)
-    sub.add_parser("allreduce-worker").add_argument("--repeats", type=positive_int, default=50)
-    args = parser.parse_args(argv)
-    run = {"bench": run_bench, "bench-worker": worker, "allreduce-worker": allreduce_worker}
-    return run[args.command](args)

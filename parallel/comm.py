@@ -1,5 +1,9 @@
 """MPI plumbing: a communicator that counts the bytes handed to MPI, and collective agreement
-on errors so that a failure on one rank ends every rank instead of leaving them waiting."""
+on errors so that a failure on one rank ends every rank instead of leaving them waiting.
+
+mpi4py initialises MPI when mpi4py.MPI is first imported, so it is imported here only when a
+communicator is made, never when the package is.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import time
 from collections import Counter
 
 import numpy as np
-from mpi4py import MPI
 
 
 class RankError(RuntimeError):
@@ -21,7 +24,10 @@ def _ranks(ranks: list[int]) -> str:
 class Comm:
     """COMM_WORLD (or another communicator) with per-kind byte counts of what is sent."""
 
-    def __init__(self, comm: MPI.Comm | None = None):
+    def __init__(self, comm=None):
+        from mpi4py import MPI
+
+        self._in_place, self._sum = MPI.IN_PLACE, MPI.SUM
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.sent: Counter[str] = Counter()
@@ -31,7 +37,7 @@ class Comm:
         """Sum buffer over all ranks, in place, and count its bytes and the time it took."""
         self.sent[kind] += buffer.nbytes
         began = time.perf_counter()
-        self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+        self.comm.Allreduce(self._in_place, buffer, op=self._sum)
         self.seconds[kind] += time.perf_counter() - began
         return buffer
 

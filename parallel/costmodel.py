@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from reference.bench import flops_per_image
+from ..common.shapes import N_CLASSES, flops_per_image, n_parameters
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class Machine:
 def step_bytes(strategy: str, hidden: int, batch: int) -> int:
     """Bytes each rank hands to the allreduce per step (the loss rides along)."""
     if strategy == "data":
-        return 8 * (784 * hidden + hidden + 10 * hidden + 10 + 1)
-    return 8 * (10 * batch + 1)
+        return 8 * (n_parameters(hidden) + 1)
+    return 8 * (N_CLASSES * batch + 1)
 
 
 def allreduce_seconds(machine: Machine, ranks: int, nbytes: int) -> float:

@@ -1,27 +1,71 @@
-"""What both strategies share: the batch schedule, the epoch loop and the history.
+"""What both strategies share: the batch schedule, the arithmetic they compose, and the epoch
+loop.
 
 A trainer is one rank's share of mini-batch SGD. Batches are taken in order, the last one
-partial; every rank takes part in every step, even with an empty share.
+partial; every rank takes part in every step, even with an empty share. A strategy decides
+what each rank holds and what is summed over the ranks; the arithmetic of its share is done
+by a LocalNetwork, numpy's (host.HostNetwork) or the device's (gpu.network.DeviceNetwork),
+chosen when the trainer is made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import numpy as np
 
-from parallel.comm import Comm
-from reference.data import Dataset
-from reference.params import Params
-from reference.train import History, run_epochs
+from ..common.data import Dataset
+from ..common.loop import History, run_epochs
+from ..common.params import Params
+from .comm import Comm
+
+
+class LocalNetwork(Protocol):
+    """One rank's share of the network, in phases. Images are rows (B x 784)."""
+
+    dtype: np.dtype
+
+    def set_params(self, p: Params) -> None: ...
+
+    def params(self) -> Params:
+        """The parameters held here, on the host, float64."""
+
+    def load(self, images: np.ndarray, labels: np.ndarray | None = None):
+        """(images, labels) where the arithmetic happens (host memory or the device)."""
+
+    def forward(self, X, with_b2: bool = True) -> None:
+        """a1 and z2 of X's rows; without b2, z2 = W2 a1 (a partial sum over hidden units)."""
+
+    def z2(self) -> np.ndarray:
+        """The last forward's z2 (10 x B) on the host, in the network's dtype."""
+
+    def set_z2(self, z2: np.ndarray) -> None:
+        """Take z2 (summed over the ranks) plus b2 as the last forward's z2."""
+
+    def squares(self) -> float:
+        """||W1||^2 + ||W2||^2 of the parameters held here."""
+
+    def backward(self, X, labels, normaliser: int, lam: float, out: Params | None = None
+                 ) -> float:
+        """Gradients from the last forward (data term over normaliser, plus lam W), also
+        into out's host arrays when given; returns sum_i -log yhat[y_i, i]."""
+
+    def update(self, lr: float, grads: Params | None = None) -> None:
+        """p -= lr g: the last backward's gradients, or grads (host arrays)."""
+
+
+NetworkFactory = Callable[[Params], LocalNetwork]
 
 
 class Trainer:
     """Subclasses define step(t), set_params(p), gather_params() and logits(images)."""
 
-    def __init__(self, comm: Comm, params: Params, n_train: int, batch: int, lam: float,
+    def __init__(self, comm: Comm, hidden: int, n_train: int, batch: int, lam: float,
                  lr: float):
         self.comm, self.batch, self.lam, self.lr = comm, batch, lam, lr
         self.n_train = n_train
-        self.hidden = params.hidden
+        self.hidden = hidden
         self.steps_taken = 0
 
     @property
@@ -49,9 +93,9 @@ class Trainer:
         """z2 (10 x N) for rank 0's images (N x 784), on rank 0 (collective)."""
         raise NotImplementedError
 
-    def accuracy(self, val: Dataset | None) -> float | None:
-        z2 = self.logits(None if val is None else val.images)
-        return None if z2 is None else float(np.mean(np.argmax(z2, axis=0) == val.labels))
+    def accuracy(self, data: Dataset | None) -> float | None:
+        z2 = self.logits(None if data is None else data.images)
+        return None if z2 is None else float(np.mean(np.argmax(z2, axis=0) == data.labels))
 
     def bytes_per_step(self) -> float:
         """Bytes this rank handed to MPI per training step."""

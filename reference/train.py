@@ -1,86 +1,21 @@
-"""Mini-batch SGD with the oracle: in-order batches, the last partial batch averaged over its
-own size, optional seeded reshuffling per epoch, loss per iteration, accuracy per epoch."""
+"""Training the oracle: mini-batch SGD through the shared epoch loop (common/loop.py), each
+step threaded.step (network.step's numbers), and a whole run as `oraclenet train` makes it."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
+from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
+from ..common.config import TrainConfig
+from ..common.data import Dataset, load
+from ..common.loop import History, epoch_order, run_epochs
+from ..common.params import Params, init_params, load_params
+from ..common.record import run_record
+from . import threaded
+from .network import accuracy
 
-from reference.data import STREAM_SHUFFLE, Dataset, rng_for
-from reference.network import accuracy, backward, data_loss, forward, l2_loss
-from reference.params import Params
-
-
-@dataclass
-class History:
-    """What a run records; the --json schema of every trainer is built from it."""
-
-    train_loss: list[float] = field(default_factory=list)  # J of each batch, before its step
-    val_accuracy_per_epoch: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)  # training steps only
-    step_seconds: list[float] = field(default_factory=list)  # each step, as train_loss
-    images: int = 0  # images processed by training steps
-
-    @property
-    def images_per_second(self) -> float:
-        return self.images / sum(self.epoch_seconds) if self.epoch_seconds else 0.0
-
-    def as_dict(self) -> dict:
-        return dict(asdict(self), images_per_second=self.images_per_second)
-
-
-def epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> np.ndarray | None:
-    """The permutation of the training set for one epoch, or None for the stored order."""
-    if not shuffle:
-        return None
-    return rng_for(seed, STREAM_SHUFFLE, epoch).permutation(n)
-
-
-def batch_starts(n: int, batch: int) -> range:
-    """First column of each batch: in order, the last one partial when batch does not divide n."""
-    return range(0, n, batch)
-
-
-def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], float],
-               evaluate: Callable[[], float | None], *, progress: bool, print_loss: bool,
-               begin_epoch: Callable[[int], None] | None = None) -> History:
-    """The epoch loop every trainer shares (it does no arithmetic on the network).
-
-    step(t, start, stop) trains on batch t, columns [start, stop), and returns J before the
-    step; evaluate() gives the validation accuracy after each epoch, or None (no validation
-    set, or an MPI rank other than 0); begin_epoch(epoch), if given, runs before each epoch.
-    """
-    history = History()
-    for epoch in range(epochs):
-        if begin_epoch is not None:
-            begin_epoch(epoch)
-        bar = tqdm(batch_starts(n, batch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   disable=not progress, leave=False, mininterval=0.5)
-        began = time.perf_counter()
-        for t, start in enumerate(bar):
-            stop = min(start + batch, n)
-            step_began = time.perf_counter()
-            J = step(t, start, stop)
-            history.step_seconds.append(time.perf_counter() - step_began)
-            history.train_loss.append(J)
-            history.images += stop - start
-            rate = (t * batch + stop - start) / (time.perf_counter() - began)
-            bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}", refresh=False)
-            if print_loss:
-                tqdm.write(f"epoch {epoch + 1} iteration {t + 1} loss {J:.6f}")
-        history.epoch_seconds.append(time.perf_counter() - began)
-        accuracy = evaluate()
-        if accuracy is not None:
-            history.val_accuracy_per_epoch.append(accuracy)
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {history.train_loss[-1]:.4f}, "
-                           f"val accuracy {accuracy:.4f}, "
-                           f"{history.images_per_second:,.0f} images/s")
-    return history
+IMPLEMENTATION = "reference (numpy float64)"
 
 
 def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int, batch: int,
@@ -97,13 +32,30 @@ def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int
 
     def step(t: int, start: int, stop: int) -> float:
         X, Y = data.batch(start, stop)
-        fwd = forward(p, X)
-        J = data_loss(fwd.z2, Y) + l2_loss(p, lam)
-        backward(p, X, Y, lam, fwd, lr=lr)  # and the SGD step
-        return J
+        return threaded.step(p, X, Y, lam, lr)
 
     def evaluate() -> float | None:
         return None if val_set is None else accuracy(p, val_set.X, val_set.labels)
 
     return run_epochs(len(train_set), batch, epochs, step, evaluate, progress=progress,
                       print_loss=print_loss, begin_epoch=begin_epoch)
+
+
+def run_training(config: TrainConfig, *, progress: bool = True, init_from: Path | None = None
+                 ) -> tuple[dict, Params]:
+    """Load the data, initialise (or read init_from), train: (the run record, the final
+    parameters)."""
+    began = time.perf_counter()
+    split = load(config.data, config.pixels, config.val_fraction, config.seed)
+    if init_from:
+        params = load_params(init_from)
+        config = replace(config, hidden=params.hidden)  # the file decides the width
+    else:
+        params = init_params(config.hidden, config.seed, config.init)
+    history = train(params, split.train, split.val, epochs=config.epochs, batch=config.batch,
+                    lr=config.lr, lam=config.lam, seed=config.seed, shuffle=config.shuffle,
+                    progress=progress, print_loss=config.print_loss)
+    test_accuracy = (None if split.test is None else
+                     accuracy(params, split.test.X, split.test.labels))
+    return run_record(IMPLEMENTATION, config.as_dict(), split, history, began,
+                      test_accuracy), params

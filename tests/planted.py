@@ -7,8 +7,8 @@ import itertools
 
 import numpy as np
 
-from reference import network
-from reference.params import Params
+from oraclenet.common.params import Params
+from oraclenet.reference import network
 
 # --- gradient bugs: each is a drop-in replacement for network.backward ----------------------
 

@@ -1,6 +1,6 @@
 """Judging a trainer step by step, for the GPU trainer and the MPI trainers alike.
 
-Each step is judged by reference/bounds.py's first-order bounds of that one step, from the
+Each step is judged by judge/bounds.py's first-order bounds of that one step, from the
 parameters it started from, so that roundoff cannot compound into the comparison. Two ways
 to choose those: teacher forcing (every step starts from the oracle's own trajectory, set into
 the trainer) and free running (the trainer keeps its own state, and each step is judged from
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import bounds, network
-from reference.data import Dataset
-from reference.params import Params
+from oraclenet.common.data import Dataset
+from oraclenet.common.params import Params
+from oraclenet.judge import bounds
+from oraclenet.reference import network
 
 
 def representable(x, dtype):

@@ -1,7 +1,8 @@
 """The oracle bench's verdict: best epoch rate over best GEMM rate, against the target (the
 timings themselves are benchmarks, never tests; this checks only the arithmetic of the call)."""
 
-from reference.bench import flops_per_image, verdict
+from oraclenet.common.shapes import flops_per_image
+from oraclenet.reference.bench import verdict
 
 
 def test_the_ratio_is_best_epoch_over_best_gemm_and_the_medians_are_reported():

@@ -2,17 +2,18 @@
 
 import numpy as np
 import pytest
-from planted import (
+
+from oraclenet.common.data import one_hot
+from oraclenet.common.params import Params, init_params
+from oraclenet.judge import bounds
+from oraclenet.judge.tolerances import tolerance
+from oraclenet.reference import network
+from tests.planted import (
     GRADIENT_BUGS,
     backward_by_column_parts,
     backward_float32,
     float32_values,
 )
-
-from reference import bounds, network
-from reference.data import one_hot
-from reference.params import Params, init_params
-from reference.tolerances import tolerance
 
 LAM, LR = 1e-2, 0.5
 

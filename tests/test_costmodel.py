@@ -2,7 +2,7 @@
 
 import pytest
 
-from parallel import costmodel
+from oraclenet.parallel import costmodel
 
 FREE = costmodel.Machine(alpha=0.0, beta=0.0, rate=1e9, cores=1 << 20)
 

@@ -1,40 +1,19 @@
 """Data: the embedded digits and their split, real IDX files, corrupt ones, synthetic data."""
 
-import gzip
 import hashlib
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reference import data
-from reference.data import DataError
+from oraclenet.common import data
+from oraclenet.common.data import DataError
+from tests.idx_files import corrupt, idx_dir
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 # CI installs Debian's dataset-fashion-mnist and sets this, so the test cannot skip there.
 fashion_required = os.environ.get("ORACLENET_REQUIRE_FASHION") == "1"
-
-
-def write_idx(path: Path, array: np.ndarray, magic: int | None = None, extra: bytes = b""):
-    """An IDX file of uint8 (plain, or gzip when path ends in .gz)."""
-    magic = (0x0800 | array.ndim) if magic is None else magic
-    payload = struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes() + extra
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as f:
-        f.write(payload)
-
-
-def idx_dir(tmp: Path, n_train=30, n_test=8, gz=False, seed=0) -> Path:
-    rng = np.random.default_rng(seed)
-    suffix = ".gz" if gz else ""
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(tmp / f"{prefix}-images-idx3-ubyte{suffix}",
-                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(tmp / f"{prefix}-labels-idx1-ubyte{suffix}",
-                  rng.integers(0, 10, n, dtype=np.uint8))
-    return tmp
 
 
 # --- mnist5k ---------------------------------------------------------------------------------
@@ -109,33 +88,6 @@ def test_reads_the_real_fashion_mnist_files():
     assert np.bincount(np.concatenate([s.train.labels, s.val.labels])).tolist() == [6000] * 10
     assert np.bincount(s.test.labels).tolist() == [1000] * 10
     assert s.train.images.max() == 1.0 and s.train.images.min() == 0.0
-
-
-def corrupt(tmp_path, how):
-    idx_dir(tmp_path)
-    images = tmp_path / "train-images-idx3-ubyte"
-    labels = tmp_path / "train-labels-idx1-ubyte"
-    blob = images.read_bytes()
-    if how == "magic":
-        images.write_bytes(struct.pack(">I", 0x00000802) + blob[4:])
-    elif how == "truncated":
-        images.write_bytes(blob[:-5])
-    elif how == "too long":
-        images.write_bytes(blob + b"\0")
-    elif how == "short header":
-        images.write_bytes(blob[:2])
-    elif how == "count mismatch":
-        write_idx(labels, np.zeros(29, np.uint8))
-    elif how == "bad label":
-        write_idx(labels, np.full(30, 10, np.uint8))
-    elif how == "bad shape":
-        write_idx(images, np.zeros((30, 27, 28), np.uint8))
-    elif how == "missing":
-        labels.unlink()
-    elif how == "bad gzip":
-        images.unlink()
-        (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
-    return tmp_path
 
 
 @pytest.mark.parametrize(("how", "message"), [

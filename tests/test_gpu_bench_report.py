@@ -1,7 +1,7 @@
-"""`python -m gpu bench`'s report, from a run's measurements (the measuring needs a GPU: on a
+"""`oraclenet gpu bench`'s report, from a run's measurements (the measuring needs a GPU: on a
 CPU-only machine the command exits 0 without one, tests/gpu/test_train_cli.py)."""
 
-from gpu.bench import markdown, plot, targets
+from oraclenet.gpu.bench import markdown, plot, targets
 
 
 def result(cublas_4096=100.0):

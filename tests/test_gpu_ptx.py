@@ -8,17 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gpu.kernels import SIGNATURES
-from gpu.ptx import f64_instructions
+from oraclenet.gpu.kernels import SIGNATURES
+from oraclenet.gpu.ptx import f64_instructions
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ("import json; from gpu.ptx import compile_all; "
+SCRIPT = ("import json; from oraclenet.gpu.ptx import compile_all; "
           "print(json.dumps(compile_all()))")
 
 
 def compiled() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["PYTHONPATH"] = str(ROOT)
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          env=env, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -47,8 +46,7 @@ def test_the_f64_detector_sees_float64_arithmetic():
 def test_regblock_keeps_its_strip_of_c_in_registers():
     """ptxas (from the nvidia-cuda-nvcc wheel of the test extra): no stack, no spills."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["PYTHONPATH"] = str(ROOT)
-    script = ("import json; from gpu.ptx import compile_all, ptxas, resources; "
+    script = ("import json; from oraclenet.gpu.ptx import compile_all, ptxas, resources; "
               "ptx = compile_all(); tool = ptxas(); "
               "print(json.dumps({k: resources(ptx[k], tool) for k in "
               "('gemm_regblock float32', 'gemm_regblock float64')}))")

@@ -4,18 +4,18 @@ import json
 
 import numpy as np
 import pytest
-from planted import GRADIENT_BUGS
 
-from reference import gradcheck
-from reference.cli import main
-from reference.tolerances import tolerance
+from oraclenet.cli import main
+from oraclenet.judge import gradcheck
+from oraclenet.judge.tolerances import tolerance
+from tests.planted import GRADIENT_BUGS
 
 LAM = 1e-2
 
 
 @pytest.fixture(scope="module")
 def problem():
-    return gradcheck.check_problem(hidden=6, batch=12, lam=LAM, seed=0)
+    return gradcheck.check_problem(hidden=6, batch=12, seed=0)
 
 
 @pytest.fixture(scope="module")

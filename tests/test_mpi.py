@@ -2,7 +2,6 @@
 under `python -m mpi4py`, with a timeout on every run so that nothing can hang."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -10,26 +9,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cuda_target import choose
-from test_data import idx_dir
 
-from reference import bounds, data
-from reference.params import init_params
+from oraclenet.common import data
+from oraclenet.common.params import init_params
+from oraclenet.judge import bounds
+from tests.cuda_target import choose
+from tests.idx_files import idx_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-MPIEXEC = Path(sys.executable).parent / "mpiexec"
+BIN = Path(sys.executable).parent
+MPIEXEC, ORACLENET = BIN / "mpiexec", BIN / "oraclenet"
 TIMEOUT_S = 300
 choose()  # --gpu runs: on the GPU, or in the simulator, as the GPU tests
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests" / "mpi")]))
 
 
 def mpiexec(*args, ranks=2, timeout=TIMEOUT_S):
     return subprocess.run([str(MPIEXEC), "-n", str(ranks), *args], capture_output=True,
-                          text=True, env=ENV, timeout=timeout, cwd=ROOT)
+                          text=True, timeout=timeout, cwd=ROOT)
 
 
-def parallel(*argv, ranks=2):
-    return mpiexec(sys.executable, "-m", "mpi4py", "-m", "parallel", *argv, ranks=ranks)
+def mpi(*argv, ranks=2):
+    """`mpiexec -n ranks oraclenet mpi argv`, as users run it."""
+    return mpiexec(str(ORACLENET), "mpi", *argv, ranks=ranks)
 
 
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
@@ -44,7 +45,7 @@ def test_equivalence_suite_under_mpiexec(ranks):
 
 @pytest.mark.parametrize("strategy", ["data", "model"])
 def test_train_command_on_three_ranks(tmp_path, strategy):
-    out = parallel("train", "--strategy", strategy, "-n", "7", "-e", "2", "-b", "50",
+    out = mpi("train", "--strategy", strategy, "-n", "7", "-e", "2", "-b", "50",
                    "--quiet", "--json", str(tmp_path / "run.json"), "--save",
                    str(tmp_path / "p.npz"), ranks=3)
     assert out.returncode == 0, out.stderr
@@ -55,23 +56,23 @@ def test_train_command_on_three_ranks(tmp_path, strategy):
 
 
 def test_bad_arguments_stop_every_rank_with_one_message():
-    out = parallel("train", "--strategy", "data", "-n", "-4", ranks=3)
+    out = mpi("train", "--strategy", "data", "-n", "-4", ranks=3)
     assert out.returncode == 2
     assert out.stderr.count("must be an integer >= 1, got -4") == 1, out.stderr
     assert "Traceback" not in out.stderr
 
 
 def test_arguments_that_differ_between_ranks_are_refused():
-    rank = [sys.executable, "-m", "mpi4py", "-m", "parallel", "train", "--strategy", "model"]
+    rank = [str(ORACLENET), "mpi", "train", "--strategy", "model"]
     out = subprocess.run([str(MPIEXEC), "-n", "1", *rank, "-n", "5", ":", "-n", "1", *rank,
-                          "-n", "6"], capture_output=True, text=True, env=ENV,
-                         timeout=TIMEOUT_S, cwd=ROOT)
+                          "-n", "6"], capture_output=True, text=True, timeout=TIMEOUT_S,
+                         cwd=ROOT)
     assert out.returncode == 2
     assert "rank 1: arguments differ from rank 0's: hidden 6 != 5" in out.stderr
 
 
 def test_data_error_on_rank_0_stops_every_rank():
-    out = parallel("train", "--strategy", "model", "--data", "/no/such/dir", ranks=3)
+    out = mpi("train", "--strategy", "model", "--data", "/no/such/dir", ranks=3)
     assert out.returncode == 2
     assert "rank 0: --data /no/such/dir: no such directory" in out.stderr
 
@@ -80,10 +81,10 @@ def test_an_exception_on_one_rank_ends_the_job_instead_of_hanging(tmp_path):
     """Rank 1 raises in the middle of training while the others wait in the allreduce."""
     script = tmp_path / "raise_on_rank_1.py"
     script.write_text(
-        "from parallel.comm import Comm\n"
-        "from parallel.data_parallel import DataParallel\n"
-        "from reference.data import synthetic\n"
-        "from reference.params import init_params\n"
+        "from oraclenet.parallel.comm import Comm\n"
+        "from oraclenet.parallel.data_parallel import DataParallel\n"
+        "from oraclenet.common.data import synthetic\n"
+        "from oraclenet.common.params import init_params\n"
         "comm = Comm()\n"
         "trainer = DataParallel(comm, init_params(4, 0), synthetic(40) if comm.rank == 0 "
         "else None, 8, 0.0, 0.1)\n"
@@ -98,13 +99,33 @@ def test_an_exception_on_one_rank_ends_the_job_instead_of_hanging(tmp_path):
     assert time.monotonic() - began < 60
 
 
+def test_an_unexpected_error_in_the_train_command_aborts_every_rank(tmp_path):
+    """`oraclenet mpi train`'s own entry (what the console script calls): rank 0 fails while
+    reading the data, outside any error the ranks agree on, and the others wait in a
+    collective. The job is aborted, as `python -m mpi4py` would, instead of hanging."""
+    script = tmp_path / "fail_on_rank_0.py"
+    script.write_text(
+        "import sys\n"
+        "import oraclenet.parallel.train as train\n"
+        "def load(*args):\n"
+        "    raise RuntimeError('planted failure while rank 0 reads the data')\n"
+        "train.load = load\n"
+        "from oraclenet.cli import main\n"
+        "sys.exit(main(['mpi', 'train', '--strategy', 'data', '-n', '4', '-e', '1']))\n")
+    began = time.monotonic()
+    out = mpiexec(sys.executable, str(script), ranks=3, timeout=60)
+    assert out.returncode != 0
+    assert "planted failure while rank 0 reads the data" in out.stderr
+    assert time.monotonic() - began < 60
+
+
 @pytest.mark.parametrize("strategy", ["data", "model"])
 def test_train_command_with_gpu_kernels(tmp_path, strategy):
     """--gpu on 2 ranks (the simulator here: a tiny IDX set): the record says how it
     computed, and the first loss, from the seeded initial parameters, is the oracle's within
     its roundoff bound."""
     data_dir = idx_dir(tmp_path, n_train=20, n_test=4)
-    out = parallel("train", "--strategy", strategy, "--gpu", "--dtype", "float64", "--gemm",
+    out = mpi("train", "--strategy", strategy, "--gpu", "--dtype", "float64", "--gemm",
                    "naive", "--data", str(data_dir), "-n", "4", "-e", "1", "-b", "9", "--quiet",
                    "--json", str(tmp_path / "run.json"))
     assert out.returncode == 0, out.stderr[-3000:]
@@ -116,14 +137,14 @@ def test_train_command_with_gpu_kernels(tmp_path, strategy):
     train = data.load(str(data_dir), config["pixels"], config["val_fraction"]).train
     X, Y = train.batch(0, 9)
     verdict = bounds.compare_loss(record["train_loss"][0], init_params(4, config["seed"]), X, Y,
-                                  config["reg"], np.float64)
+                                  config["lam"], np.float64)
     assert verdict.passed, verdict
 
 
 def test_device_flags_need_gpu_and_model_parallelism_a_neuron_per_rank():
-    out = parallel("train", "--strategy", "data", "--dtype", "float64")
+    out = mpi("train", "--strategy", "data", "--dtype", "float64")
     assert out.returncode == 2 and "--dtype and --gemm choose the GPU kernels: add --gpu" in \
         out.stderr
-    out = parallel("train", "--strategy", "model", "--gpu", "-n", "2", ranks=3)
+    out = mpi("train", "--strategy", "model", "--gpu", "-n", "2", ranks=3)
     assert out.returncode == 2
     assert "-n 2 hidden neurons cannot give each of 3 ranks one" in out.stderr

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reference import network
-from reference.data import one_hot
-from reference.params import Params, init_params
-from reference.roundoff import assert_passes, compare_bounded, compare_ulps, unit_roundoff
-from reference.tolerances import tolerance
+from oraclenet.common.data import one_hot
+from oraclenet.common.params import Params, init_params
+from oraclenet.judge.roundoff import assert_passes, compare_bounded, compare_ulps, unit_roundoff
+from oraclenet.judge.tolerances import tolerance
+from oraclenet.reference import network, threaded
 
 LONG = np.longdouble
 needs_long_double = pytest.mark.skipif(
@@ -209,29 +209,37 @@ def test_sgd_step_updates_every_block_in_place():
         np.testing.assert_array_equal(a, getattr(before, name) - 0.5)
 
 
-@pytest.mark.parametrize("hidden", [5, 1000])  # one block, and a block per core
-def test_backward_with_lr_takes_the_same_step_as_sgd_step(hidden):
-    """The step fused into backward's row blocks is sgd_step's arithmetic, bit for bit."""
-    rng = np.random.default_rng(3)
-    X = rng.uniform(0, 1, (784, 90))
-    Y = one_hot(rng.integers(0, 10, 90))
-    p, q = init_params(hidden, 4), init_params(hidden, 4)
-    fused = network.backward(p, X, Y, 1e-3, lr=0.7)
-    two_pass = network.backward(q, X, Y, 1e-3)
-    network.sgd_step(q, two_pass, 0.7)
+def test_step_is_loss_then_backward_then_sgd_step():
+    rng = np.random.default_rng(5)
+    X, Y = rng.uniform(0, 1, (784, 9)), one_hot(rng.integers(0, 10, 9))
+    p, q = init_params(4, 1), init_params(4, 1)
+    J = network.step(p, X, Y, 1e-3, 0.4)
+    assert J == network.loss(q, X, Y, 1e-3)
+    network.sgd_step(q, network.backward(q, X, Y, 1e-3), 0.4)
     for name, block in p.blocks().items():
-        np.testing.assert_array_equal(getattr(fused, name), getattr(two_pass, name))
         np.testing.assert_array_equal(block, getattr(q, name), err_msg=name)
-    assert not np.array_equal(p.W1, init_params(hidden, 4).W1)
 
 
-def test_big_arrays_take_the_threaded_path_and_agree_with_the_small_path():
-    """H x N work is split across threads by rows; the result must not depend on it."""
-    rng = np.random.default_rng(2)
-    z = rng.standard_normal((1000, 100)) * 20
-    p = init_params(1000, 2)
-    X = rng.uniform(0, 1, (784, 100))
-    fwd = network.forward(p, X)
-    np.testing.assert_array_equal(fwd.a1, network.sigmoid(p.W1 @ X + p.b1))
-    assert np.array_equal(network.sigmoid(z), np.concatenate(
-        [network.sigmoid(z[:500]), network.sigmoid(z[500:])]))
+@given(st.integers(1, 40), st.integers(1, 30), st.integers(1, 5), st.integers(0, 2 ** 32 - 1))
+def test_the_threaded_step_is_the_plain_step_bit_for_bit(H, N, blocks, seed):
+    """threaded.step splits only elementwise work, so whatever the blocks (more than rows
+    too), every number is network.step's: three steps, the loss and every parameter."""
+    rng = np.random.default_rng(seed)
+    X, Y = rng.uniform(0, 1, (784, N)), one_hot(rng.integers(0, 10, N))
+    p, q = init_params(H, seed), init_params(H, seed)
+    for _ in range(3):
+        assert threaded.step(q, X, Y, 1e-3, 0.7, blocks=blocks) == network.step(
+            p, X, Y, 1e-3, 0.7)
+    for name, block in p.blocks().items():
+        np.testing.assert_array_equal(getattr(q, name), block, err_msg=name)
+
+
+@pytest.mark.parametrize("blocks", [None, 2, 3])  # one per core here, and more
+def test_the_threaded_step_is_the_plain_step_bit_for_bit_at_the_bench_size(blocks):
+    """H = 1000, B = 800: the size `oraclenet bench` times, with BLAS's own threads."""
+    rng = np.random.default_rng(6)
+    X, Y = rng.uniform(0, 1, (784, 800)), one_hot(rng.integers(0, 10, 800))
+    p, q = init_params(1000, 2), init_params(1000, 2)
+    assert threaded.step(q, X, Y, 1e-4, 0.1, blocks=blocks) == network.step(p, X, Y, 1e-4, 0.1)
+    for name, block in p.blocks().items():
+        np.testing.assert_array_equal(getattr(q, name), block, err_msg=name)

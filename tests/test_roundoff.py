@@ -5,9 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from planted import gemm_blocked, gemm_k_order
 
-from reference.roundoff import (
+from oraclenet.judge.roundoff import (
     NAN_ULPS,
     assert_passes,
     compare_gemm,
@@ -19,7 +18,8 @@ from reference.roundoff import (
     ulp_distance,
     unit_roundoff,
 )
-from reference.tolerances import tolerance
+from oraclenet.judge.tolerances import tolerance
+from tests.planted import gemm_blocked, gemm_k_order
 
 FLOATS = (np.float32, np.float64)
 # Ragged sizes: not multiples of any tile, K = 1 included, the network's skinny shapes.

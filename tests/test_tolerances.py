@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.tolerances import DEFAULT_PATH, ToleranceError, load_tolerances, tolerance
+from oraclenet.judge.tolerances import DEFAULT_PATH, ToleranceError, load_tolerances, tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +18,8 @@ def leaves(table, prefix=""):
 
 
 def test_every_tolerance_is_used_by_code_or_tests():
-    sources = "".join(p.read_text() for folder in ("reference", "tests")
+    sources = "".join(p.read_text() for folder in ("common", "reference", "judge", "gpu",
+                                                    "parallel", "src", "tests")
                       for p in (ROOT / folder).rglob("*.py"))
     unused = [k for k in leaves(load_tolerances(DEFAULT_PATH)) if f'"{k}"' not in sources]
     assert unused == []

@@ -1,25 +1,25 @@
 """Training loop, presets, parameter files and the `train` command as users run it."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_data import corrupt, idx_dir
 
-from reference import config as cfg
-from reference import network
-from reference.cli import build_parser
-from reference.data import Dataset, synthetic
-from reference.files import write_atomic
-from reference.params import init_params, load_params, save_params
-from reference.tolerances import tolerance
-from reference.train import epoch_order, train
+from oraclenet.cli import build_parser
+from oraclenet.common import config as cfg
+from oraclenet.common.data import Dataset, synthetic
+from oraclenet.common.files import write_atomic
+from oraclenet.common.loop import epoch_order
+from oraclenet.common.params import init_params, load_params, save_params
+from oraclenet.judge.tolerances import tolerance
+from oraclenet.reference import network
+from oraclenet.reference.train import train
+from tests.idx_files import corrupt, idx_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+ORACLENET = Path(sys.executable).parent / "oraclenet"  # the console script, as users run it
 
 
 def manual_epochs(p, ds: Dataset, batch, lr, lam, epochs, seed=0, shuffle=False):
@@ -117,11 +117,11 @@ def parse(*argv):
 
 def test_presets_reproduce_the_course():
     assert parse("--preset", "course") == cfg.TrainConfig(
-        hidden=1000, reg=1e-4, lr=0.001, epochs=20, batch=800, pixels="raw", init="course")
+        hidden=1000, lam=1e-4, lr=0.001, epochs=20, batch=800, pixels="raw", init="course")
     g1, g2, g3 = (parse("--preset", f"grade{i}") for i in (1, 2, 3))
     assert (g1.lr, g1.epochs, g2.lr, g2.epochs, g3.lr, g3.epochs) == (
         0.0005, 40, 0.001, 10, 0.002, 1)
-    assert all((g.hidden, g.reg, g.batch, g.pixels) == (100, 1e-4, 800, "raw")
+    assert all((g.hidden, g.lam, g.batch, g.pixels) == (100, 1e-4, 800, "raw")
                for g in (g1, g2, g3))
     assert g3.print_loss and not g2.print_loss
 
@@ -135,9 +135,8 @@ def test_explicit_flags_beat_the_preset_and_the_defaults():
 # --- the command, as a user runs it --------------------------------------------------------------
 
 def run_cli(*argv, cwd=None):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "reference", *argv], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=300)
+    return subprocess.run([str(ORACLENET), *argv], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
 
 
 def test_train_command_writes_json_and_parameters(tmp_path):
@@ -183,14 +182,6 @@ def test_a_corrupt_file_gives_one_line_and_exit_code_2(tmp_path):
     out = run_cli("train", "--data", str(corrupt(tmp_path, "truncated")), "-e", "1")
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "train-images-idx3-ubyte: header says" in out.stderr
-
-
-def test_defaults_reach_the_target_accuracy_on_mnist5k(tmp_path):
-    """The plain command: the issue asks for >= 0.90 validation accuracy in under a minute."""
-    out = run_cli("train", "--quiet", "--json", str(tmp_path / "run.json"))
-    assert out.returncode == 0, out.stderr
-    record = json.loads((tmp_path / "run.json").read_text())
-    assert record["val_accuracy"] >= cfg.TARGET_ACCURACY, record["val_accuracy_per_epoch"]
 
 
 def test_training_resumes_from_saved_parameters(tmp_path):

@@ -1,4 +1,4 @@
-from cuda_target import choose
+from tests.cuda_target import choose
 
 TARGET = choose()
 

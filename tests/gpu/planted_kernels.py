@@ -3,7 +3,7 @@ Test-only copies of gpu/gemm_kernels.py's kernels, each changed in one place."""
 
 from numba import cuda, float32, from_dtype
 
-from gpu.gemm_kernels import PADDED, TILE
+from oraclenet.gpu.gemm_kernels import PADDED, TILE
 
 
 def _shared_variant(dtype, drop_last_tile=False, skip_last_row=False, no_barrier=False,

@@ -1,14 +1,14 @@
 """The device-resident network against the oracle: every step of an epoch, from the oracle's
-own parameters, within reference/bounds.py's first-order bounds, in float32 and float64."""
+own parameters, within judge/bounds.py's first-order bounds, in float32 and float64."""
 
 import numpy as np
 import pytest
-from teacher import in_dtype, judge, oracle_step, representable
 
-from gpu.network import DeviceNetwork
-from reference import network
-from reference.data import synthetic
-from reference.params import init_params
+from oraclenet.common.data import synthetic
+from oraclenet.common.params import init_params
+from oraclenet.gpu.network import DeviceNetwork
+from oraclenet.reference import network
+from tests.teacher import in_dtype, judge, oracle_step, representable
 
 LAM, LR = 1e-2, 0.5
 
@@ -20,7 +20,7 @@ def test_every_step_of_an_epoch_within_the_bounds(dtype, algorithm):
     data = in_dtype(synthetic(7, seed=5), dtype)  # a batch of 4 and a last partial one of 3
     p = representable(init_params(6, 5), dtype)
     net = DeviceNetwork(p, dtype, algorithm)
-    X, y = net.to_device(data.images, data.labels)
+    X, y = net.load(data.images, data.labels)
     for t, start in enumerate(range(0, 7, 4)):
         stop = min(start + 4, 7)
         net.set_params(p)
@@ -38,7 +38,7 @@ def test_free_running_steps_within_the_bounds(dtype):
     data = in_dtype(synthetic(9, seed=7), dtype)
     p = representable(init_params(5, 7), dtype)
     net = DeviceNetwork(p, dtype, "naive")
-    X, y = net.to_device(data.images, data.labels)
+    X, y = net.load(data.images, data.labels)
     for t, start in enumerate([0, 4, 8] * 2):
         stop = min(start + 4, 9)
         J = net.step(X[start:stop], y[start:stop], LAM, LR)
@@ -53,5 +53,5 @@ def test_counts_correct_answers_like_the_oracle():
     data = synthetic(30, seed=6)
     p = init_params(5, 6)
     net = DeviceNetwork(p, np.float64, "shared")
-    X_d, y_d = net.to_device(data.images, data.labels)
+    X_d, y_d = net.load(data.images, data.labels)
     assert net.correct(X_d, y_d) == round(network.accuracy(p, data.X, data.labels) * 30)

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from gpu.kernels import kernels, launch, launch_reduction
-from reference import network
-from reference.roundoff import (
+from oraclenet.gpu.kernels import kernels, launch, launch_reduction
+from oraclenet.judge.roundoff import (
     assert_passes,
     compare_bounded,
     compare_rowsum,
@@ -15,7 +14,8 @@ from reference.roundoff import (
     gamma,
     unit_roundoff,
 )
-from reference.tolerances import tolerance
+from oraclenet.judge.tolerances import tolerance
+from oraclenet.reference import network
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -1,4 +1,4 @@
-"""`python -m gpu train` as a user runs it (in the simulator here: a tiny IDX data set)."""
+"""`oraclenet gpu train` as a user runs it (in the simulator here: a tiny IDX data set)."""
 
 import json
 import os
@@ -7,17 +7,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_data import idx_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.idx_files import idx_dir
+
+ORACLENET = Path(sys.executable).parent / "oraclenet"
 
 
 def run_gpu(*argv, simulator=True):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """`oraclenet gpu argv`, as users run it."""
+    env = dict(os.environ)
     if not simulator:
         env.pop("NUMBA_ENABLE_CUDASIM", None)
-    return subprocess.run([sys.executable, "-m", "gpu", *argv], capture_output=True, text=True,
-                          env=env, timeout=600, cwd=ROOT)
+    return subprocess.run([str(ORACLENET), "gpu", *argv], capture_output=True, text=True,
+                          env=env, timeout=600)
 
 
 def test_train_writes_the_oracles_json_schema(tmp_path):
@@ -40,7 +42,7 @@ def test_bad_flags_get_one_line_and_exit_code_2():
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                    reason="on a real GPU it measures: run `python -m gpu bench` by hand")
+                    reason="on a real GPU it measures: run `oraclenet gpu bench` by hand")
 def test_bench_says_a_gpu_is_needed_and_exits_0():
     out = run_gpu("bench")
     assert out.returncode == 0, out.stderr[-2000:]

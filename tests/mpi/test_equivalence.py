@@ -2,7 +2,7 @@
 
 Every step of an epoch is checked against the oracle's step from the same parameters, so
 that roundoff cannot compound: the trainer's updated parameters and its loss must lie within
-reference/bounds.py's first-order bounds of that step, for any rank count. The parameters are
+judge/bounds.py's first-order bounds of that step, for any rank count. The parameters are
 the oracle's own trajectory (teacher forcing) or the trainer's own (free running, which also
 checks what the trainer carries from one step to the next): see tests/teacher.py.
 """
@@ -11,22 +11,28 @@ import functools
 
 import numpy as np
 import pytest
-from planted_mpi import MPI_BUGS, LastRankKeepsOldParameters
-from teacher import in_dtype, judge, oracle_step, representable
 
-from parallel.comm import Comm
-from parallel.data_parallel import DataParallel
-from parallel.device import ON_DEVICE
-from parallel.model_parallel import ModelParallel
-from reference.data import synthetic
-from reference.params import init_params
-from reference.tolerances import tolerance
+from oraclenet.common.data import synthetic
+from oraclenet.common.params import init_params
+from oraclenet.gpu.network import DeviceNetwork
+from oraclenet.judge.tolerances import tolerance
+from oraclenet.parallel.comm import Comm
+from oraclenet.parallel.data_parallel import DataParallel
+from oraclenet.parallel.model_parallel import ModelParallel
+from tests.mpi.planted_mpi import MPI_BUGS, LastRankKeepsOldParameters
+from tests.teacher import in_dtype, judge, oracle_step, representable
 
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
 LAM, LR = 1e-2, 0.5
 # (images, batch, hidden): a batch of 7 that splits unevenly over 2, 3 and 4 ranks and
 # leaves a last partial batch of 2; H = 5 on 4 ranks; a batch of 2 (P > batch for P > 2).
 CASES = [(23, 7, 5), (8, 3, 6), (5, 2, 4)]
+
+
+def on_device(dtype):
+    """The --gpu arithmetic: the kernels of oraclenet.gpu with the naive GEMM (the GEMM family
+    itself is tested in tests/gpu, and naive is the fastest in the simulator)."""
+    return functools.partial(DeviceNetwork, dtype=dtype, algorithm="naive")
 
 
 def make_trainer(strategy_class, n, batch, H, seed=3, dtype=np.float64):
@@ -86,12 +92,12 @@ def test_every_step_of_an_epoch_matches_the_oracle(strategy, n, batch, H, teache
 @pytest.mark.mpi(min_size=2)  # on one rank it is the device trainer alone: tests/gpu
 @pytest.mark.parametrize(("dtype", "teacher"), [(np.float64, True), (np.float32, False)],
                          ids=["float64-teacher-forced", "float32-free-running"])
-@pytest.mark.parametrize("strategy", sorted(ON_DEVICE))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_gpu_trainers_every_step_of_an_epoch_matches_the_oracle(strategy, dtype, teacher):
     """--gpu: the same checks with the kernels of gpu/ (the naive GEMM: the GEMM family
     itself is tested in tests/gpu, and it is the fastest in the simulator). 16 images in
     batches of 7, 7 and 2: uneven splits, and ranks with no column at P = 3 and 4."""
-    make = functools.partial(ON_DEVICE[strategy], dtype=dtype, algorithm="naive")
+    make = functools.partial(STRATEGIES[strategy], network=on_device(dtype))
     comm, data, p0, trainer = make_trainer(make, 16, 7, 5, dtype=dtype)
     every_step_passes(comm, data, p0, trainer,
                       f"--gpu {strategy} in {np.dtype(dtype)} on {comm.size} ranks", dtype,
@@ -108,10 +114,9 @@ def test_planted_bug_is_caught(bug):
 @pytest.mark.parametrize("bug", sorted(b for b, c in MPI_BUGS.items()
                                        if issubclass(c, DataParallel)))
 def test_planted_data_parallel_bug_is_caught_with_gpu_kernels(bug):
-    """The data-parallel bugs live in what the --gpu trainer inherits (the share of lambda W,
-    the normaliser, the columns taken), so they must be caught there too."""
-    planted = type(MPI_BUGS[bug].__name__, (MPI_BUGS[bug], ON_DEVICE["data"]), {})
-    bug_is_caught(functools.partial(planted, dtype=np.float64, algorithm="naive"),
+    """The data-parallel bugs live in the strategy (the share of lambda W, the normaliser,
+    the columns taken), which the --gpu arithmetic shares, so they must be caught there too."""
+    bug_is_caught(functools.partial(MPI_BUGS[bug], network=on_device(np.float64)),
                   f"--gpu: {bug} on {Comm().size} ranks")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.tolerances import tolerance
+from .tolerances import tolerance
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from reference import network
-from reference.data import load, one_hot, rng_for
-from reference.files import save_figure, write_json, write_text
-from reference.params import Params, init_params
-from reference.roundoff import unit_roundoff
-from reference.tolerances import tolerance
+from ..common.data import MNIST5K, load, one_hot, rng_for
+from ..common.files import save_figure, write_json, write_text
+from ..common.params import Params, init_params
+from ..reference import network
+from .roundoff import unit_roundoff
+from .tolerances import tolerance
 
 TERMS = ("total", "data", "l2")
 STEPS = tuple(10.0 ** -np.arange(1.0, 12.01, 0.5))
@@ -200,7 +200,7 @@ def check(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, *,
     return report
 
 
-def check_problem(hidden: int, batch: int, lam: float, seed: int, data: str = "mnist5k"):
+def check_problem(hidden: int, batch: int, seed: int, data: str = MNIST5K):
     """The parameters and batch a gradient check runs on: trained-like biases, real images."""
     split = load(data, "unit", 0.1, seed)
     if batch > len(split.train):
@@ -291,11 +291,21 @@ def write_report(report: Report, directory: Path) -> None:
     plot_sweeps(report, directory / "gradcheck.png")
 
 
-def run_report(args) -> Report:
-    """The `gradcheck` command: check, write DIR/report.{md,json} and DIR/gradcheck.png."""
-    p, X, Y = check_problem(args.hidden, args.batch, args.reg, args.seed, args.data)
-    report = check(p, X, Y, args.reg, max_entries=args.max_entries, seed=args.seed)
-    write_report(report, args.report)
-    print(report_markdown(report))
-    print(f"report written to {args.report}/report.md")
-    return report
+@dataclass(frozen=True)
+class Settings:
+    """The problem a gradient check runs on: 784 -> hidden -> 10, `batch` real images of
+    `data`, lambda `lam` (positive, so that the L2 term is checked), every entry of a block
+    up to max_entries, else a seeded sample of that many."""
+
+    hidden: int = 8
+    batch: int = 16
+    lam: float = 1e-2
+    seed: int = 0
+    data: str = MNIST5K
+    max_entries: int = 20000
+
+
+def run(settings: Settings) -> Report:
+    """Every check of the module on the problem that settings describe."""
+    p, X, Y = check_problem(settings.hidden, settings.batch, settings.seed, settings.data)
+    return check(p, X, Y, settings.lam, max_entries=settings.max_entries, seed=settings.seed)

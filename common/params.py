@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.data import N_CLASSES, N_PIXELS, STREAM_INIT, rng_for
-from reference.files import write_npz
+from .data import STREAM_INIT, rng_for
+from .files import write_npz
+from .shapes import BLOCKS, N_CLASSES, N_PIXELS, param_shapes
 
 INITS = ("scaled", "course")
-BLOCKS = ("W1", "b1", "W2", "b2")
 
 
 @dataclass
@@ -43,11 +43,6 @@ class Params:
     def astype(self, dtype) -> Params:
         """Every block converted to dtype (a copy)."""
         return Params(*(a.astype(dtype) for a in self.blocks().values()))
-
-
-def expected_shapes(hidden: int) -> dict[str, tuple[int, int]]:
-    return {"W1": (hidden, N_PIXELS), "b1": (hidden, 1), "W2": (N_CLASSES, hidden),
-            "b2": (N_CLASSES, 1)}
 
 
 def init_params(hidden: int, seed: int = 0, init: str = "scaled") -> Params:
@@ -90,7 +85,7 @@ def load_params(path: Path) -> Params:
     if missing:
         raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
     hidden = blocks["W1"].shape[0] if blocks["W1"].ndim == 2 else -1
-    for name, shape in expected_shapes(hidden).items():
+    for name, shape in param_shapes(hidden).items():
         if blocks[name].shape != shape:
             raise ValueError(f"{path}: {name} has shape {blocks[name].shape}, expected {shape}")
     return Params(*(blocks[b] for b in BLOCKS))

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import network
-from reference.params import Params
-from reference.roundoff import Verdict, compare_bounded, gamma, unit_roundoff
-from reference.tolerances import tolerance
+from ..common.params import Params
+from ..common.shapes import N_CLASSES, N_PIXELS
+from ..reference import network
+from .roundoff import Verdict, compare_bounded, gamma, unit_roundoff
+from .tolerances import tolerance
 
 
 def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
@@ -48,7 +49,7 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
     aX = np.abs(X)
     slope = a1 * (1.0 - a1)
 
-    E_z1 = gamma(785, dtype) * (np.abs(p.W1) @ aX + np.abs(p.b1))
+    E_z1 = gamma(N_PIXELS + 1, dtype) * (np.abs(p.W1) @ aX + np.abs(p.b1))
     E_a1 = slope * E_z1 + c * u * a1
     E_z2 = gamma(H + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
     shift = np.abs(z2 - z2.max(axis=0))
@@ -58,7 +59,7 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
 
     da1 = p.W2.T @ dz2
     dz1 = da1 * slope
-    E_da1 = gamma(10, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
+    E_da1 = gamma(N_CLASSES, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
     E_dz1 = E_da1 * slope + np.abs(da1) * np.abs(1 - 2 * a1) * E_a1 + 3 * u * np.abs(dz1)
 
     E_dW2 = (gamma(N + 2, dtype) * (np.abs(dz2) @ a1.T + lam * np.abs(p.W2))

@@ -2,7 +2,9 @@
 
     tolerance("gemm.factor")  ->  1.0
 
-The file is found at $ORACLENET_TOLERANCES, else at the repository root beside this package.
+The file is found at $ORACLENET_TOLERANCES, else beside the package's rooms: at the top of
+a checkout (and of an editable install), in the oraclenet folder of an installed wheel, where
+setup.py copies it.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-N_PIXELS = 784
-N_CLASSES = 10
+from .shapes import N_CLASSES, N_PIXELS
+
 PIXELS = ("unit", "raw")
 IDX_IMAGES = 0x00000803
 IDX_LABELS = 0x00000801

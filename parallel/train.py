@@ -1,0 +1,168 @@
+"""`mpiexec -n P oraclenet mpi train --strategy data|model [--gpu] [flags]`.
+
+The oracle's training flags, presets, defaults and record, plus --strategy, and --gpu (with
+--dtype and --gemm) to compute with the kernels of oraclenet.gpu on each rank's device. Rank
+0 reads the data, prints the progress bar and writes the files. Every failure that can happen
+on some ranks only (bad arguments, differing arguments, unreadable data) is agreed on
+collectively, so all ranks stop with one message and exit code 2; anything unexpected aborts
+the whole job (MPI_Abort, as `python -m mpi4py` does) instead of letting the others hang.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..common import config as cfg
+from ..common.cli import EXIT_USAGE, say_error
+from ..common.data import DataError, load
+from ..common.files import write_json
+from ..common.params import init_params, save_params
+from ..common.process import one_blas_thread
+from ..common.record import run_record
+from ..gpu.options import Device, add_device_arguments, device_error, device_from
+from .comm import Comm, RankError
+from .data_parallel import DataParallel
+from .model_parallel import ModelParallel
+from .trainer import NetworkFactory, Trainer, run
+
+PROG = "oraclenet mpi train"
+STRATEGIES = {"data": DataParallel, "model": ModelParallel}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", choices=sorted(STRATEGIES), required=True,
+                        help="data: batches split across ranks; model: hidden neurons split")
+    cfg.add_train_arguments(parser)
+    parser.add_argument("--gpu", action="store_true",
+                        help="compute with the CUDA kernels of oraclenet.gpu")
+    add_device_arguments(parser, "with --gpu: ")
+    parser.add_argument("--save", type=Path, help="rank 0 writes the final parameters (.npz)")
+    parser.add_argument("--json", type=Path, help="rank 0 writes the run's record")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `mpi train` adds to a TrainConfig."""
+
+    strategy: str
+    device: Device | None  # None: numpy float64 on the host
+    save: Path | None = None
+    json: Path | None = None
+    progress: bool = True
+
+
+def _options(args: argparse.Namespace, config: cfg.TrainConfig, ranks: int) -> Options:
+    if config.shuffle:
+        raise ValueError("--shuffle: the parallel trainers keep each rank's data where it "
+                         "was sent at start-up, so batches are always taken in order")
+    if not args.gpu and (args.dtype or args.gemm):
+        raise ValueError("--dtype and --gemm choose the GPU kernels: add --gpu")
+    if args.gpu:
+        unusable = device_error()
+        if unusable:
+            raise ValueError(f"--gpu: {unusable}")
+        if args.strategy == "model" and config.hidden < ranks:
+            raise ValueError(f"--gpu --strategy model: -n {config.hidden} hidden neurons "
+                             f"cannot give each of {ranks} ranks one")
+    return Options(args.strategy, device_from(args) if args.gpu else None, args.save,
+                   args.json, not args.quiet)
+
+
+def settings(comm: Comm, args: argparse.Namespace | None, usage_error: str | None
+             ) -> tuple[cfg.TrainConfig, Options]:
+    """Check on every rank, then check that every rank has what rank 0 has."""
+    config, options, error = None, None, usage_error
+    if error is None:
+        try:
+            config = cfg.resolve(args)
+            options = _options(args, config, comm.size)
+        except ValueError as err:
+            error = str(err)
+    comm.agree(error)
+    mine = dict(config.as_dict(), **{k: str(v) for k, v in vars(options).items()})
+    root = comm.comm.bcast(mine)
+    diff = ", ".join(f"{k} {mine[k]!r} != {root[k]!r}" for k in root if mine.get(k) != root[k])
+    comm.agree(f"arguments differ from rank 0's: {diff}" if diff else None)
+    return config, options
+
+
+def network_factory(device: Device | None) -> NetworkFactory | None:
+    """None (numpy on the host, the strategies' default) or DeviceNetwork in the device's
+    dtype and GEMM."""
+    if device is None:
+        return None
+    from ..gpu.network import DeviceNetwork  # imports numba: only with --gpu
+
+    return functools.partial(DeviceNetwork, dtype=device.dtype, algorithm=device.gemm)
+
+
+def make_trainer(strategy: str, device: Device | None, comm: Comm, *setup) -> Trainer:
+    """The strategy's trainer, computing on the host or with device's kernels."""
+    factory = network_factory(device)
+    kind = STRATEGIES[strategy]
+    return kind(comm, *setup) if factory is None else kind(comm, *setup, network=factory)
+
+
+def train(comm: Comm, config: cfg.TrainConfig, options: Options) -> int:
+    began = time.perf_counter()
+    root = comm.rank == 0
+    split, error = None, None
+    if root:
+        try:
+            split = load(config.data, config.pixels, config.val_fraction, config.seed)
+        except DataError as err:
+            error = str(err)
+    comm.agree(error)
+    params = init_params(config.hidden, config.seed, config.init)
+    trainer = make_trainer(options.strategy, options.device, comm, params,
+                           split.train if root else None, config.batch, config.lam, config.lr)
+    history = run(trainer, config.epochs, split.val if root else None,
+                  progress=options.progress, print_loss=config.print_loss)
+    has_test = comm.comm.bcast(root and split.test is not None)
+    test_accuracy = trainer.accuracy(split.test if root else None) if has_test else None
+    final = trainer.gather_params()
+    if not root:
+        return 0
+    device = options.device
+    arithmetic = "numpy float64" if device is None else device.describe()
+    device_config = (dict(gpu=False) if device is None else
+                     dict(gpu=True, dtype=device.dtype, gemm=device.gemm))
+    record = run_record(f"parallel ({options.strategy} parallelism, {arithmetic})",
+                        dict(config.as_dict(), **device_config), split, history, began,
+                        test_accuracy, strategy=options.strategy, ranks=comm.size,
+                        bytes_per_step_per_rank=trainer.bytes_per_step())
+    try:  # only rank 0 is still here: a failure now cannot leave anyone waiting
+        if options.save:
+            save_params(final, options.save)
+        if options.json:
+            write_json(options.json, record)
+    except OSError as err:
+        return say_error(PROG, err)
+    print(f"{options.strategy} parallelism on {comm.size} ranks: val_accuracy "
+          f"{record['val_accuracy']:.4f}  {record['images_per_second']:,.0f} images/s  "
+          f"{record['bytes_per_step_per_rank']:,.0f} bytes/step/rank")
+    return 0
+
+
+def main(args: argparse.Namespace | None, usage_error: str | None = None) -> int:
+    """The command, on every rank: args as parsed there, or the usage error its parser
+    raised (agreed on with the other ranks before anyone exits)."""
+    try:
+        one_blas_thread()
+        comm = Comm()
+        try:
+            return train(comm, *settings(comm, args, usage_error))
+        except RankError as err:
+            if comm.rank == 0:
+                say_error(PROG, err)
+            return EXIT_USAGE
+    except BaseException as err:
+        from mpi4py.run import set_abort_status
+
+        set_abort_status(err if isinstance(err, SystemExit | KeyboardInterrupt) else 1)
+        raise

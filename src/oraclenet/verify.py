@@ -1,0 +1,68 @@
+"""`oraclenet verify`: the main job. Runs each room's section of the report in a fixed order
+(the oracle trained with the defaults, its gradient check, the MPI trainers under mpiexec,
+the GPU kernels) and writes OUT/index.md, numbering the sections as it goes. Progress lines
+say which section is running and what it is doing (for MPI, at which rank count)."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .common.files import write_text
+from .common.report import Section, verdict_word
+
+# name -> the module whose section(out, say) makes that part of the report, in report order
+SECTIONS = {
+    "oracle": "oraclenet.reference.verify",
+    "gradcheck": "oraclenet.judge.verify",
+    "mpi": "oraclenet.parallel.verify",
+    "gpu": "oraclenet.gpu.verify",
+}
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an OUT that cannot hold the report before spending the run on it."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _run_section(name: str, number: int, count: int, out: Path) -> Section:
+    module = importlib.import_module(SECTIONS[name])
+
+    def say(message: str) -> None:
+        print(f"verify [{number}/{count}] {name}: {message}", flush=True)
+
+    began = time.perf_counter()
+    try:
+        section = module.section(out, say)
+    except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as err:
+        section = Section(module.TITLE, f"Verdict: **FAIL**: could not run: {err}", False)
+    say(f"{verdict_word(section.passed)} ({time.perf_counter() - began:.0f} s)")
+    return section
+
+
+def run(out: Path, names: list[str]) -> int:
+    """The sections named (in report order) into OUT/index.md; 0 when all pass."""
+    import numpy as np
+
+    _check_out(out)
+    names = [n for n in SECTIONS if n in names]
+    sections = [_run_section(n, i, len(names), out) for i, n in enumerate(names, 1)]
+    passed = all(s.passed for s in sections)
+    parts = [f"""# oraclenet verify
+
+Verdict: **{verdict_word(passed)}**
+
+Made by `oraclenet verify` (`nox -s verify`) on {platform.node()} ({platform.machine()},
+Python {platform.python_version()}, numpy {np.__version__}), {datetime.now(UTC):%Y-%m-%d %H:%M}
+UTC; sections: {', '.join(names)}.
+"""]
+    parts += [f"## {i}. {s.title}\n\n{s.body.strip()}\n" for i, s in enumerate(sections, 1)]
+    write_text(out / "index.md", "\n".join(parts))
+    print(f"{verdict_word(passed)}: report written to {out / 'index.md'}")
+    return 0 if passed else 1

@@ -1,0 +1,99 @@
+"""The package as users install it: the wheel built from this checkout, installed (not
+editable) into a fresh virtual environment, and run from a directory whose own folders are
+named gpu, parallel, reference, common and judge. Each of those folders is a decoy package
+that fails loudly if anything imports it, so a command that works there used only oraclenet.*
+and found tolerances.toml inside the wheel."""
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DECOYS = ("gpu", "parallel", "reference", "common", "judge")
+VERDICT = """
+import numpy as np
+import oraclenet
+from oraclenet.judge.roundoff import compare_gemm
+rng = np.random.default_rng(0)
+A, B = rng.standard_normal((33, 17)), rng.standard_normal((17, 9))
+good = compare_gemm((A @ B).astype(np.float32), A.astype(np.float32), B.astype(np.float32))
+bad = A @ B
+bad[3, 4] += 1e-3
+print(oraclenet.__file__)
+print(good.passed, compare_gemm(bad, A, B).passed)
+"""
+
+
+def run(*argv, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The bin folder of a fresh venv holding the wheel (and its dependencies, from pip)."""
+    where = tmp_path_factory.mktemp("wheel")
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", where / "dist",
+                ROOT, cwd=where)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (where / "dist").glob("oraclenet-*.whl")
+    venv.create(where / "venv", with_pip=True)
+    bin_dir = where / "venv" / "bin"
+    pip = run(bin_dir / "python", "-m", "pip", "install", "-q", wheel, cwd=where, timeout=1200)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    return bin_dir
+
+
+@pytest.fixture
+def foreign(tmp_path) -> Path:
+    """A user's project: folders named like our rooms, each a package that refuses to load."""
+    for name in DECOYS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(
+            f"raise ImportError('the decoy {name}/ of the foreign directory was imported')\n")
+    return tmp_path
+
+
+def test_the_wheel_carries_tolerances_toml_and_no_top_level_name_of_ours(installed):
+    site = next((installed.parent / "lib").glob("python*/site-packages"))
+    assert (site / "oraclenet" / "tolerances.toml").read_text() == (
+        ROOT / "tolerances.toml").read_text()
+    ours = {p.name for p in site.iterdir()} & {"gpu", "parallel", "reference", "common",
+                                                 "judge", "tests"}
+    assert ours == set()
+
+
+def test_train_and_a_verdict_from_a_foreign_directory(installed, foreign):
+    train = run(installed / "oraclenet", "train", "-e", "1", "--quiet", "--json", "run.json",
+                cwd=foreign)
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert json.loads((foreign / "run.json").read_text())["config"]["epochs"] == 1
+    verdict = run(installed / "python", "-c", VERDICT, cwd=foreign)
+    assert verdict.returncode == 0, verdict.stderr[-3000:]
+    where, outcome = verdict.stdout.split("\n")[:2]
+    assert str(installed.parent) in where  # the installed package, not a checkout
+    assert outcome == "True False"  # a correct float32 product passes, a wrong element fails
+
+
+def test_every_command_is_listed_and_python_m_works_there_too(installed, foreign):
+    """`python -m oraclenet` puts the foreign directory first on sys.path, decoys and all."""
+    for command in ([installed / "oraclenet", "--help"],
+                    [installed / "python", "-m", "oraclenet", "--help"]):
+        out = run(*command, cwd=foreign)
+        assert out.returncode == 0, out.stderr[-3000:]
+        for line in ("oraclenet train", "oraclenet gradcheck", "oraclenet bench",
+                     "oraclenet verify", "oraclenet gpu train", "oraclenet gpu bench",
+                     "oraclenet gpu ptx", "oraclenet mpi train", "oraclenet mpi bench"):
+            assert f"  {line} " in out.stdout, line
+        assert "worker" not in out.stdout
+
+
+def test_the_gradient_check_runs_there(installed, foreign):
+    out = run(installed / "oraclenet", "gradcheck", "-n", "3", "--batch", "4", "--report",
+              "gc", cwd=foreign)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads((foreign / "gc" / "report.json").read_text())["passed"] is True
