@@ -6,7 +6,6 @@ and found tolerances.toml inside the wheel."""
 
 import json
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -37,12 +36,12 @@ def run(*argv, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
 def installed(tmp_path_factory) -> Path:
     """The bin folder of a fresh venv holding the wheel (and its dependencies, from pip)."""
     where = tmp_path_factory.mktemp("wheel")
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", where / "dist",
-                ROOT, cwd=where)
+    venv.create(where / "venv", with_pip=True)  # its own pip: the test's venv may have none
+    bin_dir = where / "venv" / "bin"
+    built = run(bin_dir / "python", "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                where / "dist", ROOT, cwd=where)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (where / "dist").glob("oraclenet-*.whl")
-    venv.create(where / "venv", with_pip=True)
-    bin_dir = where / "venv" / "bin"
     pip = run(bin_dir / "python", "-m", "pip", "install", "-q", wheel, cwd=where, timeout=1200)
     assert pip.returncode == 0, pip.stderr[-3000:]
     return bin_dir
