@@ -56,31 +56,35 @@ class Options:
     progress: bool = True
 
 
-def _options(args: argparse.Namespace, config: cfg.TrainConfig, ranks: int) -> Options:
-    if config.shuffle:
-        raise ValueError("--shuffle: the parallel trainers keep each rank's data where it "
-                         "was sent at start-up, so batches are always taken in order")
+def options_from(args: argparse.Namespace) -> Options:
+    """The command's own flags, typed; ValueError for --dtype or --gemm without --gpu."""
     if not args.gpu and (args.dtype or args.gemm):
         raise ValueError("--dtype and --gemm choose the GPU kernels: add --gpu")
-    if args.gpu:
-        unusable = device_error()
-        if unusable:
-            raise ValueError(f"--gpu: {unusable}")
-        if args.strategy == "model" and config.hidden < ranks:
-            raise ValueError(f"--gpu --strategy model: -n {config.hidden} hidden neurons "
-                             f"cannot give each of {ranks} ranks one")
     return Options(args.strategy, device_from(args) if args.gpu else None, args.save,
                    args.json, not args.quiet)
 
 
-def settings(comm: Comm, args: argparse.Namespace | None, usage_error: str | None
-             ) -> tuple[cfg.TrainConfig, Options]:
-    """Check on every rank, then check that every rank has what rank 0 has."""
-    config, options, error = None, None, usage_error
+def _check(config: cfg.TrainConfig, options: Options, ranks: int) -> None:
+    if config.shuffle:
+        raise ValueError("--shuffle: the parallel trainers keep each rank's data where it "
+                         "was sent at start-up, so batches are always taken in order")
+    if options.device is not None:
+        unusable = device_error()
+        if unusable:
+            raise ValueError(f"--gpu: {unusable}")
+        if options.strategy == "model" and config.hidden < ranks:
+            raise ValueError(f"--gpu --strategy model: -n {config.hidden} hidden neurons "
+                             f"cannot give each of {ranks} ranks one")
+
+
+def agree_on_settings(comm: Comm, config: cfg.TrainConfig | None, options: Options | None,
+                      usage_error: str | None) -> None:
+    """Check on every rank, then check that every rank has what rank 0 has; RankError on
+    every rank when any rank has an error or differs."""
+    error = usage_error
     if error is None:
         try:
-            config = cfg.resolve(args)
-            options = _options(args, config, comm.size)
+            _check(config, options, comm.size)
         except ValueError as err:
             error = str(err)
     comm.agree(error)
@@ -88,7 +92,6 @@ def settings(comm: Comm, args: argparse.Namespace | None, usage_error: str | Non
     root = comm.comm.bcast(mine)
     diff = ", ".join(f"{k} {mine[k]!r} != {root[k]!r}" for k in root if mine.get(k) != root[k])
     comm.agree(f"arguments differ from rank 0's: {diff}" if diff else None)
-    return config, options
 
 
 def network_factory(device: Device | None) -> NetworkFactory | None:
@@ -149,14 +152,16 @@ def train(comm: Comm, config: cfg.TrainConfig, options: Options) -> int:
     return 0
 
 
-def main(args: argparse.Namespace | None, usage_error: str | None = None) -> int:
-    """The command, on every rank: args as parsed there, or the usage error its parser
-    raised (agreed on with the other ranks before anyone exits)."""
+def main(config: cfg.TrainConfig | None, options: Options | None,
+         usage_error: str | None = None) -> int:
+    """The command, on every rank: the settings as this rank parsed them, or the usage error
+    its parser raised (agreed on with the other ranks before anyone exits)."""
     try:
         one_blas_thread()
         comm = Comm()
         try:
-            return train(comm, *settings(comm, args, usage_error))
+            agree_on_settings(comm, config, options, usage_error)
+            return train(comm, config, options)
         except RankError as err:
             if comm.rank == 0:
                 say_error(PROG, err)

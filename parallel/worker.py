@@ -30,13 +30,13 @@ from .model_parallel import ModelParallel
 ALLREDUCE_SIZES = (8, 1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22)
 
 
-def train(args: argparse.Namespace) -> int:
+def train(strategy: str, images: int, hidden: int, batch: int, epochs: int) -> int:
     comm = Comm()
-    strategy = {"data": DataParallel, "model": ModelParallel}[args.strategy]
-    data = synthetic(args.images, seed=0) if comm.rank == 0 else None
-    trainer = strategy(comm, init_params(args.hidden, 0), data, args.batch, 1e-4, 0.1)
-    epochs = []
-    for epoch in range(args.epochs + 1):
+    kind = {"data": DataParallel, "model": ModelParallel}[strategy]
+    data = synthetic(images, seed=0) if comm.rank == 0 else None
+    trainer = kind(comm, init_params(hidden, 0), data, batch, 1e-4, 0.1)
+    seconds = []
+    for epoch in range(epochs + 1):
         comm.comm.Barrier()
         if epoch == 1:  # count communication after the warm-up epoch only
             comm.seconds.clear()
@@ -44,26 +44,26 @@ def train(args: argparse.Namespace) -> int:
         for t in range(trainer.n_batches):
             trainer.step(t)
         comm.comm.Barrier()
-        epochs.append(time.perf_counter() - began)
-    timed = epochs[1:]
+        seconds.append(time.perf_counter() - began)
+    timed = seconds[1:]
     steps = trainer.n_batches * len(timed)
     if comm.rank == 0:
         print(json.dumps(dict(
-            strategy=args.strategy, ranks=comm.size, images=args.images, hidden=args.hidden,
-            batch=args.batch, epoch_seconds=timed,
-            images_per_second=args.images / statistics.median(timed),
+            strategy=strategy, ranks=comm.size, images=images, hidden=hidden,
+            batch=batch, epoch_seconds=timed,
+            images_per_second=images / statistics.median(timed),
             step_seconds=sum(timed) / steps, allreduce_seconds=comm.seconds["step"] / steps,
             bytes_per_step=trainer.bytes_per_step())))
     return 0
 
 
-def allreduce(args: argparse.Namespace) -> int:
+def allreduce(repeats: int) -> int:
     comm = Comm()
     times = {}
     for size in ALLREDUCE_SIZES:
         buffer = np.ones(size // 8)
         samples = []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             comm.comm.Barrier()
             began = time.perf_counter()
             comm.allreduce_sum(buffer)
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-b", "--batch", type=positive_int, required=True)
     p.add_argument("--epochs", type=positive_int, required=True, help="timed, after a warm-up")
     sub.add_parser("allreduce").add_argument("--repeats", type=positive_int, default=50)
-    args = parser.parse_args(argv)
+    args = vars(parser.parse_args(argv))
     one_blas_thread()
-    return {"train": train, "allreduce": allreduce}[args.command](args)
+    return {"train": train, "allreduce": allreduce}[args.pop("command")](**args)
 
 
 if __name__ == "__main__":

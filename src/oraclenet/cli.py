@@ -124,9 +124,14 @@ def cmd_gpu_ptx(args: argparse.Namespace) -> int:
 # --- MPI ----------------------------------------------------------------------------------
 
 def cmd_mpi_train(args: argparse.Namespace) -> int:
+    from .common.config import resolve
     from .parallel import train
 
-    return train.main(args)
+    try:
+        config, options = resolve(args), train.options_from(args)
+    except ValueError as err:  # every rank must hear of it before any exits
+        return train.main(None, None, str(err))
+    return train.main(config, options)
 
 
 def cmd_mpi_bench(args: argparse.Namespace) -> int:
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         if err.prog == MPI_TRAIN:  # every rank must hear of it before any exits
             from .parallel import train
 
-            return train.main(None, str(err))
+            return train.main(None, None, str(err))
         return say_error(err.prog, err)
     try:
         return args.run(args)
