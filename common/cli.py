@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# 0: done, every verdict passed; 1: a verdict or target failed; 2: bad flags or input;
+# 3: training diverged (a non-finite loss or parameter); 4: an MPI rank stalled.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STALLED = 0, 1, 2, 3, 4
 
 
 class UsageError(ValueError):

@@ -31,6 +31,7 @@ class TrainConfig:
     shuffle: bool = False
     val_fraction: float = 0.1
     print_loss: bool = False
+    allow_divergence: bool = False  # keep training through a non-finite loss or parameter
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +71,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add("--val-fraction", type=positive_float, help="fraction held out for validation (0.1)")
     add("--print-loss", action="store_true", default=None, help="print the loss every iteration")
     add("--preset", choices=sorted(PRESETS), help="the course's runs (SPEC section 2)")
+    add("--allow-divergence", action="store_true", default=None,
+        help="keep training through a non-finite loss or parameter (default: stop there, "
+             "naming the step, with exit code 3)")
 
 
 def resolve(args: argparse.Namespace) -> TrainConfig:

@@ -9,16 +9,20 @@ on the network.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from .memory import check_fits
 from .shapes import N_CLASSES, N_PIXELS
 
 PIXELS = ("unit", "raw")
+IMAGE_SHAPE = (28, 28)
 IDX_IMAGES = 0x00000803
 IDX_LABELS = 0x00000801
 MNIST5K = "mnist5k"
@@ -104,7 +108,12 @@ def stratified_split(
         n_val = round(val_fraction * len(members))
         val.append(members[:n_val])
         train.append(members[n_val:])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(val))
+    train, val = np.concatenate(train), np.concatenate(val)
+    for name, part in (("validation", val), ("training", train)):
+        if part.size == 0:
+            raise DataError(f"--val-fraction {val_fraction}: {len(labels)} images leave no "
+                            f"{name} image")
+    return rng.permutation(train), rng.permutation(val)
 
 
 def mnist5k_path() -> Path:
@@ -133,37 +142,49 @@ def load_mnist5k(pixels: str = "unit", val_fraction: float = 0.1, seed: int = 0)
     )
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file of unsigned bytes (plain or gzip), checking header and length.
+def _read_exactly(f, n: int, path: Path, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) < n:
+        raise DataError(f"{path}: {len(data)} bytes is too short for {what}")
+    return data
 
-    Returns uint8 of shape (count,) for labels or (count, rows, cols) for images.
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file of unsigned bytes (plain or gzip), header first.
+
+    The header is checked, and the body it promises is checked against the file's size (plain)
+    and against the memory available, before the body is read; a gzip file is decompressed no
+    further than that. Returns uint8 of shape (count,) for labels or (count, rows, cols) for
+    images. Every failure, a corrupt gzip stream included, is a DataError naming the file.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
+    gz = path.suffix == ".gz"
     try:
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as err:
-        raise DataError(f"{path}: cannot read: {err}") from err
-    if len(data) < 4:
-        raise DataError(f"{path}: {len(data)} bytes is too short for an IDX header")
-    (magic,) = struct.unpack(">I", data[:4])
-    if magic not in (IDX_IMAGES, IDX_LABELS):
-        raise DataError(
-            f"{path}: magic number 0x{magic:08x}, expected 0x{IDX_IMAGES:08x} (images) "
-            f"or 0x{IDX_LABELS:08x} (labels)"
-        )
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path}: {len(data)} bytes is too short for a {ndim}-d IDX header")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) != expected:
-        raise DataError(
-            f"{path}: header says dimensions {dims}, i.e. {expected} bytes, "
-            f"but the file holds {len(data)}"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+        with (gzip.open if gz else open)(path, "rb") as f:
+            (magic,) = struct.unpack(">I", _read_exactly(f, 4, path, "an IDX header"))
+            if magic not in (IDX_IMAGES, IDX_LABELS):
+                raise DataError(
+                    f"{path}: magic number 0x{magic:08x}, expected 0x{IDX_IMAGES:08x} "
+                    f"(images) or 0x{IDX_LABELS:08x} (labels)")
+            ndim = magic & 0xFF
+            header = 4 + 4 * ndim
+            dims = struct.unpack(f">{ndim}I", _read_exactly(
+                f, 4 * ndim, path, f"a {ndim}-d IDX header"))
+            body = int(np.prod(dims, dtype=np.int64))
+            expected = header + body
+            if not gz and (size := os.fstat(f.fileno()).st_size) != expected:
+                raise DataError(f"{path}: header says dimensions {dims}, i.e. {expected} "
+                                f"bytes, but the file holds {size}")
+            check_fits(body * (1 + np.dtype(np.float64).itemsize),
+                       f"{path} ({body:,} pixels or labels, as float64)")
+            data = f.read(body + 1)  # one more: a longer stream is refused, not read on
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read{' (corrupt gzip stream)' if gz else ''}: "
+                        f"{err}") from err
+    if len(data) != body:
+        holds = f"{header + len(data)}" if len(data) < body else f"more than {expected}"
+        raise DataError(f"{path}: header says dimensions {dims}, i.e. {expected} bytes, "
+                        f"but the file holds {holds}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def _check_labels(labels: np.ndarray, path: Path) -> None:
@@ -181,13 +202,19 @@ def _find_idx(directory: Path, stem: str, required: bool) -> Path | None:
 
 
 def _read_pair(directory: Path, prefix: str, required: bool = True) -> tuple | None:
-    """Images (count x 784 uint8) and labels (count,) of one IDX pair, e.g. prefix 'train'."""
-    images_path = _find_idx(directory, f"{prefix}-images-idx3-ubyte", required)
-    labels_path = _find_idx(directory, f"{prefix}-labels-idx1-ubyte", required)
-    if images_path is None or labels_path is None:
+    """Images (count x 784 uint8) and labels (count,) of one IDX pair, e.g. prefix 'train';
+    None when an optional pair is absent (one file of the two is an error)."""
+    stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+    images_path, labels_path = (_find_idx(directory, stem, required) for stem in stems)
+    if images_path is None and labels_path is None:
         return None
+    if images_path is None or labels_path is None:
+        found, missing = ((labels_path, stems[0]) if images_path is None
+                          else (images_path, stems[1]))
+        raise DataError(f"{found} is there but {missing} (or {missing}.gz) is not: give both "
+                        f"{prefix} files or neither")
     images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.shape[1] * images.shape[2] != N_PIXELS:
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
         raise DataError(f"{images_path}: expected count x 28 x 28 images, got {images.shape}")
     if labels.ndim != 1:
         raise DataError(f"{labels_path}: expected a 1-d label file, got shape {labels.shape}")
@@ -213,7 +240,9 @@ def load_idx_dir(directory: Path, pixels: str = "unit", val_fraction: float = 0.
     raw, labels = _read_pair(directory, "train")
     n_val = round(val_fraction * len(labels))
     if n_val < 1 or n_val >= len(labels):
-        raise DataError(f"{directory}: {len(labels)} training images cannot give {n_val} to val")
+        empty = "validation" if n_val < 1 else "training"
+        raise DataError(f"--val-fraction {val_fraction}: the {len(labels)} images of {directory} "
+                        f"leave no {empty} image")
     images = scale_pixels(raw, pixels)
     cut = len(labels) - n_val
     test_pair = _read_pair(directory, "t10k", required=False)

@@ -1,46 +1,168 @@
-"""Outputs are written whole or not at all: write beside the target, then rename over it."""
+"""Outputs are written whole or not at all, and never over something that is not a file.
+
+write_atomic(path, write) calls write(f) on a temporary file beside the target, flushes and
+fsyncs it, gives it the mode the target has (or, for a new file, what the umask allows), and
+renames it over the target; the directory is fsynced after. It refuses, with one line, a
+target that exists and is not a regular file (a directory, a device, a FIFO, a socket), and a
+symbolic link that leads to none; a link to a regular file is followed, so that the file it
+names is replaced and the link kept. `-` and /dev/stdout (or /dev/stderr) are written
+directly: that is clearly what the user means.
+
+The temporary file is `.NAME.PID.oraclenet-tmp`. It is removed when the write fails, and on
+SIGTERM once the entry point has installed common.process.exit_on_sigterm. A SIGKILL leaves
+it behind; the next write to the same target removes every such file whose process is gone,
+so at most one is ever left.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
+import stat
+import sys
 from collections.abc import Callable
 from contextlib import suppress
+from glob import escape
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+STREAMS = {"-": "stdout", "/dev/stdout": "stdout", "/dev/stderr": "stderr"}
+TMP_SUFFIX = ".oraclenet-tmp"
+KINDS = ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"),
+         (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+         (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"))
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file in path's directory, then rename it to path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+
+class OutputError(OSError):
+    """An output cannot be written where it was asked for; the message names it."""
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in KINDS if test(mode)), "special file")
+
+
+def _target(path: Path) -> Path:
+    """The regular file to replace: path itself, or what a symbolic link there leads to."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            raise OutputError(f"{path}: a symbolic link to {target}, which does not exist; "
+                              "not written")
+        path = target
+    if path.exists() and not path.is_file():
+        raise OutputError(f"{path}: exists and is a {_kind(path.stat().st_mode)}, not a "
+                          "regular file; not written over")
+    return path
+
+
+def check_output(path: Path | str) -> None:
+    """Before any work: refuse an output that write_atomic would refuse, or whose directory
+    cannot be made or written to."""
+    if str(path) in STREAMS:
+        return
+    target = _target(Path(path))
+    existing = target.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{path}: {existing} is a {_kind(existing.stat().st_mode)}, not a "
+                          "directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write in {existing} (permission denied)")
+
+
+def _umask() -> int:
     try:
-        write(Path(tmp))
-        os.replace(tmp, path)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporary files that killed writers of target left behind."""
+    for stale in target.parent.glob(f".{escape(target.name)}.*{TMP_SUFFIX}"):
+        pid = stale.name[len(target.name) + 2:-len(TMP_SUFFIX)]
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(FileNotFoundError):
+                stale.unlink()
+
+
+def write_atomic(path: Path | str, write: Callable[[BinaryIO], None]) -> None:
+    """write(f) into a temporary file, then rename it to path: whole or not at all."""
+    if str(path) in STREAMS:
+        stream = getattr(sys, STREAMS[str(path)]).buffer
+        write(stream)
+        stream.flush()
+        return
+    target = _target(Path(path))
+    tmp = target.parent / f".{target.name}.{os.getpid()}{TMP_SUFFIX}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(target)
+        mode = (stat.S_IMODE(target.stat().st_mode) if target.exists()
+                else 0o666 & ~_umask())
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            write(f)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as err:
+        if isinstance(err, OutputError):
+            raise
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
     finally:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(text))
+def write_text(path: Path | str, text: str) -> None:
+    write_atomic(path, lambda f: f.write(text.encode()))
 
 
-def write_json(path: Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2) + "\n")
+def finite_or_null(obj):
+    """obj with every non-finite float replaced by None: strict JSON, where null stands for
+    NaN or an infinity (a diverged run's loss, with --allow-divergence)."""
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_or_null(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    def save(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    write_atomic(path, save)
+def write_json(path: Path | str, obj) -> None:
+    """Strict JSON (never NaN or Infinity, which are not JSON: see finite_or_null)."""
+    write_text(path, json.dumps(finite_or_null(obj), indent=2, allow_nan=False) + "\n")
 
 
-def save_figure(fig, path: Path) -> None:
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
+def write_npz(path: Path | str, arrays: dict[str, np.ndarray]) -> None:
+    write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def save_figure(fig, path: Path | str) -> None:
+    write_atomic(path, lambda f: fig.savefig(f, dpi=110, bbox_inches="tight", format="png"))

@@ -5,6 +5,7 @@ It does no arithmetic on the network."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -45,14 +46,23 @@ def batch_starts(n: int, batch: int) -> range:
     return range(0, n, batch)
 
 
+class Diverged(ArithmeticError):
+    """Training reached a non-finite loss or parameter; the message names where."""
+
+
 def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], float],
                evaluate: Callable[[], float | None], *, progress: bool, print_loss: bool,
-               begin_epoch: Callable[[int], None] | None = None) -> History:
+               begin_epoch: Callable[[int], None] | None = None,
+               params_finite: Callable[[], bool] | None = None,
+               allow_divergence: bool = False) -> History:
     """The epoch loop every trainer shares (it does no arithmetic on the network).
 
     step(t, start, stop) trains on batch t, columns [start, stop), and returns J before the
     step; evaluate() gives the validation accuracy after each epoch, or None (no validation
     set, or an MPI rank other than 0); begin_epoch(epoch), if given, runs before each epoch.
+    The run stops with Diverged at the first non-finite J, and after an epoch whose
+    parameters are not all finite (params_finite(); a non-finite parameter also makes the
+    next J non-finite), unless allow_divergence.
     """
     history = History()
     for epoch in range(epochs):
@@ -65,6 +75,9 @@ def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], 
             stop = min(start + batch, n)
             step_began = time.perf_counter()
             J = step(t, start, stop)
+            if not (allow_divergence or math.isfinite(J)):
+                raise Diverged(f"step {len(history.train_loss) + 1} (epoch {epoch + 1}, batch "
+                               f"{t + 1}): the loss is {J}")
             history.step_seconds.append(time.perf_counter() - step_began)
             history.train_loss.append(J)
             history.images += stop - start
@@ -73,6 +86,9 @@ def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], 
             if print_loss:
                 tqdm.write(f"epoch {epoch + 1} iteration {t + 1} loss {J:.6f}")
         history.epoch_seconds.append(time.perf_counter() - began)
+        if not (allow_divergence or params_finite is None or params_finite()):
+            raise Diverged(f"after step {len(history.train_loss)} (the end of epoch "
+                           f"{epoch + 1}): the parameters hold NaN or infinite entries")
         accuracy = evaluate()
         if accuracy is not None:
             history.val_accuracy_per_epoch.append(accuracy)

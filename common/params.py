@@ -6,6 +6,8 @@ same starting point everywhere. It does no arithmetic on the network.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -39,6 +41,10 @@ class Params:
 
     def copy(self) -> Params:
         return Params(*(a.copy() for a in self.blocks().values()))
+
+    def finite(self) -> bool:
+        """No NaN or infinity in any block."""
+        return all(bool(np.isfinite(a).all()) for a in self.blocks().values())
 
     def astype(self, dtype) -> Params:
         """Every block converted to dtype (a copy)."""
@@ -74,18 +80,40 @@ def save_params(params: Params, path: Path) -> None:
 
 
 def load_params(path: Path) -> Params:
-    """Read parameters saved by save_params; errors name the file and the block at fault."""
+    """Read W1, b1, W2, b2 from an .npz file as save_params writes it, as float64.
+
+    Every way a file can be wrong is a ValueError that names it and the block at fault: not
+    an .npz (corrupt, empty, a .npy), a missing block, a dtype that is not real floating
+    point, a wrong shape, no hidden unit, a NaN or an infinity.
+    """
     path = Path(path)
     try:
-        with np.load(path) as archive:
-            blocks = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as err:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: a single .npy array, not an .npz of "
+                             f"{', '.join(BLOCKS)}")
+        with loaded as archive:
+            blocks = {name: archive[name] for name in BLOCKS if name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        if str(err).startswith(str(path)):
+            raise
         raise ValueError(f"{path}: cannot read parameters: {err}") from err
     missing = [b for b in BLOCKS if b not in blocks]
     if missing:
         raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
-    hidden = blocks["W1"].shape[0] if blocks["W1"].ndim == 2 else -1
+    for name, block in blocks.items():
+        if not np.issubdtype(block.dtype, np.floating):
+            raise ValueError(f"{path}: {name} has dtype {block.dtype}; parameters are real "
+                             "floating point")
+    W1 = blocks["W1"]
+    hidden = W1.shape[0] if W1.ndim == 2 else -1
     for name, shape in param_shapes(hidden).items():
         if blocks[name].shape != shape:
             raise ValueError(f"{path}: {name} has shape {blocks[name].shape}, expected {shape}")
-    return Params(*(blocks[b] for b in BLOCKS))
+    if hidden == 0:
+        raise ValueError(f"{path}: W1 has no row: a network needs at least one hidden unit")
+    for name, block in blocks.items():
+        bad = np.size(block) - np.count_nonzero(np.isfinite(block))
+        if bad:
+            raise ValueError(f"{path}: {name} holds {bad} NaN or infinite entries")
+    return Params(*(blocks[b].astype(np.float64) for b in BLOCKS))

@@ -10,12 +10,15 @@ environment, their allocator and their BLAS alone.
   a step comes back as fresh pages that the kernel faults in and zeroes: raise both
   thresholds so that freed blocks are reused.
 - An MPI rank runs its BLAS on one thread: the ranks are the parallelism.
+- SIGTERM ends the command through SystemExit, so that `finally` blocks run: an output being
+  written loses its temporary file (common/files.py), instead of leaving it behind.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 
 
@@ -50,3 +53,12 @@ def blas_description() -> str:
              if i.get("user_api") == "blas"]
     timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
     return f"{', '.join(found) or 'no BLAS found'}; OPENBLAS_THREAD_TIMEOUT={timeout}"
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM raises SystemExit(143) in the main thread (the shell's code for it)."""
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)

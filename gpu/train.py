@@ -9,6 +9,7 @@ import time
 from ..common.config import TrainConfig
 from ..common.data import load
 from ..common.loop import run_epochs
+from ..common.memory import check_network
 from ..common.params import Params, init_params
 from ..common.record import run_record
 from .network import DeviceNetwork
@@ -25,6 +26,7 @@ def run_training(config: TrainConfig, device: Device, *, progress: bool = True
     if error:
         raise ValueError(error)
     began = time.perf_counter()
+    check_network(config.hidden, config.batch)
     split = load(config.data, config.pixels, config.val_fraction, config.seed)
     net = DeviceNetwork(init_params(config.hidden, config.seed, config.init), device.dtype,
                         device.gemm)
@@ -36,7 +38,9 @@ def run_training(config: TrainConfig, device: Device, *, progress: bool = True
 
     history = run_epochs(len(split.train), config.batch, config.epochs, step,
                          lambda: net.correct(X_val, y_val) / len(split.val),
-                         progress=progress, print_loss=config.print_loss)
+                         progress=progress, print_loss=config.print_loss,
+                         params_finite=lambda: net.params().finite(),
+                         allow_divergence=config.allow_divergence)
     test_accuracy = None
     if split.test is not None:
         X_test, y_test = net.load(split.test.images, split.test.labels)

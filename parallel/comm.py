@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -32,27 +33,47 @@ class Comm:
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.sent: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
+        self.waiting: str | None = None  # the collective this rank is in, for the watchdog
+
+    @contextmanager
+    def waiting_in(self, kind: str):
+        """Mark the collective this rank is about to wait in."""
+        self.waiting = kind
+        try:
+            yield
+        finally:
+            self.waiting = None
+
+    def bcast(self, obj, root: int = 0):
+        with self.waiting_in("bcast"):
+            return self.comm.bcast(obj, root)
+
+    def allgather(self, obj) -> list:
+        with self.waiting_in("allgather"):
+            return self.comm.allgather(obj)
 
     def allreduce_sum(self, buffer: np.ndarray, kind: str = "allreduce") -> np.ndarray:
         """Sum buffer over all ranks, in place, and count its bytes and the time it took."""
         self.sent[kind] += buffer.nbytes
         began = time.perf_counter()
-        self.comm.Allreduce(self._in_place, buffer, op=self._sum)
+        with self.waiting_in(f"allreduce ({kind})"):
+            self.comm.Allreduce(self._in_place, buffer, op=self._sum)
         self.seconds[kind] += time.perf_counter() - began
         return buffer
 
     def bcast_array(self, array: np.ndarray | None, root: int = 0) -> np.ndarray:
         """Broadcast an array from root (shape and dtype travel first)."""
-        meta = self.comm.bcast(None if array is None else (array.shape, array.dtype.str), root)
+        meta = self.bcast(None if array is None else (array.shape, array.dtype.str), root)
         out = np.ascontiguousarray(array) if self.rank == root else np.empty(meta[0], meta[1])
         self.sent["setup"] += out.nbytes if self.rank == root else 0
-        self.comm.Bcast(out, root=root)
+        with self.waiting_in("bcast"):
+            self.comm.Bcast(out, root=root)
         return out
 
     def scatter_rows(self, rows: list[np.ndarray] | None, root: int = 0) -> np.ndarray:
         """Rank r receives rows[r] (root passes one C-contiguous array per rank, same dtype
         and trailing shape)."""
-        meta = self.comm.bcast(None if rows is None else
+        meta = self.bcast(None if rows is None else
                                ([r.shape[0] for r in rows], rows[0].shape[1:], rows[0].dtype.str),
                                root)
         counts, tail, dtype = meta
@@ -64,12 +85,13 @@ class Comm:
             sizes = [c * width for c in counts]
             send = [flat, (sizes, np.concatenate([[0], np.cumsum(sizes)[:-1]]).tolist())]
             self.sent["setup"] += flat.nbytes
-        self.comm.Scatterv(send, out, root=root)
+        with self.waiting_in("scatter"):
+            self.comm.Scatterv(send, out, root=root)
         return out
 
     def agree(self, error: str | None) -> None:
         """Collective: raise RankError on every rank if any rank passes an error message."""
-        errors = self.comm.allgather(error)
+        errors = self.allgather(error)
         by_message: dict[str, list[int]] = {}
         for r, e in enumerate(errors):
             if e is not None:

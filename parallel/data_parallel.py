@@ -25,7 +25,7 @@ from .trainer import NetworkFactory, Trainer
 class DataParallel(Trainer):
     def __init__(self, comm: Comm, params: Params, train: Dataset | None, batch: int,
                  lam: float, lr: float, network: NetworkFactory = HostNetwork):
-        n_train = comm.comm.bcast(None if train is None else len(train))
+        n_train = comm.bcast(None if train is None else len(train))
         super().__init__(comm, params.hidden, n_train, batch, lam, lr)
         self.net = network(params)
         # The MPI buffer, in the network's dtype: dW1, db1, dW2, db2 and the loss, packed.

@@ -45,8 +45,9 @@ class ModelParallel(Trainer):
         mine = self.net.params()
         local = np.hstack([mine.W1, mine.b1, mine.W2.T])  # h_r x (784 + 1 + 10)
         full = np.empty((self.hidden, local.shape[1])) if self.comm.rank == 0 else None
-        self.comm.comm.Gatherv(local, None if full is None else
-                               [full, (sizes * local.shape[1]).tolist()], root=0)
+        with self.comm.waiting_in("gather"):
+            self.comm.comm.Gatherv(local, None if full is None else
+                                   [full, (sizes * local.shape[1]).tolist()], root=0)
         if full is None:
             return None
         return Params(full[:, :N_PIXELS].copy(), full[:, N_PIXELS:N_PIXELS + 1].copy(),

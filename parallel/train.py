@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..common import config as cfg
-from ..common.cli import EXIT_USAGE, say_error
+from ..common.cli import EXIT_DIVERGED, EXIT_USAGE, positive_float, say_error
 from ..common.data import DataError, load
-from ..common.files import write_json
+from ..common.files import check_output, write_json
+from ..common.loop import Diverged
+from ..common.memory import check_network
 from ..common.params import init_params, save_params
 from ..common.process import one_blas_thread
 from ..common.record import run_record
@@ -28,8 +30,10 @@ from .comm import Comm, RankError
 from .data_parallel import DataParallel
 from .model_parallel import ModelParallel
 from .trainer import NetworkFactory, Trainer, run
+from .watchdog import Watchdog
 
 PROG = "oraclenet mpi train"
+DEFAULT_TIMEOUT_S = 600.0
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
 
 
@@ -43,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", type=Path, help="rank 0 writes the final parameters (.npz)")
     parser.add_argument("--json", type=Path, help="rank 0 writes the run's record")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S,
+                        metavar="SECONDS",
+                        help="end the whole job when a rank makes no progress for this long, "
+                             f"naming it (default {DEFAULT_TIMEOUT_S:g})")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class Options:
     save: Path | None = None
     json: Path | None = None
     progress: bool = True
+    timeout: float = DEFAULT_TIMEOUT_S  # seconds a rank may go without progress
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -61,10 +70,15 @@ def options_from(args: argparse.Namespace) -> Options:
     if not args.gpu and (args.dtype or args.gemm):
         raise ValueError("--dtype and --gemm choose the GPU kernels: add --gpu")
     return Options(args.strategy, device_from(args) if args.gpu else None, args.save,
-                   args.json, not args.quiet)
+                   args.json, not args.quiet, args.timeout)
 
 
-def _check(config: cfg.TrainConfig, options: Options, ranks: int) -> None:
+def _check(config: cfg.TrainConfig, options: Options, comm: Comm) -> None:
+    check_network(config.hidden, config.batch)
+    if comm.rank == 0:  # rank 0 writes the outputs: refuse now, not after training
+        for output in (options.save, options.json):
+            if output:
+                check_output(output)
     if config.shuffle:
         raise ValueError("--shuffle: the parallel trainers keep each rank's data where it "
                          "was sent at start-up, so batches are always taken in order")
@@ -72,9 +86,9 @@ def _check(config: cfg.TrainConfig, options: Options, ranks: int) -> None:
         unusable = device_error()
         if unusable:
             raise ValueError(f"--gpu: {unusable}")
-        if options.strategy == "model" and config.hidden < ranks:
+        if options.strategy == "model" and config.hidden < comm.size:
             raise ValueError(f"--gpu --strategy model: -n {config.hidden} hidden neurons "
-                             f"cannot give each of {ranks} ranks one")
+                             f"cannot give each of {comm.size} ranks one")
 
 
 def agree_on_settings(comm: Comm, config: cfg.TrainConfig | None, options: Options | None,
@@ -84,12 +98,12 @@ def agree_on_settings(comm: Comm, config: cfg.TrainConfig | None, options: Optio
     error = usage_error
     if error is None:
         try:
-            _check(config, options, comm.size)
-        except ValueError as err:
+            _check(config, options, comm)
+        except (ValueError, OSError) as err:  # OutputError and ResourceError too
             error = str(err)
     comm.agree(error)
     mine = dict(config.as_dict(), **{k: str(v) for k, v in vars(options).items()})
-    root = comm.comm.bcast(mine)
+    root = comm.bcast(mine)
     diff = ", ".join(f"{k} {mine[k]!r} != {root[k]!r}" for k in root if mine.get(k) != root[k])
     comm.agree(f"arguments differ from rank 0's: {diff}" if diff else None)
 
@@ -111,24 +125,29 @@ def make_trainer(strategy: str, device: Device | None, comm: Comm, *setup) -> Tr
     return kind(comm, *setup) if factory is None else kind(comm, *setup, network=factory)
 
 
-def train(comm: Comm, config: cfg.TrainConfig, options: Options) -> int:
+def train(comm: Comm, config: cfg.TrainConfig, options: Options, dog: Watchdog) -> int:
     began = time.perf_counter()
     root = comm.rank == 0
     split, error = None, None
     if root:
+        dog.progress("start-up: reading the data")
         try:
             split = load(config.data, config.pixels, config.val_fraction, config.seed)
         except DataError as err:
             error = str(err)
     comm.agree(error)
+    dog.progress("start-up: sending the data")
     params = init_params(config.hidden, config.seed, config.init)
     trainer = make_trainer(options.strategy, options.device, comm, params,
                            split.train if root else None, config.batch, config.lam, config.lr)
     history = run(trainer, config.epochs, split.val if root else None,
-                  progress=options.progress, print_loss=config.print_loss)
-    has_test = comm.comm.bcast(root and split.test is not None)
+                  progress=options.progress, print_loss=config.print_loss,
+                  allow_divergence=config.allow_divergence, step_begins=dog.progress)
+    dog.progress("the test set and the final parameters")
+    has_test = comm.bcast(root and split.test is not None)
     test_accuracy = trainer.accuracy(split.test if root else None) if has_test else None
     final = trainer.gather_params()
+    dog.stop()
     if not root:
         return 0
     device = options.device
@@ -144,7 +163,7 @@ def train(comm: Comm, config: cfg.TrainConfig, options: Options) -> int:
             save_params(final, options.save)
         if options.json:
             write_json(options.json, record)
-    except OSError as err:
+    except (OSError, ValueError) as err:
         return say_error(PROG, err)
     print(f"{options.strategy} parallelism on {comm.size} ranks: val_accuracy "
           f"{record['val_accuracy']:.4f}  {record['images_per_second']:,.0f} images/s  "
@@ -159,13 +178,16 @@ def main(config: cfg.TrainConfig | None, options: Options | None,
     try:
         one_blas_thread()
         comm = Comm()
+        dog = Watchdog(comm, DEFAULT_TIMEOUT_S if options is None else options.timeout, PROG)
         try:
             agree_on_settings(comm, config, options, usage_error)
-            return train(comm, config, options)
-        except RankError as err:
+            return train(comm, config, options, dog)
+        except (RankError, Diverged) as err:  # raised on every rank at once
+            dog.stop()
             if comm.rank == 0:
-                say_error(PROG, err)
-            return EXIT_USAGE
+                say_error(PROG, err if isinstance(err, RankError) else
+                          f"training diverged at {err} (--allow-divergence goes on)")
+            return EXIT_USAGE if isinstance(err, RankError) else EXIT_DIVERGED
     except BaseException as err:
         from mpi4py.run import set_abort_status
 

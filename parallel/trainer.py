@@ -97,16 +97,30 @@ class Trainer:
         z2 = self.logits(None if data is None else data.images)
         return None if z2 is None else float(np.mean(np.argmax(z2, axis=0) == data.labels))
 
+    def params_finite(self) -> bool:
+        """No NaN or infinity in any rank's parameters (collective)."""
+        return all(self.comm.allgather(self.net.params().finite()))
+
     def bytes_per_step(self) -> float:
         """Bytes this rank handed to MPI per training step."""
         return self.comm.sent["step"] / max(self.steps_taken, 1)
 
 
 def run(trainer: Trainer, epochs: int, val: Dataset | None, progress: bool,
-        print_loss: bool) -> History:
-    """The shared epoch loop; rank 0 shows the progress bar and keeps the history."""
+        print_loss: bool, allow_divergence: bool = False,
+        step_begins: Callable[[str], None] | None = None) -> History:
+    """The shared epoch loop; rank 0 shows the progress bar and keeps the history. J is the
+    same on every rank, so every rank stops at the same non-finite loss.
+    step_begins(where), if given, hears of each step before it runs (the watchdog)."""
     root = trainer.comm.rank == 0
-    return run_epochs(trainer.n_train, trainer.batch, epochs,
-                      lambda t, start, stop: trainer.step(t),
+
+    def step(t: int, start: int, stop: int) -> float:
+        if step_begins is not None:
+            step_begins(f"step {trainer.steps_taken + 1} (batch {t + 1} of "
+                        f"{trainer.n_batches})")
+        return trainer.step(t)
+
+    return run_epochs(trainer.n_train, trainer.batch, epochs, step,
                       lambda: trainer.accuracy(val if root else None),
-                      progress=progress and root, print_loss=print_loss and root)
+                      progress=progress and root, print_loss=print_loss and root,
+                      params_finite=trainer.params_finite, allow_divergence=allow_divergence)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..common.config import TrainConfig
 from ..common.data import Dataset, load
 from ..common.loop import History, epoch_order, run_epochs
+from ..common.memory import check_network
 from ..common.params import Params, init_params, load_params
 from ..common.record import run_record
 from . import threaded
@@ -20,8 +21,9 @@ IMPLEMENTATION = "reference (numpy float64)"
 
 def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int, batch: int,
           lr: float, lam: float, seed: int = 0, shuffle: bool = False, progress: bool = True,
-          print_loss: bool = False) -> History:
-    """Train p in place; returns the History."""
+          print_loss: bool = False, allow_divergence: bool = False) -> History:
+    """Train p in place; returns the History. Stops with common.loop.Diverged at the first
+    non-finite loss or parameter, unless allow_divergence."""
     data = train_set
 
     def begin_epoch(epoch: int) -> None:
@@ -38,7 +40,8 @@ def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int
         return None if val_set is None else accuracy(p, val_set.X, val_set.labels)
 
     return run_epochs(len(train_set), batch, epochs, step, evaluate, progress=progress,
-                      print_loss=print_loss, begin_epoch=begin_epoch)
+                      print_loss=print_loss, begin_epoch=begin_epoch, params_finite=p.finite,
+                      allow_divergence=allow_divergence)
 
 
 def run_training(config: TrainConfig, *, progress: bool = True, init_from: Path | None = None
@@ -46,6 +49,7 @@ def run_training(config: TrainConfig, *, progress: bool = True, init_from: Path 
     """Load the data, initialise (or read init_from), train: (the run record, the final
     parameters)."""
     began = time.perf_counter()
+    check_network(config.hidden, config.batch)
     split = load(config.data, config.pixels, config.val_fraction, config.seed)
     if init_from:
         params = load_params(init_from)
@@ -54,7 +58,8 @@ def run_training(config: TrainConfig, *, progress: bool = True, init_from: Path 
         params = init_params(config.hidden, config.seed, config.init)
     history = train(params, split.train, split.val, epochs=config.epochs, batch=config.batch,
                     lr=config.lr, lam=config.lam, seed=config.seed, shuffle=config.shuffle,
-                    progress=progress, print_loss=config.print_loss)
+                    progress=progress, print_loss=config.print_loss,
+                    allow_divergence=config.allow_divergence)
     test_accuracy = (None if split.test is None else
                      accuracy(params, split.test.X, split.test.labels))
     return run_record(IMPLEMENTATION, config.as_dict(), split, history, began,

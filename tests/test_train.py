@@ -1,5 +1,6 @@
 """Training loop, presets, parameter files and the `train` command as users run it."""
 
+import errno
 import json
 import subprocess
 import sys
@@ -87,11 +88,11 @@ def test_parameters_round_trip_and_bad_files_are_named(tmp_path):
 def test_outputs_are_written_whole_or_not_at_all(tmp_path):
     target = tmp_path / "out.json"
 
-    def fails_halfway(tmp):
-        tmp.write_text("{partial")
-        raise OSError("disk full")
+    def fails_halfway(f):
+        f.write(b"{partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match=r"cannot write .*out.json: No space left on device"):
         write_atomic(target, fails_halfway)
     assert list(tmp_path.iterdir()) == []
 

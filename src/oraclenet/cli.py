@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .common.cli import (
+    EXIT_DIVERGED,
     EXIT_FAILED,
     EXIT_OK,
     OneLineParser,
@@ -26,13 +27,22 @@ from .common.cli import (
     positive_int,
     say_error,
 )
-from .common.process import tune_for_speed
+from .common.process import exit_on_sigterm, tune_for_speed
 
 MPI_TRAIN = "oraclenet mpi train"
 SECTIONS = ("oracle", "gradcheck", "mpi", "gpu")
 
 
 # --- the oracle and the judge -------------------------------------------------------------
+
+def _check_outputs(*paths: Path | None) -> None:
+    """Refuse an output that cannot be written, before the work that would fill it."""
+    from .common.files import check_output
+
+    for path in paths:
+        if path is not None:
+            check_output(path)
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .common.config import resolve
@@ -44,6 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.init_from and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such file")
+    _check_outputs(args.save, args.json)
     record, params = run_training(resolve(args), progress=not args.quiet,
                                   init_from=args.init_from)
     if args.save:
@@ -59,6 +70,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
     settings = gradcheck.Settings(hidden=args.hidden, batch=args.batch, lam=args.lam,
                                   seed=args.seed, data=args.data, max_entries=args.max_entries)
+    _check_outputs(args.report / "report.md")
     report = gradcheck.run(settings)
     gradcheck.write_report(report, args.report)
     print(gradcheck.report_markdown(report))
@@ -70,6 +82,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .common.files import write_json
     from .reference import bench
 
+    _check_outputs(args.json)
     result = bench.run(bench.Settings(images=args.images, hidden=args.hidden,
                                       batch=args.batch, rounds=args.rounds,
                                       square=args.square, target=args.target))
@@ -95,6 +108,7 @@ def cmd_gpu_train(args: argparse.Namespace) -> int:
     from .gpu.options import device_from
     from .gpu.train import run_training
 
+    _check_outputs(args.save, args.json)
     record, params = run_training(resolve(args), device_from(args), progress=not args.quiet)
     if args.save:
         save_params(params, args.save)
@@ -107,6 +121,7 @@ def cmd_gpu_train(args: argparse.Namespace) -> int:
 def cmd_gpu_bench(args: argparse.Namespace) -> int:
     from .gpu import bench
 
+    _check_outputs(args.out / "gpu-results.md")
     return bench.run(bench.Settings(repeats=args.repeats, images=args.images,
                                     epochs=args.epochs, oracle_cores=args.oracle_cores,
                                     out=args.out))
@@ -118,6 +133,7 @@ def cmd_gpu_ptx(args: argparse.Namespace) -> int:
 
     if simulated():
         raise ValueError("PTX is compiled by the real CUDA target: unset NUMBA_ENABLE_CUDASIM")
+    _check_outputs(args.report)
     return ptx.run(args.report)
 
 
@@ -137,6 +153,7 @@ def cmd_mpi_train(args: argparse.Namespace) -> int:
 def cmd_mpi_bench(args: argparse.Namespace) -> int:
     from .parallel import bench
 
+    _check_outputs(args.out / "mpi-bench.md")
     return bench.run(bench.Settings(images=args.images, hidden=args.hidden, batch=args.batch,
                                     epochs=args.epochs, out=args.out))
 
@@ -273,6 +290,7 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     tune_for_speed()
+    exit_on_sigterm()
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     try:
@@ -283,8 +301,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return train.main(None, None, str(err))
         return say_error(err.prog, err)
+    from .common.loop import Diverged
+
     try:
         return args.run(args)
+    except Diverged as err:
+        say_error(args.prog, f"training diverged at {err} (--allow-divergence goes on)")
+        return EXIT_DIVERGED
     except (ValueError, OSError) as err:  # DataError, ToleranceError, bad files and values
         return say_error(args.prog, err)
     except KeyboardInterrupt:
