@@ -66,3 +66,13 @@ def mpi(session: nox.Session) -> None:
     for ranks in (1, 2, 3, 4):
         session.run("mpiexec", "-n", str(ranks), "python", "-m", "mpi4py", "-m", "pytest",
                     "--with-mpi", "-q", "tests/mpi")
+
+
+@nox.session(venv_backend=BACKEND)
+def fuzz(session: nox.Session) -> None:
+    """The long runs of tests/test_fuzz.py (20,000 corrupted inputs) and of the check that
+    rank 0's error is the last line on stderr (1,000 MPI runs): docs/reliability.md."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", "tests/test_fuzz.py",
+                "tests/test_mpi.py::test_rank_0s_message_is_the_last_line_on_stderr_every_time",
+                env={"ORACLENET_FUZZ_CASES": "20000", "ORACLENET_MPI_ERROR_RUNS": "1000"})

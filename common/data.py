@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .memory import check_fits
+from .memory import ResourceError, check_fits
 from .shapes import N_CLASSES, N_PIXELS
 
 PIXELS = ("unit", "raw")
@@ -174,8 +174,11 @@ def read_idx(path: Path) -> np.ndarray:
             if not gz and (size := os.fstat(f.fileno()).st_size) != expected:
                 raise DataError(f"{path}: header says dimensions {dims}, i.e. {expected} "
                                 f"bytes, but the file holds {size}")
-            check_fits(body * (1 + np.dtype(np.float64).itemsize),
-                       f"{path} ({body:,} pixels or labels, as float64)")
+            try:
+                check_fits(body * (1 + np.dtype(np.float64).itemsize),
+                           f"{path} ({body:,} pixels or labels, as float64)")
+            except ResourceError as err:
+                raise DataError(str(err)) from None
             data = f.read(body + 1)  # one more: a longer stream is refused, not read on
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: cannot read{' (corrupt gzip stream)' if gz else ''}: "

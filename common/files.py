@@ -135,7 +135,7 @@ def write_atomic(path: Path | str, write: Callable[[BinaryIO], None]) -> None:
             raise
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
     finally:
-        with suppress(FileNotFoundError):
+        with suppress(FileNotFoundError, NotADirectoryError):
             os.unlink(tmp)
 
 

@@ -10,6 +10,9 @@ environment, their allocator and their BLAS alone.
   a step comes back as fresh pages that the kernel faults in and zeroes: raise both
   thresholds so that freed blocks are reused.
 - An MPI rank runs its BLAS on one thread: the ranks are the parallelism.
+- numpy's floating-point RuntimeWarnings (overflow, invalid value) are not shown: the
+  command checks every loss and the parameters itself and stops a diverging run with one
+  line naming the step (exit code 3), which a screen of warnings would only bury.
 - SIGTERM ends the command through SystemExit, so that `finally` blocks run: an output being
   written loses its temporary file (common/files.py), instead of leaving it behind.
 """
@@ -20,6 +23,7 @@ import ctypes
 import os
 import signal
 import sys
+import warnings
 
 
 def tune_for_speed() -> None:
@@ -62,3 +66,8 @@ def exit_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
+
+
+def quiet_float_warnings() -> None:
+    """Hide RuntimeWarnings (numpy's overflow and invalid-value warnings) in this process."""
+    warnings.simplefilter("ignore", RuntimeWarning)

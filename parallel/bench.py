@@ -20,7 +20,7 @@ from ..common.files import save_figure, write_json, write_text
 from ..common.shapes import flops_per_image
 from ..reference.bench import images_per_second
 from . import costmodel
-from .launch import run_worker
+from .launch import TIMEOUT_S, run_worker
 
 # A typical cluster interconnect (100 Gb/s InfiniBand HDR): 2 us latency, 12.5 GB/s.
 CLUSTER_ALPHA, CLUSTER_BETA = 2e-6, 1 / 12.5e9
@@ -33,13 +33,14 @@ class Settings:
     batch: int = 800
     epochs: int = 2  # timed, after a warm-up epoch
     out: Path = Path("reports/mpi")
+    timeout: float = TIMEOUT_S  # the watchdog's, in every MPI run
 
 
 def worker_run(strategy: str, ranks: int, images: int, hidden: int, batch: int,
-               epochs: int) -> dict:
+               epochs: int, timeout: float = TIMEOUT_S) -> dict:
     """One strategy at P ranks, as parallel/worker.py measures it."""
     return run_worker(ranks, "train", "--strategy", strategy, "--images", str(images), "-n",
-                      str(hidden), "-b", str(batch), "--epochs", str(epochs))
+                      str(hidden), "-b", str(batch), "--epochs", str(epochs), timeout=timeout)
 
 
 def fit_alpha_beta(times: dict) -> tuple[float, float]:
@@ -76,10 +77,11 @@ def plot_speedup(cluster: costmodel.Machine, hidden: int, batch: int, path: Path
 def run(settings: Settings) -> int:
     """Measure, print, and write OUT/mpi-bench.md, .json and mpi-speedup.png."""
     H, B, images, epochs = settings.hidden, settings.batch, settings.images, settings.epochs
-    runs = {(s, p): worker_run(s, p, images, H, B, epochs)
+    runs = {(s, p): worker_run(s, p, images, H, B, epochs, settings.timeout)
             for s in ("data", "model") for p in (1, 2, 3, 4)}
     oracle = images_per_second(images, H, B, epochs)
-    times = {int(k): v for k, v in run_worker(2, "allreduce").items()}
+    times = {int(k): v for k, v in run_worker(2, "allreduce",
+                                                timeout=settings.timeout).items()}
     alpha, beta = fit_alpha_beta(times)
     flops = B * flops_per_image(H)
     rate = statistics.mean(flops / (runs[(s, 1)]["step_seconds"]) for s in ("data", "model"))

@@ -98,8 +98,9 @@ class Watchdog:
         silent = [r for r in self.peers if now - self.heard[r][0] > self.timeout]
         if silent:
             return "; ".join(f"rank {r} stalled: no word from it for "
-                             f"{now - self.heard[r][0]:.0f} s, and it was in {self.heard[r][1]}"
-                             for r in silent)
+                             f"{now - self.heard[r][0]:.0f} s (it last said it was in "
+                             f"{self.heard[r][1]})" for r in silent) + (
+                f", while rank {self.rank} waits in {where}")
         if self.rank != 0:
             if idle > self.timeout + self.grace:
                 return (f"rank {self.rank} made no progress for {idle:.0f} s, in {where}, and "

@@ -19,19 +19,23 @@ import time
 
 import numpy as np
 
-from ..common.cli import positive_int
+from ..common.cli import positive_float, positive_int
 from ..common.data import synthetic
 from ..common.params import init_params
 from ..common.process import one_blas_thread
 from .comm import Comm
 from .data_parallel import DataParallel
 from .model_parallel import ModelParallel
+from .watchdog import Watchdog
 
+PROG = "oraclenet mpi bench (worker)"
 ALLREDUCE_SIZES = (8, 1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22)
 
 
-def train(strategy: str, images: int, hidden: int, batch: int, epochs: int) -> int:
+def train(strategy: str, images: int, hidden: int, batch: int, epochs: int,
+          timeout: float) -> int:
     comm = Comm()
+    dog = Watchdog(comm, timeout, PROG)
     kind = {"data": DataParallel, "model": ModelParallel}[strategy]
     data = synthetic(images, seed=0) if comm.rank == 0 else None
     trainer = kind(comm, init_params(hidden, 0), data, batch, 1e-4, 0.1)
@@ -42,9 +46,12 @@ def train(strategy: str, images: int, hidden: int, batch: int, epochs: int) -> i
             comm.seconds.clear()
         began = time.perf_counter()
         for t in range(trainer.n_batches):
+            dog.progress(f"step {trainer.steps_taken + 1} (batch {t + 1} of "
+                         f"{trainer.n_batches})")
             trainer.step(t)
         comm.comm.Barrier()
         seconds.append(time.perf_counter() - began)
+    dog.stop()
     timed = seconds[1:]
     steps = trainer.n_batches * len(timed)
     if comm.rank == 0:
@@ -57,10 +64,12 @@ def train(strategy: str, images: int, hidden: int, batch: int, epochs: int) -> i
     return 0
 
 
-def allreduce(repeats: int) -> int:
+def allreduce(repeats: int, timeout: float) -> int:
     comm = Comm()
+    dog = Watchdog(comm, timeout, PROG)
     times = {}
     for size in ALLREDUCE_SIZES:
+        dog.progress(f"allreduce of {size} bytes")
         buffer = np.ones(size // 8)
         samples = []
         for _ in range(repeats):
@@ -69,6 +78,7 @@ def allreduce(repeats: int) -> int:
             comm.allreduce_sum(buffer)
             samples.append(time.perf_counter() - began)
         times[size] = statistics.median(samples)
+    dog.stop()
     if comm.rank == 0:
         print(json.dumps(times))
     return 0
@@ -84,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-b", "--batch", type=positive_int, required=True)
     p.add_argument("--epochs", type=positive_int, required=True, help="timed, after a warm-up")
     sub.add_parser("allreduce").add_argument("--repeats", type=positive_int, default=50)
+    for command in sub.choices.values():
+        command.add_argument("--timeout", type=positive_float, default=600.0,
+                             help="the watchdog's: seconds a rank may go without progress")
     args = vars(parser.parse_args(argv))
     one_blas_thread()
     return {"train": train, "allreduce": allreduce}[args.pop("command")](**args)

@@ -2,6 +2,8 @@
 under `python -m mpi4py`, with a timeout on every run so that nothing can hang."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -148,3 +150,74 @@ def test_device_flags_need_gpu_and_model_parallelism_a_neuron_per_rank():
     out = mpi("train", "--strategy", "model", "--gpu", "-n", "2", ranks=3)
     assert out.returncode == 2
     assert "-n 2 hidden neurons cannot give each of 3 ranks one" in out.stderr
+
+
+def test_a_network_too_big_for_the_machine_stops_every_rank_with_one_line():
+    out = mpi("train", "--strategy", "data", "-n", "1000000000", ranks=3)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "every rank: -n 1000000000 hidden neurons with -b 32 needs about" in out.stderr
+
+
+def test_divergence_stops_every_rank_at_the_same_step_with_exit_code_3():
+    out = mpi("train", "--strategy", "model", "-l", "1e6", "-n", "16", "-e", "2", "--quiet",
+              ranks=3)
+    assert out.returncode == 3 and out.stderr.count("\n") == 1, out.stderr
+    assert "training diverged at step " in out.stderr
+
+
+ERROR_RUNS = int(os.environ.get("ORACLENET_MPI_ERROR_RUNS", "10"))
+
+
+def test_rank_0s_message_is_the_last_line_on_stderr_every_time():
+    """An agreed error (here rank 0's unreadable data) ends every rank with exit code 2 and
+    no MPI_Abort, so nothing follows rank 0's line. ORACLENET_MPI_ERROR_RUNS sets the count
+    (nox -s fuzz: 1,000)."""
+    last = []
+    for _ in range(ERROR_RUNS):
+        out = mpi("train", "--strategy", "data", "--data", "/no/such/dir", ranks=3)
+        lines = out.stderr.strip().splitlines()
+        last.append(out.returncode == 2 and bool(lines) and
+                    lines[-1].startswith("oraclenet mpi train: error: rank 0: --data"))
+    assert sum(last) == ERROR_RUNS, f"{ERROR_RUNS - sum(last)} of {ERROR_RUNS} runs"
+
+
+def rank_pids(rank: int) -> list[int]:
+    """PIDs of this user's oraclenet processes started as MPI rank `rank` (hydra sets
+    PMI_RANK in each one's environment)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or b"oraclenet" not in (entry / "cmdline").read_bytes():
+                continue
+            if f"PMI_RANK={rank}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_stopped_rank_ends_the_job_within_the_timeout_naming_it(tmp_path):
+    """SIGSTOP rank 1 of a data-parallel run: the watchdog ends the job within --timeout
+    plus a few seconds, and names rank 1 and the step it was in."""
+    timeout = 4
+    proc = subprocess.Popen([str(MPIEXEC), "-n", "3", str(ORACLENET), "mpi", "train",
+                             "--strategy", "data", "-n", "32", "-b", "16", "-e", "30",
+                             "--print-loss", "--quiet", "--timeout", str(timeout)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        assert "iteration 1 loss" in proc.stdout.readline()  # training is under way
+        (victim,) = rank_pids(1)
+        os.kill(victim, signal.SIGSTOP)
+        stopped = time.monotonic()
+        _, err = proc.communicate(timeout=timeout + 60)
+        elapsed = time.monotonic() - stopped
+    finally:
+        for pid in rank_pids(1):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode != 0
+    assert "rank 1 stalled: no word from it for" in err, err[-2000:]
+    assert "while rank 0 waits in step " in err, err[-2000:]
+    assert elapsed < timeout + 10, elapsed

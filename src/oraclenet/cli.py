@@ -27,7 +27,7 @@ from .common.cli import (
     positive_int,
     say_error,
 )
-from .common.process import exit_on_sigterm, tune_for_speed
+from .common.process import exit_on_sigterm, quiet_float_warnings, tune_for_speed
 
 MPI_TRAIN = "oraclenet mpi train"
 SECTIONS = ("oracle", "gradcheck", "mpi", "gpu")
@@ -155,7 +155,7 @@ def cmd_mpi_bench(args: argparse.Namespace) -> int:
 
     _check_outputs(args.out / "mpi-bench.md")
     return bench.run(bench.Settings(images=args.images, hidden=args.hidden, batch=args.batch,
-                                    epochs=args.epochs, out=args.out))
+                                    epochs=args.epochs, out=args.out, timeout=args.timeout))
 
 
 # --- the tree -----------------------------------------------------------------------------
@@ -273,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-b", "--batch", type=positive_int, default=800)
     p.add_argument("--epochs", type=positive_int, default=2, help="timed, after a warm-up")
     p.add_argument("--out", type=Path, default=Path("reports/mpi"))
+    p.add_argument("--timeout", type=positive_float, default=600.0, metavar="SECONDS",
+                   help="end an MPI run when a rank makes no progress for this long (600)")
 
     for listed in (parser, *tree.groups):
         listed.epilog = tree.listing(listed)
@@ -291,6 +293,7 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     tune_for_speed()
     exit_on_sigterm()
+    quiet_float_warnings()
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     try:
