@@ -18,7 +18,8 @@ first order in u), with E_v a bound on |computed v - exact v| elementwise:
     dW1 = dz1 X^T + lW1        g(N+2)(|dz1||X|^T + l|W1|) + E_dz1 |X|^T
     db1 = rowsum dz1           g(N) rowsum|dz1| + rowsum E_dz1
 
-with g(n) = gamma_n of the dtype and c the relative error of an elementwise function in
+with g(n) = gamma_n of the dtype (the rigorous tier) or gamma~_n (the statistical tier,
+tolerances.toml [statistical]), and c the relative error of an elementwise function in
 units of u (tolerances.toml [bounds]). Every sum is bounded for ANY order, so splitting it
 across ranks (data or model parallelism) or tiles (GEMM kernels) is covered. Two
 implementations each carry their own error, so a comparison allows the sum of the two
@@ -32,15 +33,17 @@ import numpy as np
 from ..common.params import Params
 from ..common.shapes import N_CLASSES, N_PIXELS
 from ..reference import network
-from .roundoff import Verdict, compare_bounded, gamma, unit_roundoff
+from .roundoff import Verdict, compare_bounded, gamma, gamma_tilde, unit_roundoff
 from .tolerances import tolerance
 
 
-def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
-               ) -> tuple[Params, float]:
+def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
+               statistical: bool = False) -> tuple[Params, float]:
     """(bound on each gradient entry, bound on the loss) for one implementation computing in
-    dtype; p, X, Y as the oracle takes them (float64 values, exactly representable in dtype)."""
+    dtype; p, X, Y as the oracle takes them (float64 values, exactly representable in dtype).
+    Rigorous, or with every sum's gamma_n replaced by the statistical gamma~_n."""
     u = unit_roundoff(dtype)
+    g = (lambda n, _: gamma_tilde(n, dtype)) if statistical else gamma
     c = tolerance("bounds.elementwise_u")
     N = X.shape[1]
     H = p.hidden
@@ -49,9 +52,9 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
     aX = np.abs(X)
     slope = a1 * (1.0 - a1)
 
-    E_z1 = gamma(N_PIXELS + 1, dtype) * (np.abs(p.W1) @ aX + np.abs(p.b1))
+    E_z1 = g(N_PIXELS + 1, dtype) * (np.abs(p.W1) @ aX + np.abs(p.b1))
     E_a1 = slope * E_z1 + c * u * a1
-    E_z2 = gamma(H + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
+    E_z2 = g(H + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
     shift = np.abs(z2 - z2.max(axis=0))
     E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (c + shift + shift.max(axis=0)))
     dz2 = (yhat - Y) / N
@@ -59,16 +62,16 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
 
     da1 = p.W2.T @ dz2
     dz1 = da1 * slope
-    E_da1 = gamma(N_CLASSES, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
+    E_da1 = g(N_CLASSES, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
     E_dz1 = E_da1 * slope + np.abs(da1) * np.abs(1 - 2 * a1) * E_a1 + 3 * u * np.abs(dz1)
 
-    E_dW2 = (gamma(N + 2, dtype) * (np.abs(dz2) @ a1.T + lam * np.abs(p.W2))
+    E_dW2 = (g(N + 2, dtype) * (np.abs(dz2) @ a1.T + lam * np.abs(p.W2))
              + E_dz2 @ a1.T + np.abs(dz2) @ E_a1.T)
-    E_db2 = gamma(N, dtype) * np.abs(dz2).sum(axis=1, keepdims=True) + E_dz2.sum(
+    E_db2 = g(N, dtype) * np.abs(dz2).sum(axis=1, keepdims=True) + E_dz2.sum(
         axis=1, keepdims=True)
-    E_dW1 = (gamma(N + 2, dtype) * (np.abs(dz1) @ aX.T + lam * np.abs(p.W1))
+    E_dW1 = (g(N + 2, dtype) * (np.abs(dz1) @ aX.T + lam * np.abs(p.W1))
              + E_dz1 @ aX.T)
-    E_db1 = gamma(N, dtype) * np.abs(dz1).sum(axis=1, keepdims=True) + E_dz1.sum(
+    E_db1 = g(N, dtype) * np.abs(dz1).sum(axis=1, keepdims=True) + E_dz1.sum(
         axis=1, keepdims=True)
 
     # J = (1/N) sum_i (lse_i - z2[y_i, i]) + (l/2) sum W^2: each column's log-sum-exp moves
@@ -77,36 +80,43 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype
     picked = (Y * z2).sum(axis=0)
     terms = np.abs(per_column) + np.abs(picked)
     E_data = float(np.mean(2 * E_z2.max(axis=0) + (c + shift.max(axis=0)) * u * terms)
-                   + gamma(N, dtype) * np.mean(terms))
+                   + g(N, dtype) * np.mean(terms))
     squares = float(np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
-    E_l2 = 0.5 * lam * gamma(p.W1.size + p.W2.size + 2, dtype) * squares
+    E_l2 = 0.5 * lam * g(p.W1.size + p.W2.size + 2, dtype) * squares
     return Params(E_dW1, E_db1, E_dW2, E_db2), E_data + E_l2
 
 
-def _allowed(p, X, Y, lam, dtype) -> tuple[Params, float]:
-    """The sum of the tested implementation's bound and the float64 oracle's."""
-    mine, mine_J = step_error(p, X, Y, lam, dtype)
+def _allowed(p, X, Y, lam, dtype, statistical: bool = False) -> tuple[Params, float]:
+    """The sum of the tested implementation's bound (rigorous or statistical) and the float64
+    oracle's (rigorous)."""
+    mine, mine_J = step_error(p, X, Y, lam, dtype, statistical)
     oracle, oracle_J = step_error(p, X, Y, lam, np.float64)
     blocks = [a + b for a, b in zip(mine.blocks().values(), oracle.blocks().values(),
                                     strict=True)]
     return Params(*blocks), mine_J + oracle_J
 
 
+def _tiers(p, X, Y, lam, dtype) -> tuple[tuple[Params, float], tuple[Params, float]]:
+    """(rigorous, statistical) allowed errors of the gradient and the loss."""
+    return _allowed(p, X, Y, lam, dtype), _allowed(p, X, Y, lam, dtype, statistical=True)
+
+
 def compare_gradient(grad: Params, p: Params, X, Y, lam: float) -> dict[str, Verdict]:
     """Judge an implementation's gradient (its dtype is grad's) at p on one batch."""
     dtype = grad.W1.dtype
     expected = network.backward(p, X, Y, lam)
-    allowed, _ = _allowed(p, X, Y, lam, dtype)
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
     return {name: compare_bounded(f"d{name}", getattr(grad, name), getattr(expected, name),
-                                  getattr(allowed, name))
+                                  getattr(rigorous, name), getattr(statistical, name))
             for name in grad.blocks()}
 
 
 def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
     """Judge an implementation's loss J (computed in dtype) at p on one batch."""
     expected = network.loss(p, X, Y, lam)
-    _, allowed = _allowed(p, X, Y, lam, dtype)
-    return compare_bounded("J", np.array([J]), np.array([expected]), np.array([allowed]))
+    (_, rigorous), (_, statistical) = _tiers(p, X, Y, lam, dtype)
+    return compare_bounded("J", np.array([J]), np.array([expected]), np.array([rigorous]),
+                           np.array([statistical]))
 
 
 def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float
@@ -117,10 +127,14 @@ def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float
     grad = network.backward(p, X, Y, lam)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))
-    allowed, _ = _allowed(p, X, Y, lam, dtype)
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
     u = unit_roundoff(dtype) + unit_roundoff(np.float64)
-    return {name: compare_bounded(
-                f"{name} after a step", getattr(updated, name), getattr(expected, name),
-                lr * getattr(allowed, name)
-                + u * (np.abs(getattr(expected, name)) + 2 * lr * np.abs(getattr(grad, name))))
+
+    def allowed(tier: Params, name: str) -> np.ndarray:
+        return lr * getattr(tier, name) + u * (np.abs(getattr(expected, name))
+                                               + 2 * lr * np.abs(getattr(grad, name)))
+
+    return {name: compare_bounded(f"{name} after a step", getattr(updated, name),
+                                  getattr(expected, name), allowed(rigorous, name),
+                                  allowed(statistical, name))
             for name in updated.blocks()}

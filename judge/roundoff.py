@@ -1,25 +1,49 @@
 """Roundoff-aware comparison: is a difference from the float64 oracle roundoff, or a bug?
 
-Every comparison returns a Verdict: the worst ratio error / allowed over all elements, where
-it occurs with both values, and pass (ratio <= 1) or fail. The allowed error is a rigorous
-bound (Higham 2002, sections 2.2, 3.1, 3.5) times a factor from tolerances.toml:
+Every comparison returns a Verdict (judge/verdict.py): per tier, the worst ratio error /
+allowed over all elements, where it occurs with both values. Sums are judged by two tiers:
 
-    GEMM      |C - C_ref| <= f gamma_{K+2} (|alpha| |A||B| + |beta| |C0|)   (any order, FMA or not)
-    row sums  |s - s_ref| <= f gamma_{n} |x| 1
+    rigorous     |C - C_ref| <= gamma_{K+2} scale          any order, FMA or not
+    statistical  |C - C_ref| <= gamma~_{K+2}(lambda) scale honest roundoff, but for 2e^(-lambda^2/2)
+
+with scale = |alpha| |A||B| + |beta| |C0| (GEMM) or |x| 1 (row sums), gamma_n = n u /
+(1 - n u) (Higham 2002, 3.1 and 3.5) and gamma~_n(lambda) = lambda sqrt(n) u + gamma_n - n u,
+derived in tolerances.toml [statistical]. Where the statistical model's independence breaks
+(terms absorbed by a large partial sum, repeated terms), the statistical bound is widened or
+falls back to the rigorous one for that element (widen_statistical). A GEMM verdict also
+carries the result's effective precision and a precision test (judge/precision.py).
+
     exact     integer-valued inputs whose every partial sum is representable: bit for bit
     ulps      elementwise functions: integer ulp distance from the oracle rounded to the dtype
 
 The oracle's own float64 roundoff is added to each bound, so a float64 kernel is judged
-against gamma(u) + gamma(u_64), not against a reference that is itself inexact.
+against its own bound plus gamma(u_64), not against a reference that is itself inexact.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import numpy as np
 
+from . import precision as precision_test
+from .precision import FORMATS, Format
 from .tolerances import tolerance
+from .verdict import Verdict, assert_passes, judge_elements
+
+__all__ = [
+    "Verdict",
+    "assert_passes",
+    "compare_bounded",
+    "compare_gemm",
+    "compare_gemm_exact",
+    "compare_rowsum",
+    "compare_ulps",
+    "gamma",
+    "gamma_tilde",
+    "ulp_distance",
+    "unit_roundoff",
+]
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -39,12 +63,24 @@ def unit_roundoff(dtype) -> float:
     return float(np.finfo(_float_dtype(dtype)).eps) / 2
 
 
-def gamma(n: int, dtype) -> float:
+def gamma_u(n: int, u: float) -> float:
     """gamma_n = n u / (1 - n u), the bound on n accumulated roundings (requires n u < 1)."""
-    u = unit_roundoff(dtype)
     if n * u >= 1:
-        raise ValueError(f"gamma_{n} is undefined for {np.dtype(dtype)}: n u = {n * u} >= 1")
+        raise ValueError(f"gamma_{n} is undefined at u = {u:g}: n u = {n * u} >= 1")
     return n * u / (1 - n * u)
+
+
+def gamma(n: int, dtype) -> float:
+    """gamma_n for dtype's unit roundoff."""
+    return gamma_u(n, unit_roundoff(dtype))
+
+
+def gamma_tilde(n: int, dtype, lam: float | None = None) -> float:
+    """The statistical tier's gamma_n: lambda sqrt(n) u + (gamma_n - n u), the first-order
+    random walk plus the whole second-order remainder (tolerances.toml [statistical])."""
+    u = unit_roundoff(dtype)
+    lam = tolerance("statistical.lambda") if lam is None else lam
+    return lam * math.sqrt(n) * u + (gamma(n, dtype) - n * u)
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -71,66 +107,58 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(a) | np.isnan(b), NAN_ULPS, dist)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of one comparison; str() says what failed, where and by how much."""
-
-    check: str
-    passed: bool
-    ratio: float  # max over elements of error / allowed (inf where allowed is 0 and error not)
-    index: tuple[int, ...]  # where the ratio is worst
-    actual: float
-    expected: float
-    error: float
-    allowed: float
-    n_failed: int
-    size: int
-
-    def __str__(self) -> str:
-        status = "pass" if self.passed else "FAIL"
-        return (f"{self.check}: {status}, worst ratio {self.ratio:.3g} (error/allowed) at "
-                f"{self.index}: actual {self.actual!r}, expected {self.expected!r}, "
-                f"error {self.error:.3g}, allowed {self.allowed:.3g}; "
-                f"{self.n_failed} of {self.size} elements outside the bound")
-
-
-def assert_passes(verdict: Verdict) -> None:
-    """Raise AssertionError with the verdict's explanation when it failed."""
-    if not verdict.passed:
-        raise AssertionError(str(verdict))
-
-
-def _verdict(check: str, actual: np.ndarray, expected: np.ndarray, error: np.ndarray,
-             allowed: np.ndarray) -> Verdict:
-    error = np.asarray(error, dtype=np.float64)
-    allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), error.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(error == 0, 0.0, error / allowed)
-    ratio = np.where(np.isnan(ratio), np.inf, ratio)
-    if ratio.size == 0:
-        return Verdict(check, True, 0.0, (), np.nan, np.nan, 0.0, 0.0, 0, 0)
-    flat = int(np.argmax(ratio))
-    index = tuple(int(i) for i in np.unravel_index(flat, ratio.shape))
-    worst = float(ratio.flat[flat])
-    return Verdict(check=check, passed=worst <= 1.0, ratio=worst, index=index,
-                   actual=float(actual.flat[flat]), expected=float(expected.flat[flat]),
-                   error=float(error.flat[flat]), allowed=float(allowed.flat[flat]),
-                   n_failed=int(np.count_nonzero(ratio > 1.0)), size=ratio.size)
-
-
 def _check_shape(actual: np.ndarray, shape: tuple, what: str) -> None:
     if actual.shape != shape:
         raise ValueError(f"{what}: result has shape {actual.shape}, expected {shape}")
 
 
-def compare_bounded(check: str, actual, expected, allowed) -> Verdict:
-    """Elementwise |actual - expected| <= allowed, with the error taken in float64."""
+def compare_bounded(check: str, actual, expected, allowed, statistical=None) -> Verdict:
+    """Elementwise |actual - expected| <= allowed (the rigorous tier) and <= statistical
+    (where given), with the error taken in float64."""
     actual = np.asarray(actual)
     expected = np.asarray(expected, dtype=np.float64)
     _check_shape(actual, expected.shape, check)
     error = np.abs(actual.astype(np.float64) - expected)
     error = np.where(np.isnan(actual), np.inf, error)
-    return _verdict(check, actual, expected, error, allowed)
+    return judge_elements(check, actual, expected, error, allowed, statistical)
+
+
+CHUNK = 1 << 22  # terms examined at once when the statistical bound is widened
+
+
+def widen_statistical(error: np.ndarray, rigorous: np.ndarray, statistical: np.ndarray,
+                      terms, u: float) -> np.ndarray:
+    """The statistical bound where the independence model breaks, decided element by element
+    where the error exceeds the plain statistical bound but not the rigorous one (elsewhere
+    the verdict cannot change):
+
+    - a term below 4 u times the element's scale can be absorbed whole by a partial sum, its
+      rounding error systematic (equal to the term), not random: such terms are added to the
+      bound at three times their size (a rounding error of s + t is at most (2 + u)|t| once
+      |t| > u|s| / 2, and |t| itself below that);
+    - terms that repeat (a quarter or fewer distinct values among the nonzero ones: constant
+      operands, stagnating sums) round in a pattern: the rigorous bound stands.
+
+    terms(flat_indices) gives those elements' summed terms, one row each (float64)."""
+    widened = np.array(np.broadcast_to(statistical, error.shape), dtype=np.float64)
+    rigorous = np.broadcast_to(rigorous, error.shape)
+    candidates = np.flatnonzero((error > widened) & (error <= rigorous))
+    if candidates.size == 0:
+        return widened
+    width = terms(candidates[:1]).shape[1]
+    for start in range(0, candidates.size, max(1, CHUNK // width)):
+        chunk = candidates[start:start + max(1, CHUNK // width)]
+        t = np.abs(terms(chunk))
+        absorbable = np.where(t <= 4 * u * t.sum(axis=1, keepdims=True), t, 0.0).sum(axis=1)
+        ordered = np.sort(t, axis=1)
+        nonzero = np.count_nonzero(ordered, axis=1)
+        distinct = (np.count_nonzero(np.diff(ordered, axis=1), axis=1)
+                    + (ordered[:, 0] != 0))  # changes between sorted values, zeros left out
+        repeated = (nonzero > 0) & (distinct <= np.maximum(1, nonzero // 4))
+        flat_rigorous = rigorous.flat[chunk]
+        widened.flat[chunk] = np.where(repeated, flat_rigorous, np.minimum(
+            flat_rigorous, widened.flat[chunk] + 3 * absorbable))
+    return widened
 
 
 def _gemm_operands(A, B, C0, beta):
@@ -147,32 +175,69 @@ def _gemm_operands(A, B, C0, beta):
     return A.astype(np.float64), B.astype(np.float64), C0.astype(np.float64)
 
 
-def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None = None
-               ) -> np.ndarray:
+def _declared(precision: str | None, dtype) -> Format:
+    if precision is None:
+        return FORMATS["float64" if np.dtype(dtype) == np.float64 else "float32"]
+    if precision not in FORMATS:
+        raise ValueError(f"precision must be one of {', '.join(FORMATS)}, got {precision!r}")
+    return FORMATS[precision]
+
+
+def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None = None,
+               precision: str | None = None, statistical: bool = False) -> np.ndarray:
     """Allowed |C - C_ref| for C := alpha A B + beta C0 computed in dtype, elementwise.
 
-    gamma_{K+2}: K products summed in any order (an FMA only removes roundings), then the
-    scaling by alpha and the addition of beta C0. Plus the float64 oracle's own gamma, and
-    (K+2) smallest subnormals against gradual underflow.
+    Rigorous: gamma_{K+2} at the accumulation's u: K products summed in any order (an FMA
+    only removes roundings), then the scaling by alpha and the addition of beta C0; a
+    precision that rounds its inputs at u_in (TF32, bfloat16) multiplies each product by at
+    most (1 + u_in)^2. Statistical: lambda (sqrt(2) u_in + sqrt(K + 2) u) plus the same
+    second-order remainder. Plus the float64 oracle's own gamma, and (K+2) smallest
+    subnormals against gradual underflow.
     """
     A, B, C0 = _gemm_operands(A, B, C0, beta)
     K = A.shape[1]
+    f = _declared(precision, dtype)
     factor = tolerance("gemm.factor") if factor is None else factor
     scale = abs(alpha) * (np.abs(A) @ np.abs(B)) + abs(beta) * np.abs(C0)
     underflow = (K + 2) * float(np.finfo(dtype).smallest_subnormal)
-    return factor * ((gamma(K + 2, dtype) + gamma(K + 2, np.float64)) * scale + underflow)
+    accumulation = gamma_u(K + 2, f.u_acc)
+    inputs = (1 + f.u_in) ** 2 - 1
+    rigorous = inputs + accumulation + inputs * accumulation
+    if statistical:
+        lam = tolerance("statistical.lambda")
+        first_order = 2 * f.u_in + (K + 2) * f.u_acc
+        relative = lam * (math.sqrt(2) * f.u_in + math.sqrt(K + 2) * f.u_acc) + (
+            rigorous - first_order)
+    else:
+        relative = rigorous
+    return factor * ((relative + gamma(K + 2, np.float64)) * scale + underflow)
 
 
 def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
-                 factor: float | None = None) -> Verdict:
+                 factor: float | None = None, precision: str | None = None) -> Verdict:
     """Judge C = alpha A B + beta C0 (A: M x K and B: K x N, already transposed as op
-    requires; C0: C before the call) against the float64 oracle and gemm_bound."""
+    requires; C0: C before the call) against the float64 oracle: both tiers, the effective
+    precision, and the precision test against `precision` (default: C's dtype; e.g. "tf32"
+    for a kernel meant to round its inputs to TF32, judged against that precision's bounds)."""
     actual = np.asarray(actual)
     dtype = _float_dtype(actual.dtype)
+    f = _declared(precision, dtype)
     A64, B64, C064 = _gemm_operands(A, B, C0, beta)
+    _check_shape(actual, (A64.shape[0], B64.shape[1]), "gemm")
     expected = alpha * (A64 @ B64) + beta * C064
-    allowed = gemm_bound(A, B, C0, alpha, beta, dtype, factor)
-    return compare_bounded(f"gemm {dtype}", actual, expected, allowed)
+    rigorous = gemm_bound(A, B, C0, alpha, beta, dtype, factor, precision)
+    statistical = gemm_bound(A, B, C0, alpha, beta, dtype, factor, precision,
+                             statistical=True)
+    error = np.where(np.isnan(actual), np.inf, np.abs(actual.astype(np.float64) - expected))
+
+    def terms(flat: np.ndarray) -> np.ndarray:
+        i, j = np.unravel_index(flat, error.shape)
+        return np.column_stack([alpha * A64[i, :] * B64[:, j].T, beta * C064[i, j]])
+
+    statistical = widen_statistical(error, rigorous, statistical, terms, f.u_acc)
+    found = precision_test.analyse(actual, A64, B64, C064, alpha, beta, f.name)
+    return judge_elements(f"gemm {dtype}", actual, expected, error, rigorous, statistical,
+                          found)
 
 
 def exact_limit(dtype) -> float:
@@ -201,7 +266,8 @@ def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 
 
 
 def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
-    """Judge row sums of x (M x n) in actual's dtype: |s - s_ref| <= f gamma_n |x| 1.
+    """Judge row sums of x (M x n) in actual's dtype: |s - s_ref| <= f gamma_n |x| 1
+    (rigorous) and f gamma~_n |x| 1 (statistical, widened where the model breaks).
 
     actual may be M or M x 1. gamma_{n-1} suffices for n - 1 additions; gamma_n leaves room
     for one more rounding (a scaled or converted result)."""
@@ -213,8 +279,15 @@ def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
     expected = x64.sum(axis=1).reshape(actual.shape)
     scale = np.abs(x64).sum(axis=1).reshape(actual.shape)
     underflow = n * float(np.finfo(dtype).smallest_subnormal)
-    allowed = factor * ((gamma(n, dtype) + gamma(n, np.float64)) * scale + underflow)
-    return compare_bounded(f"rowsum {dtype}", actual, expected, allowed)
+    oracle = gamma(n, np.float64) * scale + underflow
+    rigorous = factor * (gamma(n, dtype) * scale + oracle)
+    statistical = factor * (gamma_tilde(n, dtype) * scale + oracle)
+    error = np.where(np.isnan(actual), np.inf,
+                     np.abs(actual.astype(np.float64) - expected))
+    rows = x64.reshape(actual.size, n)
+    statistical = widen_statistical(error, rigorous, statistical, lambda flat: rows[flat],
+                                    unit_roundoff(dtype))
+    return judge_elements(f"rowsum {dtype}", actual, expected, error, rigorous, statistical)
 
 
 def compare_ulps(actual, expected, max_ulps: float, check: str = "ulps") -> Verdict:
@@ -226,4 +299,4 @@ def compare_ulps(actual, expected, max_ulps: float, check: str = "ulps") -> Verd
     rounded = expected.astype(dtype)
     distance = ulp_distance(actual, rounded)
     error = np.where(distance == NAN_ULPS, np.inf, distance.astype(np.float64))
-    return _verdict(f"{check} {dtype}", actual, rounded, error, max_ulps)
+    return judge_elements(f"{check} {dtype}", actual, rounded, error, max_ulps)

@@ -1,0 +1,212 @@
+"""The effective precision of a GEMM result: how many significand bits it behaves as if it
+were computed with, and the precision model that best explains it.
+
+Magnitudes alone cannot tell a float32 accumulation from TF32 inputs at large K. But rounding
+the inputs is a deterministic function of them, so the residual r = C - C_ref of a GEMM whose
+inputs were rounded to a format f follows d_f = C_f - C_ref, the product of the inputs rounded
+to f (both computed exactly enough in float64), while honest float32 rounding is blind to d_f.
+The slope of r on d_f is 1 with nearly all of r explained in the first case, 0 in the second,
+and over thousands of elements its z-score decides even where the magnitudes overlap:
+
+  1. C_ref: the product in float64 (for a float32 result) or in long double (for a float64
+     one, where long double is wider; else C_ref is float64 and the bits are a lower bound).
+  2. For each input format (TF32 and bfloat16, rounded to nearest or truncated): the slope
+     beta of r on d_f, its z-score and the share of r it explains (R^2). The best candidate
+     whose z exceeds z* and that explains at least half of r is the model; its bits are the
+     format's, less log2(beta).
+  3. Otherwise the residual is accumulation noise. Its rms is compared with the rms of the
+     same product accumulated in the result's dtype in two orders (one by one, and by BLAS);
+     beyond the larger, each factor of 2 is one bit less (below the smaller, one more), and
+     the bits name the model: 53 float64, 24 float32, 11 float16-accumulation.
+
+The precision test against a declared format D (default: the result's dtype) has the ratio
+  max(z / z*  for an input format coarser than D's,  rms(r) / (slack rms_allowed(D)))
+where rms_allowed(D) is the larger accumulation rms in D's accumulation precision combined
+with D's own input rounding (tolerances.toml [precision]).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .tolerances import tolerance
+from .verdict import Precision
+
+LONG = np.longdouble
+EXTENDED = np.finfo(LONG).nmant > np.finfo(np.float64).nmant  # x86: 64-bit significand
+
+
+@dataclass(frozen=True)
+class Format:
+    """A precision model: inputs rounded at u_in (0: as given), sums accumulated at u_acc."""
+
+    name: str
+    bits: int
+    u_in: float
+    u_acc: float
+    drop: int = 0  # float32 significand bits the input rounding removes
+
+
+FORMATS = {f.name: f for f in (
+    Format("float64", 53, 0.0, 2.0 ** -53),
+    Format("float32", 24, 0.0, 2.0 ** -24),
+    Format("tf32", 11, 2.0 ** -11, 2.0 ** -24, drop=13),
+    Format("bfloat16", 8, 2.0 ** -8, 2.0 ** -24, drop=16),
+    Format("float16-accumulation", 11, 0.0, 2.0 ** -11),
+)}
+INPUT_FORMATS = ("tf32", "bfloat16")
+# The bits each accumulation model shows: its nominal bits give or take 3, and down to 5 for
+# float16, whose partial sums of same-sign terms soon absorb whole terms (the error grows
+# faster than u, so a float16 accumulation can look worse than 11 bits, never better).
+MODEL_BITS = {"float64": (50, 56), "float32": (21, 27), "float16-accumulation": (5, 14)}
+
+
+def round_significand(x: np.ndarray, drop: int, truncate: bool = False) -> np.ndarray:
+    """float32 x with the last `drop` of its 23 explicit significand bits cut: rounded to
+    nearest (ties to even) or truncated toward zero. TF32: drop 13; bfloat16: drop 16."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    if not truncate:
+        bits = bits + ((1 << (drop - 1)) - 1) + ((bits >> drop) & 1)
+    bits &= ~np.uint64((1 << drop) - 1)
+    return bits.astype(np.uint32).view(np.float32)
+
+
+def reference(A, B, C0, alpha: float, beta: float, dtype) -> np.ndarray:
+    """alpha A B + beta C0, more accurately than dtype: float64 for float32 results, long
+    double (where wider) for float64 ones."""
+    wide = LONG if np.dtype(dtype) == np.float64 and EXTENDED else np.float64
+    A, B, C0 = (np.asarray(x, dtype=wide) for x in (A, B, C0))
+    return wide(alpha) * (A @ B) + wide(beta) * C0
+
+
+def accumulated(A, B, C0, alpha: float, beta: float, dtype, one_by_one: bool) -> np.ndarray:
+    """The product computed in dtype: the K products summed one by one, or by BLAS."""
+    A, B, C0 = (np.asarray(x, dtype=dtype) for x in (A, B, C0))
+    t = np.dtype(dtype).type
+    if one_by_one:
+        acc = np.zeros((A.shape[0], B.shape[1]), dtype)
+        for k in range(A.shape[1]):
+            acc += A[:, k:k + 1] * B[k:k + 1, :]
+    else:
+        acc = A @ B
+    return t(alpha) * acc + t(beta) * C0
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _z_star() -> float:
+    from scipy.stats import norm
+
+    return float(norm.isf(tolerance("precision.false_alarm") / 2))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The residual regressed on an input format's pattern d_f, beside a constant and the
+    reference itself (so that a bias, or an error proportional to the result such as a
+    rounded alpha, is not taken for the pattern): d_f's coefficient, its z-score, and the
+    share of what the nuisances leave that d_f explains."""
+
+    format: str
+    truncate: bool
+    beta: float
+    z: float
+    explained: float
+
+    def describe(self) -> str:
+        how = "truncated" if self.truncate else "rounded to nearest"
+        return (f"the residual follows {self.format} inputs {how} (slope {self.beta:.2f}, "
+                f"z = {self.z:.3g}, {self.explained:.0%} of it explained)")
+
+
+def fit_input_format(r: np.ndarray, d: np.ndarray, c: np.ndarray, name: str,
+                     truncate: bool) -> Fit:
+    """Least squares of r on [d, 1, c] (all flattened, float64)."""
+    r, d, c = (np.ravel(x) for x in (r, d, c))
+    n = r.size
+    if n < 8 or not np.any(d):
+        return Fit(name, truncate, 0.0, 0.0, 0.0)
+    nuisance = np.column_stack([np.ones(n), c / max(float(np.abs(c).max()), 1e-300)])
+    design = np.column_stack([d, nuisance])
+    coef, *_ = np.linalg.lstsq(design, r, rcond=None)
+    rest = r - design @ coef
+    base = r - nuisance @ np.linalg.lstsq(nuisance, r, rcond=None)[0]
+    sigma2 = float(rest @ rest) / max(n - 3, 1)
+    try:
+        var = sigma2 * float(np.linalg.inv(design.T @ design)[0, 0])
+    except np.linalg.LinAlgError:
+        return Fit(name, truncate, 0.0, 0.0, 0.0)
+    z = float(coef[0]) / np.sqrt(max(var, 1e-300))
+    explained = 1.0 - float(rest @ rest) / max(float(base @ base), 1e-300)
+    return Fit(name, truncate, float(coef[0]), z, explained)
+
+
+def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
+            ) -> Precision:
+    """The effective precision of C = alpha A B + beta C0 (A: M x K, B: K x N, already
+    transposed as op requires), and the precision test against `declared`."""
+    C = np.asarray(C)
+    dtype = np.dtype(C.dtype)
+    own = FORMATS["float64" if dtype == np.float64 else "float32"]
+    declared_format = FORMATS[declared or own.name]
+    lower_bound = dtype == np.float64 and not EXTENDED
+    ref = reference(A, B, C0, alpha, beta, dtype)
+    r = np.asarray(C.astype(ref.dtype) - ref, dtype=np.float64)
+    if not np.all(np.isfinite(r)):
+        return Precision(0.0, "unexplained", declared_format.name, math.inf, lower_bound,
+                         "the result holds NaN or infinite elements")
+    z_star = _z_star()
+    fits = []
+    if dtype == np.float32:
+        exact = np.asarray(A, np.float64) @ np.asarray(B, np.float64)
+        for name in INPUT_FORMATS:
+            drop = FORMATS[name].drop
+            for truncate in (False, True):
+                rounded = (round_significand(A, drop, truncate).astype(np.float64)
+                           @ round_significand(B, drop, truncate).astype(np.float64))
+                fits.append(fit_input_format(r, alpha * (rounded - exact), ref, name,
+                                             truncate))
+    explained = [f for f in fits if f.z > z_star and f.explained >= 0.5]
+    # The accumulation check: rms(r) against the same product in the result's own dtype.
+    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, seq) - ref) for seq in (1, 0)]
+    low, high = max(min(spread), 1e-300), max(max(spread), 1e-300)
+    observed = _rms(r)
+    if explained:
+        best = max(explained, key=lambda f: f.explained)
+        bits = FORMATS[best.format].bits - math.log2(max(abs(best.beta), 1e-300))
+        model, evidence = best.format, best.describe()
+    else:
+        if observed == 0.0:
+            bits = float(own.bits)
+        elif observed > high:
+            bits = own.bits - math.log2(observed / high)
+        else:
+            bits = own.bits + max(0.0, math.log2(low / observed))
+        model = next((name for name, (low_bits, high_bits) in MODEL_BITS.items()
+                      if low_bits <= bits <= high_bits), "unexplained")
+        if dtype == np.float32 and bits > own.bits:
+            model = "float32"  # a float32 result cannot show more than float32 behaviour
+        evidence = (f"accumulation noise: rms {observed:.3g} against {low:.3g} to {high:.3g} "
+                    f"for {own.name} summed by BLAS and one by one")
+    # The test against the declaration.
+    coarser = [f.z / z_star for f in explained if FORMATS[f.format].u_in > declared_format.u_in]
+    scale = declared_format.u_acc / own.u_acc
+    allowed = tolerance("precision.slack") * math.hypot(
+        high * scale, _rms(_input_rounding(A, B, alpha, declared_format, dtype)))
+    ratio = max([observed / allowed if allowed > 0 else math.inf, *coarser])
+    return Precision(float(bits), model, declared_format.name, float(ratio), lower_bound,
+                     evidence)
+
+
+def _input_rounding(A, B, alpha: float, f: Format, dtype) -> np.ndarray:
+    """d_f for a declared format that rounds its inputs (zero for one that does not)."""
+    if f.drop == 0 or np.dtype(dtype) != np.float32:
+        return np.zeros(1)
+    rounded = (round_significand(A, f.drop).astype(np.float64)
+               @ round_significand(B, f.drop).astype(np.float64))
+    return alpha * (rounded - np.asarray(A, np.float64) @ np.asarray(B, np.float64))

@@ -1,0 +1,141 @@
+"""The outcome of one comparison: is the difference from the oracle roundoff, or a bug?
+
+A verdict holds up to three tests, each a ratio that passes at 1 or below:
+
+- the rigorous tier: error / a worst-case bound (Higham's gamma_n) that no correct result
+  can exceed, whatever its summation order. Above 1 the result is certainly wrong.
+- the statistical tier: error / a bound that honest rounding errors (mean zero, Higham and
+  Mary) stay below except with a probability too small to matter (tolerances.toml
+  [statistical]). Above 1 the error is too large for honest roundoff in this precision.
+- for GEMM, the precision test: its statistic over its threshold. Above 1 the result
+  behaves as if computed in a lower precision than declared (judge/precision.py).
+
+`ratio` is the largest of them and `passed` needs all; index, actual, expected, error and
+allowed describe the worst element of the tier with the largest ratio. str() says which test
+failed and what that means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MEANING = {
+    "rigorous": "outside the worst-case bound: certainly a bug",
+    "statistical": "too large for honest roundoff in this precision",
+    "precision": "computed in a lower precision than declared",
+}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What precision a result behaves as if computed in (judge/precision.py)."""
+
+    effective_bits: float  # significand bits, the implicit one included (float32: 24)
+    model: str  # float64, float32, tf32, bfloat16, float16-accumulation or unexplained
+    declared: str
+    ratio: float  # the test's statistic over its threshold: above 1, worse than declared
+    lower_bound: bool  # the bits are at least this (no reference beyond the result's dtype)
+    evidence: str  # how the model was told, in words
+
+    def describe(self) -> str:
+        names = {"tf32": "TF32 inputs", "bfloat16": "bfloat16 inputs",
+                 "float16-accumulation": "float16 accumulation"}
+        bits = f"{'at least ' if self.lower_bound else ''}{self.effective_bits:.1f}"
+        return (f"behaves like {names.get(self.model, self.model)}, {bits} significand bits, "
+                f"declared {self.declared}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    passed: bool
+    ratio: float  # the largest ratio of the tests that ran
+    index: tuple[int, ...]  # the worst element of the deciding tier
+    actual: float
+    expected: float
+    error: float
+    allowed: float
+    n_failed: int  # elements outside the deciding tier's bound
+    size: int
+    rigorous_ratio: float
+    statistical_ratio: float | None = None  # None: no statistical tier (ulps, exact mode)
+    precision: Precision | None = None  # GEMM verdicts
+    tier: str = "rigorous"  # which test decided ratio
+
+    @property
+    def effective_bits(self) -> float | None:
+        return None if self.precision is None else self.precision.effective_bits
+
+    @property
+    def precision_model(self) -> str | None:
+        return None if self.precision is None else self.precision.model
+
+    def failed_tests(self) -> list[str]:
+        ratios = {"rigorous": self.rigorous_ratio, "statistical": self.statistical_ratio,
+                  "precision": None if self.precision is None else self.precision.ratio}
+        return [name for name, r in ratios.items() if r is not None and not r <= 1.0]
+
+    def __str__(self) -> str:
+        failed = self.failed_tests()
+        status = "pass" if self.passed else f"FAIL ({'; '.join(MEANING[t] for t in failed)})"
+        tiers = f"rigorous ratio {self.rigorous_ratio:.3g}"
+        if self.statistical_ratio is not None:
+            tiers += f", statistical ratio {self.statistical_ratio:.3g}"
+        text = (f"{self.check}: {status}; {tiers}; worst ({self.tier}) at {self.index}: "
+                f"actual {self.actual!r}, expected {self.expected!r}, error {self.error:.3g}, "
+                f"allowed {self.allowed:.3g}; {self.n_failed} of {self.size} elements outside "
+                "the bound")
+        if self.precision is not None:
+            p = self.precision
+            text += f"; {p.describe()} (precision test ratio {p.ratio:.3g}: {p.evidence})"
+        return text
+
+
+def assert_passes(verdict: Verdict) -> None:
+    """Raise AssertionError with the verdict's explanation when it failed; hidden from
+    pytest's traceback."""
+    __tracebackhide__ = True
+    if not verdict.passed:
+        raise AssertionError(str(verdict))
+
+
+def _worst(error: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """(ratio per element, flat index of the worst, its ratio); 0/0 is 0, x/0 and NaN inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(error == 0, 0.0, error / allowed)
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)
+    flat = int(np.argmax(ratio))
+    return ratio, flat, float(ratio.flat[flat])
+
+
+def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: np.ndarray,
+                   rigorous: np.ndarray, statistical: np.ndarray | None = None,
+                   precision: Precision | None = None) -> Verdict:
+    """A verdict from per-element errors and each tier's allowed errors (float64, broadcast
+    to the error's shape)."""
+    error = np.asarray(error, dtype=np.float64)
+    if error.size == 0:
+        return Verdict(check, True, 0.0, (), np.nan, np.nan, 0.0, 0.0, 0, 0, 0.0,
+                       None if statistical is None else 0.0, precision)
+    tiers = {"rigorous": rigorous} | ({} if statistical is None else
+                                      {"statistical": statistical})
+    found = {}
+    for name, allowed in tiers.items():
+        allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), error.shape)
+        found[name] = (allowed, *_worst(error, allowed))
+    tier = max(found, key=lambda name: found[name][3])
+    allowed, ratio, flat, worst = found[tier]
+    overall = max(worst, precision.ratio if precision is not None else 0.0)
+    if precision is not None and precision.ratio > worst:
+        tier = "precision"
+    return Verdict(
+        check=check, passed=bool(overall <= 1.0), ratio=overall,
+        index=tuple(int(i) for i in np.unravel_index(flat, error.shape)),
+        actual=float(actual.flat[flat]), expected=float(expected.flat[flat]),
+        error=float(error.flat[flat]), allowed=float(allowed.flat[flat]),
+        n_failed=int(np.count_nonzero(ratio > 1.0)), size=error.size,
+        rigorous_ratio=found["rigorous"][3],
+        statistical_ratio=found["statistical"][3] if "statistical" in found else None,
+        precision=precision, tier=tier)
