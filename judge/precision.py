@@ -58,6 +58,7 @@ FORMATS = {f.name: f for f in (
     Format("float16-accumulation", 11, 0.0, 2.0 ** -11),
 )}
 INPUT_FORMATS = ("tf32", "bfloat16")
+IDENTIFIABLE = 1e-6  # share of d_f's energy that must lie outside [1, c] to be evidence
 # The bits each accumulation model shows: its nominal bits give or take 3, and down to 5 for
 # float16, whose partial sums of same-sign terms soon absorb whole terms (the error grows
 # faster than u, so a float16 accumulation can look worse than 11 bits, never better).
@@ -126,24 +127,27 @@ class Fit:
 
 def fit_input_format(r: np.ndarray, d: np.ndarray, c: np.ndarray, name: str,
                      truncate: bool) -> Fit:
-    """Least squares of r on [d, 1, c] (all flattened, float64)."""
+    """Least squares of r on [d, 1, c] (all flattened, float64), through d's part that the
+    nuisances [1, c] do not already describe. A pattern that is constant, or proportional to
+    the result (constant or two-valued operands), carries no evidence: z = 0."""
     r, d, c = (np.ravel(x) for x in (r, d, c))
     n = r.size
-    if n < 8 or not np.any(d):
-        return Fit(name, truncate, 0.0, 0.0, 0.0)
     nuisance = np.column_stack([np.ones(n), c / max(float(np.abs(c).max()), 1e-300)])
-    design = np.column_stack([d, nuisance])
-    coef, *_ = np.linalg.lstsq(design, r, rcond=None)
-    rest = r - design @ coef
-    base = r - nuisance @ np.linalg.lstsq(nuisance, r, rcond=None)[0]
-    sigma2 = float(rest @ rest) / max(n - 3, 1)
-    try:
-        var = sigma2 * float(np.linalg.inv(design.T @ design)[0, 0])
-    except np.linalg.LinAlgError:
+
+    def without_nuisance(v: np.ndarray) -> np.ndarray:
+        return v - nuisance @ np.linalg.lstsq(nuisance, v, rcond=None)[0]
+
+    d_own = without_nuisance(d)
+    dd = float(d_own @ d_own)
+    if n < 8 or dd <= IDENTIFIABLE * float(d @ d):
         return Fit(name, truncate, 0.0, 0.0, 0.0)
-    z = float(coef[0]) / np.sqrt(max(var, 1e-300))
+    base = without_nuisance(r)
+    beta = float(d_own @ base) / dd
+    rest = base - beta * d_own
+    sigma2 = float(rest @ rest) / max(n - 3, 1)
+    z = beta / np.sqrt(max(sigma2 / dd, 1e-300))
     explained = 1.0 - float(rest @ rest) / max(float(base @ base), 1e-300)
-    return Fit(name, truncate, float(coef[0]), z, explained)
+    return Fit(name, truncate, beta, float(z), explained)
 
 
 def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None

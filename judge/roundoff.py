@@ -77,10 +77,11 @@ def gamma(n: int, dtype) -> float:
 
 def gamma_tilde(n: int, dtype, lam: float | None = None) -> float:
     """The statistical tier's gamma_n: lambda sqrt(n) u + (gamma_n - n u), the first-order
-    random walk plus the whole second-order remainder (tolerances.toml [statistical])."""
+    random walk plus the whole second-order remainder (tolerances.toml [statistical]); never
+    above gamma_n, which holds always (below n = lambda^2 the random walk is no tighter)."""
     u = unit_roundoff(dtype)
     lam = tolerance("statistical.lambda") if lam is None else lam
-    return lam * math.sqrt(n) * u + (gamma(n, dtype) - n * u)
+    return min(lam * math.sqrt(n) * u + (gamma(n, dtype) - n * u), gamma(n, dtype))
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -206,8 +207,8 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     if statistical:
         lam = tolerance("statistical.lambda")
         first_order = 2 * f.u_in + (K + 2) * f.u_acc
-        relative = lam * (math.sqrt(2) * f.u_in + math.sqrt(K + 2) * f.u_acc) + (
-            rigorous - first_order)
+        relative = min(rigorous, lam * (math.sqrt(2) * f.u_in + math.sqrt(K + 2) * f.u_acc)
+                       + (rigorous - first_order))
     else:
         relative = rigorous
     return factor * ((relative + gamma(K + 2, np.float64)) * scale + underflow)
