@@ -12,9 +12,9 @@ import oraclenet
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each room of the package, from the bottom up, and the folder it lives in.
-LAYERS = {"common": 0, "reference": 1, "judge": 2, "gpu": 3, "parallel": 4, "": 5}
-FOLDERS = {"common": ROOT / "common", "reference": ROOT / "reference", "judge": ROOT / "judge",
-           "gpu": ROOT / "gpu", "parallel": ROOT / "parallel", "": ROOT / "src" / "oraclenet"}
+LAYERS = {"common": 0, "reference": 1, "judge": 2, "gpu": 3, "parallel": 4, "corpus": 5,
+          "": 6}
+FOLDERS = {room: ROOT / room for room in LAYERS if room} | {"": ROOT / "src" / "oraclenet"}
 
 
 def modules() -> dict[str, Path]:
