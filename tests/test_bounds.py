@@ -5,15 +5,15 @@ import pytest
 
 from oraclenet.common.data import one_hot
 from oraclenet.common.params import Params, init_params
-from oraclenet.judge import bounds
-from oraclenet.judge.tolerances import tolerance
-from oraclenet.reference import network
-from tests.planted import (
+from oraclenet.corpus.gradient import (
     GRADIENT_BUGS,
     backward_by_column_parts,
     backward_float32,
     float32_values,
 )
+from oraclenet.judge import bounds
+from oraclenet.judge.tolerances import tolerance
+from oraclenet.reference import network
 
 LAM, LR = 1e-2, 0.5
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from oraclenet.cli import main
+from oraclenet.corpus.gradient import GRADIENT_BUGS
 from oraclenet.judge import gradcheck
 from oraclenet.judge.tolerances import tolerance
-from tests.planted import GRADIENT_BUGS
 
 LAM = 1e-2
 

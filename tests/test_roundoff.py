@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from oraclenet.corpus.gemm import blocked, one_by_one
 from oraclenet.judge.roundoff import (
     NAN_ULPS,
     assert_passes,
@@ -19,7 +20,6 @@ from oraclenet.judge.roundoff import (
     unit_roundoff,
 )
 from oraclenet.judge.tolerances import tolerance
-from tests.planted import gemm_blocked, gemm_k_order
 
 FLOATS = (np.float32, np.float64)
 # Ragged sizes: not multiples of any tile, K = 1 included, the network's skinny shapes.
@@ -97,9 +97,9 @@ def test_correct_gemm_in_any_order_passes(rng, dtype, M, N, K):
         def finish(AB, alpha=alpha, beta=beta):
             return (dtype(alpha) * AB + dtype(beta) * C0).astype(dtype)
 
-        for name, AB in {"blas": A @ B, "forward": gemm_k_order(A, B),
-                         "reverse": gemm_k_order(A, B, reverse=True),
-                         "blocked": gemm_blocked(A, B, 4)}.items():
+        for name, AB in {"blas": A @ B, "forward": one_by_one(A, B),
+                         "reverse": one_by_one(A, B, reverse=True),
+                         "blocked": blocked(A, B, 4)}.items():
             v = compare_gemm(finish(AB), A, B, C0, alpha, beta)
             assert v.passed, f"{name} order, alpha={alpha}, beta={beta}: {v}"
 
@@ -108,7 +108,7 @@ def test_correct_gemm_in_any_order_passes(rng, dtype, M, N, K):
 def test_correct_gemm_uses_a_fraction_of_the_bound(rng, dtype):
     """Errors grow like sqrt(K) u, the bound like K u: the worst ratio is well below 1."""
     A, B, _ = operands(rng, 40, 40, 784, dtype)
-    v = compare_gemm(gemm_k_order(A, B), A, B)
+    v = compare_gemm(one_by_one(A, B), A, B)
     assert v.ratio < 0.5, v
 
 
@@ -134,12 +134,12 @@ def test_single_corrupted_element_fails(rng, dtype, M, N, K):
 @pytest.mark.parametrize(("M", "N", "K"), [(13, 11, 37), (10, 7, 64)])
 def test_dropped_last_k_term_fails(rng, dtype, M, N, K):
     A, B, _ = operands(rng, M, N, K, dtype)
-    _teeth(compare_gemm(gemm_k_order(A, B, k_stop=K - 1), A, B))
+    _teeth(compare_gemm(one_by_one(A, B, k_stop=K - 1), A, B))
 
 
 def test_float32_accumulation_in_a_float64_product_fails(rng):
     A, B, _ = operands(rng, 13, 11, 257, np.float64)
-    C = gemm_k_order(A, B, dtype=np.float32).astype(np.float64)
+    C = one_by_one(A, B, dtype=np.float32).astype(np.float64)
     _teeth(compare_gemm(C, A, B))
 
 
@@ -190,7 +190,7 @@ def integer_operands(rng, M, N, K, dtype, bound=8):
 @pytest.mark.parametrize(("M", "N", "K"), SHAPES)
 def test_exact_mode_accepts_any_order_on_integers(rng, dtype, M, N, K):
     A, B, C0 = integer_operands(rng, M, N, K, dtype)
-    for C in (2 * (A @ B) + 5 * C0, 2 * gemm_k_order(A, B, reverse=True) + 5 * C0):
+    for C in (2 * (A @ B) + 5 * C0, 2 * one_by_one(A, B, reverse=True) + 5 * C0):
         assert_passes(compare_gemm_exact(C.astype(dtype), A, B, C0, 2.0, 5.0))
 
 

@@ -1,0 +1,125 @@
+"""Backpropagations that measure the judge: honest second implementations (float32 from the
+equations; float64 with the batch split as data parallelism splits it) and ones with a bug
+planted on purpose. A gradient bug is a drop-in replacement for the oracle's backward:
+backward(p, X, Y, lam) -> Params of (dW1, db1, dW2, db2)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..common.params import Params
+from ..reference import network
+
+# The oracle's backward as imported, so that a bug standing in for network.backward (a test
+# may put it there) still builds on the correct one.
+_backward = network.backward
+
+
+def float32_values(p: Params, X, Y) -> tuple[Params, np.ndarray, np.ndarray]:
+    """p, X, Y rounded to float32 and back, so that both implementations see the same inputs."""
+    as32 = [np.asarray(a, np.float32).astype(np.float64) for a in (*p.blocks().values(), X, Y)]
+    return Params(*as32[:4]), as32[4], as32[5]
+
+
+def backward_float32(p: Params, X, Y, lam: float) -> tuple[Params, float]:
+    """(gradient, loss) computed entirely in float32, straight from SPEC section 1."""
+    f = np.float32
+    W1, b1, W2, b2 = (a.astype(f) for a in p.blocks().values())
+    X, Y, lam, N = X.astype(f), Y.astype(f), f(lam), f(X.shape[1])
+    z1 = W1 @ X + b1
+    a1 = np.exp(-np.logaddexp(f(0), -z1))
+    z2 = W2 @ a1 + b2
+    shifted = z2 - z2.max(axis=0)
+    log_yhat = shifted - np.log(np.exp(shifted).sum(axis=0))
+    J = -(Y * log_yhat).sum() / N + lam / f(2) * ((W1 * W1).sum() + (W2 * W2).sum())
+    dz2 = (np.exp(log_yhat) - Y) / N
+    dz1 = (W2.T @ dz2) * a1 * (f(1) - a1)
+    grad = Params(dz1 @ X.T + lam * W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + lam * W2, dz2.sum(axis=1, keepdims=True))
+    return grad, float(J)
+
+
+def backward_by_column_parts(p: Params, X, Y, lam: float, parts: int) -> Params:
+    """float64, the batch split in column parts whose data gradients are summed afterwards
+    (as data parallelism does), lambda W added once."""
+    N = X.shape[1]
+    edges = np.linspace(0, N, parts + 1).astype(int)
+    total = None
+    for lo, hi in itertools.pairwise(edges):
+        if hi == lo:
+            continue
+        g = _backward(p, X[:, lo:hi], Y[:, lo:hi], 0.0)
+        scaled = [a * ((hi - lo) / N) for a in g.blocks().values()]
+        total = scaled if total is None else [t + s for t, s in zip(total, scaled, strict=True)]
+    return Params(total[0] + lam * p.W1, total[1], total[2] + lam * p.W2, total[3])
+
+
+# --- bugs ------------------------------------------------------------------------------------
+
+def wrong_sigmoid_derivative(p, X, Y, lam):
+    """dz1 = da1 * a1 instead of da1 * a1 * (1 - a1): corrupts dW1 and db1 only."""
+    fwd = network.forward(p, X)
+    good = _backward(p, X, Y, lam, fwd)
+    da1 = p.W2.T @ ((fwd.yhat - Y) / Y.shape[1])
+    dz1 = da1 * fwd.a1
+    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True), good.W2, good.b2)
+
+
+def missing_l2_in_dW1(p, X, Y, lam):
+    """dW1 without + lambda W1: corrupts dW1 only."""
+    g = _backward(p, X, Y, lam)
+    return Params(g.W1 - lam * p.W1, g.b1, g.W2, g.b2)
+
+
+def db2_averaged(p, X, Y, lam):
+    """db2 = mean of dz2 over the batch instead of the sum: corrupts db2 only."""
+    g = _backward(p, X, Y, lam)
+    return Params(g.W1, g.b1, g.W2, g.b2 / Y.shape[1])
+
+
+def l2_on_the_biases(p, X, Y, lam):
+    """lambda b added to the bias gradients too (biases are not regularised)."""
+    g = _backward(p, X, Y, lam)
+    return Params(g.W1, g.b1 + lam * p.b1, g.W2, g.b2 + lam * p.b2)
+
+
+def half_the_l2_gradient(p, X, Y, lam):
+    """The gradient of (lambda/2)||W||^2 taken as (lambda/2) W."""
+    g = _backward(p, X, Y, lam)
+    return Params(g.W1 - lam / 2 * p.W1, g.b1, g.W2 - lam / 2 * p.W2, g.b2)
+
+
+def averaged_twice(p, X, Y, lam):
+    """dz2 divided by N twice: the data term of every block N times too small."""
+    data = _backward(p, X, Y, 0.0)
+    N = Y.shape[1]
+    return Params(data.W1 / N + lam * p.W1, data.b1 / N, data.W2 / N + lam * p.W2,
+                  data.b2 / N)
+
+
+def tanh_network(p, X, Y, lam):
+    """Another activation with its matching derivative: a = tanh(z1), dz1 = da1 (1 - a^2).
+    Forward and backward agree, so the implementation's own gradient check passes; only a
+    comparison with the oracle's network shows that it is not the network asked for."""
+    a1 = np.tanh(p.W1 @ X + p.b1)
+    z2 = p.W2 @ a1 + p.b2
+    dz2 = (network.softmax(z2) - Y) / Y.shape[1]
+    dz1 = (p.W2.T @ dz2) * (1 - a1 * a1)
+    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + lam * p.W2, dz2.sum(axis=1, keepdims=True))
+
+
+# name -> (backward, the blocks it corrupts)
+GRADIENT_BUGS = {
+    "wrong sigmoid derivative": (wrong_sigmoid_derivative, {"W1", "b1"}),
+    "missing L2 term in dW1": (missing_l2_in_dW1, {"W1"}),
+    "db2 averaged instead of summed": (db2_averaged, {"b2"}),
+}
+MORE_GRADIENT_BUGS = {
+    "L2 term on the biases": l2_on_the_biases,
+    "half the L2 gradient": half_the_l2_gradient,
+    "data term averaged twice": averaged_twice,
+    "tanh with its own derivative (self-consistent)": tanh_network,
+}
