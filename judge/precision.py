@@ -178,25 +178,14 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
     explained = [f for f in fits if f.z > z_star and f.explained >= 0.5]
     # The accumulation check: rms(r) against the same product in the result's own dtype.
     spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, seq) - ref) for seq in (1, 0)]
-    low, high = max(min(spread), 1e-300), max(max(spread), 1e-300)
     observed = _rms(r)
     if explained:
         best = max(explained, key=lambda f: f.explained)
         bits = FORMATS[best.format].bits - math.log2(max(abs(best.beta), 1e-300))
         model, evidence = best.format, best.describe()
     else:
-        if observed == 0.0:
-            bits = float(own.bits)
-        elif observed > high:
-            bits = own.bits - math.log2(observed / high)
-        else:
-            bits = own.bits + max(0.0, math.log2(low / observed))
-        model = next((name for name, (low_bits, high_bits) in MODEL_BITS.items()
-                      if low_bits <= bits <= high_bits), "unexplained")
-        if dtype == np.float32 and bits > own.bits:
-            model = "float32"  # a float32 result cannot show more than float32 behaviour
-        evidence = (f"accumulation noise: rms {observed:.3g} against {low:.3g} to {high:.3g} "
-                    f"for {own.name} summed by BLAS and one by one")
+        bits, model, evidence = accumulation_bits(observed, spread, own, "BLAS")
+    high = max(max(spread), 1e-300)
     # The test against the declaration.
     coarser = [f.z / z_star for f in explained if FORMATS[f.format].u_in > declared_format.u_in]
     scale = declared_format.u_acc / own.u_acc
@@ -204,6 +193,51 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
         high * scale, _rms(_input_rounding(A, B, alpha, declared_format, dtype)))
     ratio = max([observed / allowed if allowed > 0 else math.inf, *coarser])
     return Precision(float(bits), model, declared_format.name, float(ratio), lower_bound,
+                     evidence)
+
+
+def accumulation_bits(observed: float, spread: list[float], own: Format, fast: str
+                      ) -> tuple[float, str, str]:
+    """(bits, model, evidence) from the residual's rms against the rms of the same sums in
+    the result's own format, one by one and by `fast` (BLAS, or numpy's pairwise sum):
+    beyond the larger, each factor of 2 is one bit less; below the smaller, one more."""
+    low, high = max(min(spread), 1e-300), max(max(spread), 1e-300)
+    if observed == 0.0:
+        bits = float(own.bits)
+    elif observed > high:
+        bits = own.bits - math.log2(observed / high)
+    else:
+        bits = own.bits + max(0.0, math.log2(low / observed))
+    model = next((name for name, (low_bits, high_bits) in MODEL_BITS.items()
+                  if low_bits <= bits <= high_bits), "unexplained")
+    if own.name == "float32" and bits > own.bits:
+        model = "float32"  # a float32 result cannot show more than float32 behaviour
+    evidence = (f"accumulation noise: rms {observed:.3g} against {low:.3g} to {high:.3g} for "
+                f"{own.name} summed by {fast} and one by one")
+    return bits, model, evidence
+
+
+def analyse_sums(s, x) -> Precision:
+    """The effective precision of row sums s (M or M x 1) of x (M x n), and the precision
+    test against s's own dtype (the accumulation check alone: row sums have no inputs to
+    round)."""
+    s = np.asarray(s)
+    dtype = np.dtype(s.dtype)
+    own = FORMATS["float64" if dtype == np.float64 else "float32"]
+    lower_bound = dtype == np.float64 and not EXTENDED
+    wide = LONG if dtype == np.float64 and EXTENDED else np.float64
+    ref = np.asarray(x, dtype=wide).sum(axis=1)
+    r = np.asarray(s.reshape(-1).astype(wide) - ref, dtype=np.float64)
+    if not np.all(np.isfinite(r)):
+        return Precision(0.0, "unexplained", own.name, math.inf, lower_bound,
+                         "the result holds NaN or infinite elements")
+    xd = np.asarray(x, dtype=dtype)
+    spread = [_rms(np.cumsum(xd, axis=1, dtype=dtype)[:, -1] - ref),
+              _rms(xd.sum(axis=1, dtype=dtype) - ref)]
+    observed = _rms(r)
+    bits, model, evidence = accumulation_bits(observed, spread, own, "numpy's pairwise sum")
+    allowed = tolerance("precision.slack") * max(max(spread), 1e-300)
+    return Precision(float(bits), model, own.name, float(observed / allowed), lower_bound,
                      evidence)
 
 

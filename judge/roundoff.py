@@ -268,7 +268,8 @@ def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 
 
 def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
     """Judge row sums of x (M x n) in actual's dtype: |s - s_ref| <= f gamma_n |x| 1
-    (rigorous) and f gamma~_n |x| 1 (statistical, widened where the model breaks).
+    (rigorous) and f gamma~_n |x| 1 (statistical, widened where the model breaks), and the
+    sums' effective precision (judge/precision.py).
 
     actual may be M or M x 1. gamma_{n-1} suffices for n - 1 additions; gamma_n leaves room
     for one more rounding (a scaled or converted result)."""
@@ -288,7 +289,8 @@ def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
     rows = x64.reshape(actual.size, n)
     statistical = widen_statistical(error, rigorous, statistical, lambda flat: rows[flat],
                                     unit_roundoff(dtype))
-    return judge_elements(f"rowsum {dtype}", actual, expected, error, rigorous, statistical)
+    return judge_elements(f"rowsum {dtype}", actual, expected, error, rigorous, statistical,
+                          precision_test.analyse_sums(actual, x64))
 
 
 def compare_ulps(actual, expected, max_ulps: float, check: str = "ulps") -> Verdict:

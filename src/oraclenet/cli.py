@@ -1,6 +1,6 @@
 """The `oraclenet` command: one argparse tree for every room's commands.
 
-    oraclenet train | gradcheck | bench | verify
+    oraclenet train | gradcheck | bench | verify | separation
     oraclenet gpu train | bench | ptx
     oraclenet mpi train | bench        (mpi train under mpiexec -n P)
 
@@ -96,6 +96,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from . import verify
 
     return verify.run(args.out, args.section or list(SECTIONS))
+
+
+def cmd_separation(args: argparse.Namespace) -> int:
+    from .corpus import cases, separation
+
+    _check_outputs(args.out / "separation.json")
+    margin = float(args.margin)
+    result = separation.run(cases.all_cases(args.quick), args.out, margin,
+                            f"oraclenet separation{' --quick' if args.quick else ''}",
+                            say=lambda line: print(f"separation: {line}", flush=True))
+    print((args.out / "separation.md").read_text())
+    t = result["targets"]
+    met = not (t["false_alarms"] or t["missed_by_every_tier"] or t["families_below_margin"])
+    return EXIT_OK if met else EXIT_FAILED
 
 
 # --- the GPU ------------------------------------------------------------------------------
@@ -242,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--section", action="append", choices=SECTIONS,
                    help="only this section (repeatable; default: all, in this order: "
                         f"{', '.join(SECTIONS)})")
+
+    p = tree.command(sub, "separation", cmd_separation,
+                     "roundoff or bug? every check family on a corpus of honest variants and "
+                     "planted bugs: OUT/separation.json, .md, .png")
+    p.add_argument("--out", type=Path, default=Path("reports/separation"))
+    p.add_argument("--quick", action="store_true", help="a small subset (the test suite's)")
+    p.add_argument("--margin", type=positive_float, default=100.0,
+                   help="the margin every family must reach in some tier (100)")
 
     gpu = tree.group(sub, "gpu", "the CUDA kernels: gpu train | bench | ptx")
     p = tree.command(gpu, "train", cmd_gpu_train,

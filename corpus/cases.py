@@ -1,0 +1,182 @@
+"""The cases of `oraclenet separation`, family by family: roundoff-only variants (every order,
+precision, split and kind of data an honest implementation may meet) and planted bugs, each
+paired with the check that judges it.
+
+Data kinds: uniform on [-1, 1), normal, MNIST pixels (mnist5k, unit scaled), sigmoid
+activations, all-positive, constant, heavy cancellation (x and -x), near underflow.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+
+from ..common.data import load_mnist5k
+from ..judge.roundoff import compare_gemm, compare_rowsum
+from . import gemm as G
+from .separation import Case
+
+DATA = ("uniform", "normal", "pixels", "sigmoid", "positive", "constant", "cancellation",
+        "underflow")
+ALPHA_BETA = ((1.0, 0.0), (2.0, 5.0), (0.5, 1.0), (-1.5, 0.25))
+
+
+@cache
+def _pixels() -> np.ndarray:
+    """mnist5k's images as columns (784 x 5000), unit scaled."""
+    split = load_mnist5k("unit", 0.1, 0)
+    return np.concatenate([split.train.images, split.val.images]).T
+
+
+def matrix(kind: str, shape: tuple[int, int], rng: np.random.Generator, dtype) -> np.ndarray:
+    rows, cols = shape
+    if kind == "uniform":
+        x = rng.uniform(-1, 1, shape)
+    elif kind == "normal":
+        x = rng.standard_normal(shape)
+    elif kind == "pixels":
+        x = _pixels()[rng.integers(0, 784, rows)][:, rng.integers(0, 5000, cols)]
+    elif kind == "sigmoid":
+        x = 1 / (1 + np.exp(-3 * rng.standard_normal(shape)))
+    elif kind == "positive":
+        x = rng.uniform(0, 1, shape)
+    elif kind == "constant":
+        x = np.full(shape, 0.1)
+    elif kind == "cancellation":
+        half = rng.standard_normal((rows, (cols + 1) // 2))
+        x = np.hstack([half, -half])[:, :cols] * (1 + 1e-3 * rng.standard_normal(shape))
+    elif kind == "underflow":
+        x = rng.standard_normal(shape) * (1e-18 if dtype == np.float32 else 1e-150)
+    else:
+        raise ValueError(f"no data kind {kind!r}")
+    return x.astype(dtype)
+
+
+def gemm_problem(kind: str, shape, dtype, seed: int, alpha_beta=(1.0, 0.0)):
+    M, N, K = shape
+    rng = np.random.default_rng(seed)
+    A = matrix(kind, (M, K), rng, dtype)
+    B = matrix("pixels" if kind == "pixels" else kind, (K, N), rng, dtype)
+    if kind == "pixels":
+        A = (rng.standard_normal((M, K)) / np.sqrt(K)).astype(dtype)  # W1 times images
+    C0 = matrix("normal", (M, N), rng, dtype)
+    return A, B, C0, *alpha_beta
+
+
+def _gemm_case(family: str, name: str, bug: bool, gemm: G.Gemm, problem: Callable,
+               meant_for: tuple[str, ...] = ("rigorous", "statistical")) -> Case:
+    def run():
+        A, B, C0, alpha, beta = problem()
+        return [compare_gemm(gemm(A, B, C0, alpha, beta), A, B, C0, alpha, beta)]
+
+    return Case(family, name, bug, run, meant_for)
+
+
+SHAPES_QUICK = [(1, 1, 1), (3, 2, 15), (17, 16, 33), (31, 33, 63)]
+SHAPES = [*SHAPES_QUICK, (65, 1, 127), (10, 129, 16), (129, 31, 784), (64, 64, 1000)]
+LONG_SHAPES = [(256, 256, 4096), (10, 800, 1000)]  # BLAS and tiled orders only
+
+
+def gemm_cases(dtype, quick: bool) -> list[Case]:
+    family = f"gemm {np.dtype(dtype).name}"
+    cases = []
+    orders = sorted(G.orders())
+    shapes = SHAPES_QUICK if quick else SHAPES
+    data = (*DATA[:3], "constant") if quick else DATA
+    for n, (order, kind, shape) in enumerate(itertools.product(orders, data, shapes)):
+        ab = ALPHA_BETA[n % len(ALPHA_BETA)]
+        name = f"{order}, {kind}, {'x'.join(map(str, shape))}, alpha {ab[0]:g} beta {ab[1]:g}"
+        cases.append(_gemm_case(family, name, False, G.honest(order),
+                                lambda kind=kind, shape=shape, ab=ab, n=n:
+                                gemm_problem(kind, shape, dtype, n, ab)))
+    if not quick:
+        for order, shape in itertools.product(("BLAS", "tiles of 64"), LONG_SHAPES):
+            cases.append(_gemm_case(family, f"{order}, normal, {'x'.join(map(str, shape))}",
+                                    False, G.honest(order),
+                                    lambda shape=shape: gemm_problem("normal", shape, dtype, 1)))
+    structural = dict(G.BUGS)
+    if dtype == np.float32:
+        structural.pop("a single element off by 1e-6 relative")  # 16 ulps: float32 roundoff
+    downgrades = G.PRECISION_BUGS if dtype == np.float32 else G.FLOAT64_PRECISION_BUGS
+    # Ragged shapes, where every structural bug shows (a partial last tile along M, N and K,
+    # fewer column tiles than K's), and the network's and the issue's long shapes.
+    shapes = {"structural": [(17, 17, 33), (33, 31, 100)] if quick else [
+                  (17, 17, 33), (33, 31, 100), (65, 66, 130), (257, 255, 1000),
+                  (801, 47, 784)],
+              "downgrade": [(17, 17, 33), (33, 31, 100)] if quick else [
+                  (17, 17, 33), (33, 31, 100), (800, 1000, 784), *LONG_SHAPES]}
+    for kind, bugs, meant in (("structural", structural, ("rigorous", "statistical")),
+                              ("downgrade", downgrades, ("precision",))):
+        for name, gemm in bugs.items():
+            for shape in shapes[kind]:
+                if name == "transposed operand on a square matrix":
+                    shape = (shape[2], shape[1], shape[2])
+                ab = (0.1, 0.0) if "alpha" in name else (2.0, 5.0)
+                cases.append(_gemm_case(family, f"{name} ({'x'.join(map(str, shape))})", True,
+                                        gemm, lambda shape=shape, ab=ab:
+                                        gemm_problem("normal", shape, dtype, 2, ab), meant))
+    cases.append(Case(family, "beta applied twice over ten in-place calls", True,
+                      lambda: _chain(G.beta_applied_twice(G.honest("BLAS")), dtype)))
+    return cases
+
+
+def _chain(gemm: G.Gemm, dtype) -> list:
+    """The course's mode 4: alpha 2, beta 5, ten calls in place; each call judged from the C
+    it started from."""
+    A, B, C, alpha, beta = gemm_problem("uniform", (80, 100, 78), dtype, 3, (2.0, 5.0))
+    chain = G.in_place_chain(gemm, A, B, C, alpha, beta, 10)
+    return [compare_gemm(after, A, B, before, alpha, beta)
+            for before, after in itertools.pairwise(chain)]
+
+
+# --- row sums --------------------------------------------------------------------------------
+
+ROWS = 64  # rows per row-sum problem: enough for the precision test's rms
+ROWSUM_ORDERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "one by one": lambda x: np.cumsum(x, axis=1, dtype=x.dtype)[:, -1],
+    "reversed": lambda x: np.cumsum(x[:, ::-1], axis=1, dtype=x.dtype)[:, -1],
+    "pairwise (numpy)": lambda x: x.sum(axis=1, dtype=x.dtype),
+    "blocks of 32": lambda x: np.add.reduceat(x, np.arange(0, x.shape[1], 32), axis=1)
+    .sum(axis=1, dtype=x.dtype),
+}
+ROWSUM_BUGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "last term left out": lambda x: x[:, :-1].sum(axis=1, dtype=x.dtype),
+    "first term added twice": lambda x: x.sum(axis=1, dtype=x.dtype) + x[:, 0],
+    "averaged instead of summed": lambda x: x.mean(axis=1, dtype=x.dtype),
+    "float16 accumulation": lambda x: np.cumsum(x.astype(np.float16), axis=1,
+                                                dtype=np.float16)[:, -1].astype(x.dtype),
+    "one row left out (zero)": lambda x: np.concatenate([x[:-1].sum(axis=1, dtype=x.dtype),
+                                                         np.zeros(1, x.dtype)]),
+}
+
+
+def rowsum_cases(quick: bool) -> list[Case]:
+    cases = []
+    lengths = (1, 2, 37, 1000) if quick else (1, 2, 37, 1000, 100_000)
+    for dtype in (np.float32, np.float64):
+        family = "row sums"
+        data = DATA[:3] if quick else DATA
+        for n, (order, kind, length) in enumerate(itertools.product(ROWSUM_ORDERS, data,
+                                                                    lengths)):
+            def run(order=order, kind=kind, length=length, n=n, dtype=dtype):
+                x = matrix(kind, (ROWS, length), np.random.default_rng(n), dtype)
+                return [compare_rowsum(ROWSUM_ORDERS[order](x), x)]
+
+            cases.append(Case(family, f"{order}, {kind}, n = {length}, "
+                              f"{np.dtype(dtype).name}", False, run))
+        for name, wrong in ROWSUM_BUGS.items():
+            def bug(wrong=wrong, dtype=dtype):
+                x = matrix("normal", (ROWS, 1000), np.random.default_rng(5), dtype)
+                return [compare_rowsum(wrong(x), x)]
+
+            meant = ("precision",) if "float16" in name else ("rigorous", "statistical")
+            cases.append(Case(family, f"{name} ({np.dtype(dtype).name})", True, bug, meant))
+    return cases
+
+
+def all_cases(quick: bool) -> list[Case]:
+    return [*gemm_cases(np.float32, quick), *gemm_cases(np.float64, quick),
+            *rowsum_cases(quick)]

@@ -1,0 +1,185 @@
+"""`oraclenet separation`: the judge measured. Both corpora go through every check family; for
+each family and tier, how far the worst honest result stands from the least caught bug.
+
+A case is one implementation on one problem, judged by the family's check; its outcome is
+each tier's ratio (the worst over the verdicts the case makes). A bug names the tiers meant
+to catch it: a precision downgrade, whose error can overlap honest roundoff in magnitude,
+the precision test; any other bug the rigorous and statistical tiers. Per family and tier:
+
+    variants, bugs                  honest results judged by that tier; bugs meant for it
+    max_roundoff_ratio              the worst honest result (above 1: a false alarm)
+    min_bug_ratio                   the bug nearest to passing (at most 1: missed by the tier)
+    margin                          min_bug_ratio / max_roundoff_ratio
+    false_alarms, missed            by name
+
+A bug is missed only when every tier misses it. Writes OUT/separation.json, .md and
+separation.png (log10 ratio of the honest results against the bugs, tier by tier).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..common.files import save_figure, write_json, write_text
+from ..common.report import table
+from ..judge.verdict import Verdict
+
+TIERS = ("rigorous", "statistical", "precision")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One implementation on one problem: run() gives the verdicts of the family's check."""
+
+    family: str
+    name: str
+    bug: bool
+    run: Callable[[], Iterable[Verdict]]
+    meant_for: tuple[str, ...] = ("rigorous", "statistical")  # a bug's tiers
+
+
+@dataclass
+class Outcome:
+    family: str
+    name: str
+    bug: bool
+    meant_for: tuple[str, ...]
+    ratios: dict[str, float] = field(default_factory=dict)  # tier -> worst ratio
+    seconds: float = 0.0
+
+    @property
+    def caught(self) -> bool:
+        return any(r > 1.0 for r in self.ratios.values())
+
+
+def judge(case: Case) -> Outcome:
+    began = time.perf_counter()
+    outcome = Outcome(case.family, case.name, case.bug, case.meant_for)
+    for v in case.run():
+        found = {"rigorous": v.rigorous_ratio, "statistical": v.statistical_ratio,
+                 "precision": None if v.precision is None else v.precision.ratio}
+        for tier, ratio in found.items():
+            if ratio is not None:
+                worst = outcome.ratios.get(tier, 0.0)
+                outcome.ratios[tier] = max(worst, ratio if not math.isnan(ratio) else math.inf)
+    outcome.seconds = time.perf_counter() - began
+    return outcome
+
+
+def summarise(outcomes: list[Outcome]) -> list[dict]:
+    """The per family and tier rows of separation.json."""
+    rows = []
+    for family in dict.fromkeys(o.family for o in outcomes):
+        mine = [o for o in outcomes if o.family == family]
+        for tier in TIERS:
+            honest = [o for o in mine if not o.bug and tier in o.ratios]
+            bugs = [o for o in mine if o.bug and tier in o.ratios and tier in o.meant_for]
+            if not honest and not bugs:
+                continue
+            worst = max((o.ratios[tier] for o in honest), default=0.0)
+            least = min((o.ratios[tier] for o in bugs), default=math.inf)
+            rows.append(dict(
+                family=family, tier=tier, variants=len(honest), bugs=len(bugs),
+                max_roundoff_ratio=worst, min_bug_ratio=least,
+                margin=least / worst if worst > 0 else math.inf,
+                false_alarms=[o.name for o in honest if o.ratios[tier] > 1.0],
+                missed=[o.name for o in bugs if o.ratios[tier] <= 1.0]))
+    return rows
+
+
+def verdict_on_targets(outcomes: list[Outcome], rows: list[dict], margin: float) -> dict:
+    """The issue's targets: no false alarm in any tier, every bug caught by some tier, and in
+    every family a tier whose margin reaches `margin`."""
+    families = dict.fromkeys(r["family"] for r in rows)
+    best = {f: max(r["margin"] for r in rows if r["family"] == f) for f in families}
+    return dict(
+        false_alarms=sorted({n for r in rows for n in r["false_alarms"]}),
+        missed_by_every_tier=[o.name for o in outcomes if o.bug and not o.caught],
+        best_margin=best,
+        families_below_margin=[f for f, m in best.items() if m < margin],
+        variants=sum(not o.bug for o in outcomes), bugs=sum(o.bug for o in outcomes))
+
+
+def _fmt(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.3g}"
+
+
+def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
+             command: str) -> str:
+    lines = [
+        "# Roundoff or bug? The judge measured", "",
+        f"Made by `{command}` in {seconds:.0f} s: {targets['variants']} roundoff-only "
+        f"variants and {targets['bugs']} planted bugs, each judged by its family's check. "
+        "A tier's ratio passes at 1 or below; a bug is missed only when every tier misses it.",
+        "",
+        table(["family", "tier", "variants", "bugs", "max roundoff ratio", "min bug ratio",
+               "margin", "false alarms", "missed by this tier"],
+              [(r["family"], r["tier"], r["variants"], r["bugs"], _fmt(r["max_roundoff_ratio"]),
+                _fmt(r["min_bug_ratio"]), _fmt(r["margin"]), len(r["false_alarms"]),
+                len(r["missed"])) for r in rows]),
+        "",
+        "Targets:", "",
+        f"- false alarms over the whole roundoff corpus, in every tier: "
+        f"{len(targets['false_alarms'])}" + (f" ({', '.join(targets['false_alarms'][:10])})"
+                                              if targets["false_alarms"] else ""),
+        f"- planted bugs missed by every tier: {len(targets['missed_by_every_tier'])}"
+        + (f" ({', '.join(targets['missed_by_every_tier'])})"
+           if targets["missed_by_every_tier"] else ""),
+        f"- families whose best tier's margin is below {margin:g}: "
+        + (", ".join(f"{f} ({_fmt(targets['best_margin'][f])})"
+                     for f in targets["families_below_margin"]) or "none"),
+        "", "![log10 ratio of honest results and bugs](separation.png)", ""]
+    for r in rows:
+        if r["missed"]:
+            lines.append(f"- {r['family']}, {r['tier']} tier misses: {', '.join(r['missed'])}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(outcomes: list[Outcome], path: Path) -> None:
+    """Histograms of log10(ratio), honest against bugs, one panel per tier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(len(TIERS), 1, figsize=(8, 8), sharex=True)
+    edges = np.linspace(-8, 12, 81)
+    for ax, tier in zip(axes, TIERS, strict=True):
+        for bug, colour, label in ((False, "tab:blue", "roundoff only"),
+                                   (True, "tab:red", "planted bugs")):
+            values = [o.ratios[tier] for o in outcomes if o.bug == bug and tier in o.ratios]
+            logs = np.clip(np.log10(np.maximum(values, 1e-300)), edges[0], edges[-1])
+            ax.hist(logs, bins=edges, color=colour, alpha=0.6, label=f"{label} ({len(logs)})")
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_ylabel(f"{tier} tier")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    axes[-1].set_xlabel("log10(error / allowed): 0 is the tier's bound")
+    axes[0].set_title("Roundoff or bug: every variant and bug of `oraclenet separation`")
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def run(cases: list[Case], out: Path, margin: float, command: str,
+        say: Callable[[str], None] = print) -> dict:
+    """Judge every case, write the outputs, return the JSON."""
+    began = time.perf_counter()
+    outcomes = []
+    for i, case in enumerate(cases, 1):
+        outcomes.append(judge(case))
+        if i % 100 == 0 or i == len(cases):
+            say(f"{i} of {len(cases)} cases judged ({case.family})")
+    rows = summarise(outcomes)
+    targets = verdict_on_targets(outcomes, rows, margin)
+    seconds = time.perf_counter() - began
+    result = dict(families=rows, targets=targets, seconds=seconds,
+                  outcomes=[asdict(o) for o in outcomes])
+    write_json(out / "separation.json", result)
+    write_text(out / "separation.md", markdown(rows, targets, margin, seconds, command))
+    plot(outcomes, out / "separation.png")
+    return result
