@@ -16,6 +16,7 @@ import numpy as np
 
 from ..common.data import load_mnist5k
 from ..judge.roundoff import compare_gemm, compare_rowsum
+from . import elementwise as EW
 from . import gemm as G
 from .separation import Case
 
@@ -177,6 +178,34 @@ def rowsum_cases(quick: bool) -> list[Case]:
     return cases
 
 
+# --- elementwise steps ---------------------------------------------------------------------
+
+def elementwise_cases(quick: bool) -> list[Case]:
+    cases = []
+    seeds = range(2 if quick else 6)
+    for op, (judge, honest, bugs) in EW.OPS.items():
+        for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+            for (name, compute), kind, seed in itertools.product(honest.items(),
+                                                                 ("normal", "extreme"), seeds):
+                def run(compute=compute, kind=kind, seed=seed, dtype=dtype, judge=judge,
+                        op=op):
+                    x = EW.inputs(op, kind, dtype, seed)
+                    return [judge(compute(x, dtype), x)]
+
+                cases.append(Case("elementwise", f"{op} {name}, {kind}, {dtype.name}, "
+                                  f"seed {seed}", False, run))
+            for name, compute in bugs.items():
+                def bug(compute=compute, dtype=dtype, judge=judge, op=op):
+                    found = []
+                    for kind in ("normal", "extreme"):  # the suite tries both
+                        x = EW.inputs(op, kind, dtype, 11)
+                        found.append(judge(compute(x, dtype), x))
+                    return found
+
+                cases.append(Case("elementwise", f"{op}: {name} ({dtype.name})", True, bug))
+    return cases
+
+
 def all_cases(quick: bool) -> list[Case]:
     return [*gemm_cases(np.float32, quick), *gemm_cases(np.float64, quick),
-            *rowsum_cases(quick)]
+            *rowsum_cases(quick), *elementwise_cases(quick)]
