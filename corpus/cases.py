@@ -14,10 +14,14 @@ from functools import cache
 
 import numpy as np
 
-from ..common.data import load_mnist5k
+from ..common.data import load_mnist5k, one_hot, synthetic
+from ..common.params import init_params
+from ..common.shapes import N_CLASSES, N_PIXELS
+from ..judge import bounds
 from ..judge.roundoff import compare_gemm, compare_rowsum
 from . import elementwise as EW
 from . import gemm as G
+from . import gradient as D
 from .separation import Case
 
 DATA = ("uniform", "normal", "pixels", "sigmoid", "positive", "constant", "cancellation",
@@ -206,6 +210,84 @@ def elementwise_cases(quick: bool) -> list[Case]:
     return cases
 
 
+# --- gradients and training steps ----------------------------------------------------------
+
+LAM, LR = 1e-2, 0.5
+
+
+def network_problem(H: int, N: int, kind: str, seed: int):
+    """(p, X, Y): seeded parameters with nonzero biases, N images, one-hot labels; every value
+    representable in float32, so that float32 and float64 implementations see the same."""
+    rng = np.random.default_rng(seed)
+    p = init_params(H, seed)
+    p.b1 += 0.1 * rng.standard_normal(p.b1.shape)
+    p.b2 += 0.1 * rng.standard_normal(p.b2.shape)
+    if kind == "pixels":
+        X = _pixels()[:, rng.integers(0, 5000, N)]
+    elif kind == "synthetic":
+        X = synthetic(N, seed=seed).X
+    else:
+        X = rng.uniform(0, 1, (N_PIXELS, N))
+    return D.float32_values(p, X, one_hot(rng.integers(0, N_CLASSES, N)))
+
+
+def gradient_variants() -> dict[str, Callable]:
+    found = {"float32": lambda p, X, Y: D.backward_float32(p, X, Y, LAM)[0]}
+    for parts in (1, 2, 3, 4):
+        found[f"batch in {parts} parts"] = (
+            lambda p, X, Y, parts=parts: D.backward_by_column_parts(p, X, Y, LAM, parts))
+    for parts in (2, 3, 4):
+        found[f"hidden units in {parts} parts"] = (
+            lambda p, X, Y, parts=parts: D.backward_by_hidden_parts(p, X, Y, LAM, parts))
+    return found
+
+
+def step_variants() -> dict[str, Callable]:
+    return {"float32": D.step_float32,
+            **{f"batch in {k} parts": D.step_by_parts(k, False) for k in (2, 3)},
+            **{f"hidden units in {k} parts": D.step_by_parts(k, True) for k in (2, 3)}}
+
+
+def _step_verdicts(step, p, X, Y) -> list:
+    updated, J = step(p, X, Y, LAM, LR)
+    dtype = updated.W1.dtype
+    return [*bounds.compare_step(updated, p, X, Y, LAM, LR).values(),
+            bounds.compare_loss(J, p, X, Y, LAM, dtype)]
+
+
+def network_cases(quick: bool) -> list[Case]:
+    cases = []
+    shapes = [(1, 1), (4, 7), (16, 40)] if quick else [(1, 1), (4, 7), (16, 40), (33, 5),
+                                                        (64, 100)]
+    kinds = ("pixels",) if quick else ("pixels", "synthetic", "uniform")
+    for (H, N), kind, seed in itertools.product(shapes, kinds, range(1 if quick else 2)):
+        label = f"H {H}, N {N}, {kind}, seed {seed}"
+        for name, backward in gradient_variants().items():
+            def run(backward=backward, H=H, N=N, kind=kind, seed=seed):
+                p, X, Y = network_problem(H, N, kind, seed)
+                return bounds.compare_gradient(backward(p, X, Y), p, X, Y, LAM).values()
+
+            cases.append(Case("gradient", f"{name}, {label}", False, run))
+        for name, step in step_variants().items():
+            def run(step=step, H=H, N=N, kind=kind, seed=seed):
+                return _step_verdicts(step, *network_problem(H, N, kind, seed))
+
+            cases.append(Case("training step", f"{name}, {label}", False, run))
+    bugs = {name: f for name, (f, _) in D.GRADIENT_BUGS.items()} | D.MORE_GRADIENT_BUGS
+    for name, backward in bugs.items():
+        def bug(backward=backward):
+            p, X, Y = network_problem(16, 40, "pixels", 7)
+            return bounds.compare_gradient(backward(p, X, Y, LAM), p, X, Y, LAM).values()
+
+        cases.append(Case("gradient", name, True, bug))
+    for name, step in D.STEP_BUGS.items():
+        def bug(step=step):
+            return _step_verdicts(step, *network_problem(16, 7, "pixels", 8))
+
+        cases.append(Case("training step", name, True, bug))
+    return cases
+
+
 def all_cases(quick: bool) -> list[Case]:
     return [*gemm_cases(np.float32, quick), *gemm_cases(np.float64, quick),
-            *rowsum_cases(quick), *elementwise_cases(quick)]
+            *rowsum_cases(quick), *elementwise_cases(quick), *network_cases(quick)]

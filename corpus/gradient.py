@@ -123,3 +123,85 @@ MORE_GRADIENT_BUGS = {
     "data term averaged twice": averaged_twice,
     "tanh with its own derivative (self-consistent)": tanh_network,
 }
+
+
+def backward_by_hidden_parts(p: Params, X, Y, lam: float, parts: int) -> Params:
+    """float64, the hidden units split in parts (as model parallelism splits them): z2 is the
+    sum of the parts' W2[:, h] a1[h], and each part's gradient blocks are its own."""
+    H = p.hidden
+    edges = np.linspace(0, H, parts + 1).astype(int)
+    pieces = [slice(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
+    a1 = [network.sigmoid(p.W1[h] @ X + p.b1[h]) for h in pieces]
+    z2 = sum(p.W2[:, h] @ a for h, a in zip(pieces, a1, strict=True)) + p.b2
+    dz2 = (network.softmax(z2) - Y) / Y.shape[1]
+    grad = Params(np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2),
+                  dz2.sum(axis=1, keepdims=True))
+    for h, a in zip(pieces, a1, strict=True):
+        dz1 = (p.W2[:, h].T @ dz2) * a * (1 - a)
+        grad.W1[h] = dz1 @ X.T + lam * p.W1[h]
+        grad.b1[h] = dz1.sum(axis=1, keepdims=True)
+        grad.W2[:, h] = dz2 @ a.T + lam * p.W2[:, h]
+    return grad
+
+
+# --- training steps: (updated parameters, J before the step) -----------------------------
+
+def step_float32(p: Params, X, Y, lam: float, lr: float) -> tuple[Params, float]:
+    grad, J = backward_float32(p, X, Y, lam)
+    f = np.float32
+    return Params(*(a.astype(f) - f(lr) * g for a, g in zip(p.blocks().values(),
+                                                         grad.blocks().values(),
+                                                         strict=True))), J
+
+
+def step_by_parts(parts: int, hidden: bool):
+    """A float64 step whose gradient is summed over batch parts (data parallelism) or hidden
+    parts (model parallelism)."""
+    def step(p, X, Y, lam, lr):
+        grad = (backward_by_hidden_parts if hidden else backward_by_column_parts)(
+            p, X, Y, lam, parts)
+        return Params(*(a - lr * g for a, g in zip(p.blocks().values(),
+                                                   grad.blocks().values(), strict=True))), \
+            network.loss(p, X, Y, lam)
+    return step
+
+
+def step_wrong_sign(p, X, Y, lam, lr):
+    grad = _backward(p, X, Y, lam)
+    return Params(*(a + lr * g for a, g in zip(p.blocks().values(), grad.blocks().values(),
+                                               strict=True))), network.loss(p, X, Y, lam)
+
+
+def step_lr_twice_on_b2(p, X, Y, lam, lr):
+    grad = _backward(p, X, Y, lam)
+    return Params(p.W1 - lr * grad.W1, p.b1 - lr * grad.b1, p.W2 - lr * grad.W2,
+                  p.b2 - 2 * lr * grad.b2), network.loss(p, X, Y, lam)
+
+
+def step_full_batch_normaliser(batch: int):
+    """The last partial batch (N < batch columns) averaged over the full batch size."""
+    def step(p, X, Y, lam, lr):
+        data = _backward(p, X, Y, 0.0)
+        scale = X.shape[1] / batch
+        grad = Params(data.W1 * scale + lam * p.W1, data.b1 * scale, data.W2 * scale + lam * p.W2,
+                      data.b2 * scale)
+        return Params(*(a - lr * g for a, g in zip(p.blocks().values(),
+                                                   grad.blocks().values(), strict=True))), \
+            network.loss(p, X, Y, lam)
+    return step
+
+
+def step_loss_without_l2(p, X, Y, lam, lr):
+    """The update is right; the reported J leaves out the L2 term."""
+    grad = _backward(p, X, Y, lam)
+    return Params(*(a - lr * g for a, g in zip(p.blocks().values(), grad.blocks().values(),
+                                               strict=True))), \
+        network.loss_terms(p, X, Y, lam)[0]
+
+
+STEP_BUGS = {
+    "update with the wrong sign": step_wrong_sign,
+    "lr applied twice to b2": step_lr_twice_on_b2,
+    "partial batch averaged over the full batch size": step_full_batch_normaliser(32),
+    "loss reported without its L2 term": step_loss_without_l2,
+}

@@ -7,8 +7,8 @@ import pytest
 from oraclenet.common.data import synthetic
 from oraclenet.common.params import init_params
 from oraclenet.gpu.network import DeviceNetwork
+from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
 from oraclenet.reference import network
-from tests.teacher import in_dtype, judge, oracle_step, representable
 
 LAM, LR = 1e-2, 0.5
 

@@ -4,7 +4,7 @@ Every step of an epoch is checked against the oracle's step from the same parame
 that roundoff cannot compound: the trainer's updated parameters and its loss must lie within
 judge/bounds.py's first-order bounds of that step, for any rank count. The parameters are
 the oracle's own trajectory (teacher forcing) or the trainer's own (free running, which also
-checks what the trainer carries from one step to the next): see tests/teacher.py.
+checks what the trainer carries from one step to the next): see judge/steps.py.
 """
 
 import functools
@@ -15,12 +15,12 @@ import pytest
 from oraclenet.common.data import synthetic
 from oraclenet.common.params import init_params
 from oraclenet.gpu.network import DeviceNetwork
+from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.parallel.comm import Comm
 from oraclenet.parallel.data_parallel import DataParallel
 from oraclenet.parallel.model_parallel import ModelParallel
 from tests.mpi.planted_mpi import MPI_BUGS, LastRankKeepsOldParameters
-from tests.teacher import in_dtype, judge, oracle_step, representable
 
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
 LAM, LR = 1e-2, 0.5
@@ -47,7 +47,7 @@ def make_trainer(strategy_class, n, batch, H, seed=3, dtype=np.float64):
 
 
 def epoch_verdicts(comm, data, p0, trainer, steps=None, dtype=np.float64, teacher=True):
-    """[(step, verdict) ...] on rank 0, [] elsewhere: see tests/teacher.py."""
+    """[(step, verdict) ...] on rank 0, [] elsewhere: see judge/steps.py."""
     p = representable(p0, dtype)
     trainer.set_params(p)
     found = []

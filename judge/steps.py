@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from oraclenet.common.data import Dataset
-from oraclenet.common.params import Params
-from oraclenet.judge import bounds
-from oraclenet.reference import network
+from ..common.data import Dataset
+from ..common.params import Params
+from ..reference import network
+from . import bounds
 
 
 def representable(x, dtype):
