@@ -19,9 +19,13 @@ from ..common.params import init_params
 from ..common.shapes import N_CLASSES, N_PIXELS
 from ..judge import bounds
 from ..judge.roundoff import compare_gemm, compare_rowsum
+from ..judge.steps import judge as judge_step
+from ..judge.steps import oracle_step
 from . import elementwise as EW
 from . import gemm as G
 from . import gradient as D
+from . import mpi as M
+from .mpi import run_ranks
 from .separation import Case
 
 DATA = ("uniform", "normal", "pixels", "sigmoid", "positive", "constant", "cancellation",
@@ -288,6 +292,58 @@ def network_cases(quick: bool) -> list[Case]:
     return cases
 
 
+# --- MPI ---------------------------------------------------------------------------------------
+
+# (images, batch, hidden): uneven splits over 2, 3 and 4 ranks and a last partial batch;
+# H = 5 on 4 ranks; a batch of 2 (ranks without a column for P > 2). As tests/mpi.
+MPI_PROBLEMS = [(23, 7, 5), (8, 3, 6), (5, 2, 4)]
+
+
+def _mpi_verdicts(strategy, ranks: int, n: int, batch: int, H: int, teacher: bool,
+                  steps: int | None = None, seed: int = 3) -> list:
+    data = synthetic(n, seed=seed)
+    p0 = network_problem(H, 1, "uniform", seed)[0]
+    limit = -(-n // batch) if steps is None else steps
+
+    def oracle(p, t):
+        start, stop = t * batch, min(t * batch + batch, n)
+        return oracle_step(p, data, start, stop, LAM, LR, np.float64)
+
+    found = run_ranks(ranks, lambda comm: M.trajectory(strategy, comm, data, p0, batch, LAM,
+                                                       LR, limit, teacher, oracle))[0]
+    verdicts = []
+    for t, before, J, after in found:
+        start, stop = t * batch, min(t * batch + batch, n)
+        verdicts += judge_step(after, J, before, data, start, stop, LAM, LR,
+                               np.float64).values()
+    return verdicts
+
+
+def mpi_cases(quick: bool) -> list[Case]:
+    cases = []
+    problems = MPI_PROBLEMS[:1] if quick else MPI_PROBLEMS
+    for (name, strategy), ranks, (n, batch, H), teacher in itertools.product(
+            M.STRATEGIES.items(), (1, 2, 3, 4), problems, (True, False)):
+        mode = "teacher-forced" if teacher else "free-running"
+        cases.append(Case("MPI", f"{name} parallelism, P = {ranks}, {n} images in batches of "
+                          f"{batch}, H {H}, {mode}", False,
+                          lambda strategy=strategy, ranks=ranks, n=n, batch=batch, H=H,
+                          teacher=teacher: _mpi_verdicts(strategy, ranks, n, batch, H,
+                                                         teacher)))
+    for (name, bug), ranks in itertools.product(M.MPI_BUGS.items(), (2, 3, 4)):
+        cases.append(Case("MPI", f"{name} (P = {ranks})", True,
+                          lambda bug=bug, ranks=ranks: _mpi_verdicts(bug, ranks, 23, 7, 5,
+                                                                     True, steps=1)))
+    cases.append(Case("MPI", "the last rank never updates (P = 3, free-running)", True,
+                      lambda: _mpi_verdicts(M.LastRankKeepsOldParameters, 3, 23, 7, 5, False,
+                                            steps=2)))
+    cases.append(Case("MPI", "one rank of four counts its gradient twice", True,
+                      lambda: _mpi_verdicts(M.RankTwoCountsItselfTwice, 4, 23, 7, 5, True,
+                                            steps=1)))
+    return cases
+
+
 def all_cases(quick: bool) -> list[Case]:
     return [*gemm_cases(np.float32, quick), *gemm_cases(np.float64, quick),
-            *rowsum_cases(quick), *elementwise_cases(quick), *network_cases(quick)]
+            *rowsum_cases(quick), *elementwise_cases(quick), *network_cases(quick),
+            *mpi_cases(quick)]

@@ -89,6 +89,17 @@ class Comm:
             self.comm.Scatterv(send, out, root=root)
         return out
 
+    def gather_rows(self, local: np.ndarray, counts: list[int], root: int = 0
+                    ) -> np.ndarray | None:
+        """Stack every rank's rows (rank r has counts[r] of them, same width) on root."""
+        full = (np.empty((sum(counts), *local.shape[1:]), local.dtype)
+                if self.rank == root else None)
+        width = int(np.prod(local.shape[1:], dtype=np.int64))
+        with self.waiting_in("gather"):
+            self.comm.Gatherv(np.ascontiguousarray(local), None if full is None else
+                              [full, [c * width for c in counts]], root=root)
+        return full
+
     def agree(self, error: str | None) -> None:
         """Collective: raise RankError on every rank if any rank passes an error message."""
         errors = self.allgather(error)

@@ -41,13 +41,9 @@ class ModelParallel(Trainer):
         self.net.set_params(self.local(p))
 
     def gather_params(self) -> Params | None:
-        sizes = counts(self.hidden, self.comm.size)
         mine = self.net.params()
         local = np.hstack([mine.W1, mine.b1, mine.W2.T])  # h_r x (784 + 1 + 10)
-        full = np.empty((self.hidden, local.shape[1])) if self.comm.rank == 0 else None
-        with self.comm.waiting_in("gather"):
-            self.comm.comm.Gatherv(local, None if full is None else
-                                   [full, (sizes * local.shape[1]).tolist()], root=0)
+        full = self.comm.gather_rows(local, counts(self.hidden, self.comm.size).tolist())
         if full is None:
             return None
         return Params(full[:, :N_PIXELS].copy(), full[:, N_PIXELS:N_PIXELS + 1].copy(),

@@ -14,13 +14,13 @@ import pytest
 
 from oraclenet.common.data import synthetic
 from oraclenet.common.params import init_params
+from oraclenet.corpus.mpi import MPI_BUGS, LastRankKeepsOldParameters
 from oraclenet.gpu.network import DeviceNetwork
 from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.parallel.comm import Comm
 from oraclenet.parallel.data_parallel import DataParallel
 from oraclenet.parallel.model_parallel import ModelParallel
-from tests.mpi.planted_mpi import MPI_BUGS, LastRankKeepsOldParameters
 
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
 LAM, LR = 1e-2, 0.5
