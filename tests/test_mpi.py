@@ -14,8 +14,8 @@ import pytest
 
 from oraclenet.common import data
 from oraclenet.common.params import init_params
+from oraclenet.gpu.target import choose
 from oraclenet.judge import bounds
-from tests.cuda_target import choose
 from tests.idx_files import idx_dir
 
 ROOT = Path(__file__).resolve().parent.parent

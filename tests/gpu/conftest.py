@@ -1,4 +1,4 @@
-from tests.cuda_target import choose
+from oraclenet.gpu.target import choose
 
 TARGET = choose()
 

@@ -1,23 +1,24 @@
 """The GEMM family against the float64 oracle's verdicts, in the simulator or on a GPU."""
 
-import warnings
-
 import numpy as np
 import pytest
 from numba import cuda
 
+from oraclenet.corpus.kernels import KERNEL_BUGS, launch_planted
 from oraclenet.gpu.gemm import ALGORITHMS, gemm
-from oraclenet.gpu.gemm_kernels import launch_shape
 from oraclenet.judge.roundoff import assert_passes, compare_gemm, compare_gemm_exact
 from oraclenet.judge.tolerances import tolerance
-from tests.gpu.planted_kernels import KERNEL_BUGS, planted
 
 DTYPES = (np.float32, np.float64)
 TRANSPOSES = [(False, False), (False, True), (True, False), (True, True)]
 SCALINGS = [(1.0, 0.0), (2.0, 5.0)]
-# Ragged: not multiples of 16 or 64, K = 1, two tile rows and a K past one tile, and more
-# than 64 rows (two regblock tiles) with skinny N and K.
-SHAPES = [(1, 1, 1), (17, 9, 19), (70, 5, 3)]
+# alpha and beta each 0, 1 or another value: a kernel that ignores alpha when beta = 0, or
+# reads C when beta = 0, shows only in some of these.
+EVERY_SCALING = [(a, b) for a in (0.0, 1.0, 2.0) for b in (0.0, 1.0, 5.0)]
+# Ragged: not multiples of 16 or 64, K = 1; every kernel on a grid of at least two blocks in
+# each dimension (16 x 16 tiles for naive and shared: 17 x 18; regblock's 64 x 16 tiles:
+# 70 x 17), with a K past one tile and a skinny one.
+SHAPES = [(1, 1, 1), (17, 18, 19), (70, 17, 3)]
 
 
 def operands(rng, M, N, K, dtype, ta, tb, integers=False):
@@ -49,6 +50,17 @@ def test_within_the_roundoff_bound(rng, algorithm, dtype, ta, tb):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_every_alpha_and_beta(rng, algorithm, dtype):
+    M, N, K = SHAPES[1] if algorithm != "regblock" else SHAPES[2]
+    for alpha, beta in EVERY_SCALING:
+        A, B, C0 = operands(rng, M, N, K, dtype, False, False)
+        C = C0.copy()
+        gemm(C, A, B, alpha, beta, algorithm=algorithm)
+        assert_passes(compare_gemm(C, A, B, C0, alpha, beta))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_exact_on_integers_and_k_equal_one(rng, algorithm, dtype):
     for M, N, K in SHAPES:
         A, B, C0 = operands(rng, M, N, K, dtype, False, True, integers=True)
@@ -59,8 +71,9 @@ def test_exact_on_integers_and_k_equal_one(rng, algorithm, dtype):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_element_written_and_nothing_outside(rng, algorithm):
-    """beta = 0 over a NaN-poisoned C, inside a guard band of sentinels on the device."""
-    M, N, K, g = 17, 9, 19, 3
+    """beta = 0 over a NaN-poisoned C, inside a guard band of sentinels on the device; a grid
+    of at least two blocks in each dimension."""
+    (M, N, K), g = (SHAPES[2] if algorithm == "regblock" else SHAPES[1]), 3
     A, B, _ = operands(rng, M, N, K, np.float64, False, False)
     big = np.full((M + 2 * g, N + 2 * g), -7.25)
     big[g:g + M, g:g + N] = np.nan
@@ -78,17 +91,13 @@ def test_every_element_written_and_nothing_outside(rng, algorithm):
 
 @pytest.mark.parametrize("bug", sorted(KERNEL_BUGS))
 def test_planted_kernel_bugs_are_caught(rng, bug):
-    dtype = np.dtype(np.float64)
-    M, N, K = 17, 9, 35
-    A, B, C0 = operands(rng, M, N, K, dtype, False, False)
-    C = cuda.to_device(C0)
-    grid, block = launch_shape("shared", M, N)
-    with warnings.catch_warnings():  # a race reads stale shared memory, which may overflow:
-        warnings.simplefilter("ignore", RuntimeWarning)  # that is the bug, seen in the verdict
-        planted(bug, dtype)[grid, block](C, cuda.to_device(A), cuda.to_device(B),
-                                         dtype.type(2), dtype.type(5))
-    v = compare_gemm(C.copy_to_host(), A, B, C0, 2.0, 5.0)
-    assert not v.passed and v.ratio >= tolerance("teeth.min_bug_ratio"), v
+    """Three blocks along M (half the row stride leaves the last rows unwritten only then)
+    and two along N, with beta 5 and beta 0: the worst verdict must fail by far."""
+    A, B, C0 = operands(rng, 40, 17, 35, np.float64, False, False)
+    worst = max((compare_gemm(launch_planted(bug, C0.copy(), A, B, alpha, beta), A, B, C0,
+                              alpha, beta) for alpha, beta in ((2.0, 5.0), (2.0, 0.0))),
+                key=lambda v: v.ratio)
+    assert not worst.passed and worst.ratio >= tolerance("teeth.min_bug_ratio"), worst
 
 
 def test_bad_arguments_are_named():

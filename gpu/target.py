@@ -1,5 +1,6 @@
-"""Where the GPU tests run: on a real GPU when nvidia-smi finds one, else in Numba's CUDA
-simulator. The choice must be made before numba is first imported, so conftests make it."""
+"""Where the kernels run: on a real GPU when nvidia-smi finds one, else in Numba's CUDA
+simulator. The choice must be made before numba is first imported, so the callers that make
+it are entry points (the test conftests, `oraclenet separation`), never an import."""
 
 import os
 import shutil

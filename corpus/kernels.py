@@ -1,0 +1,76 @@
+"""GEMM kernels with one classic bug each: copies of gpu/gemm_kernels.py's shared-memory
+kernel, each changed in one place, for the tests and the separation corpus. Numba CUDA: on a
+GPU or in the simulator (the caller chooses, gpu/target.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda, float32, from_dtype
+
+from ..gpu.gemm_kernels import PADDED, TILE
+
+
+def _shared_variant(dtype, drop_last_tile=False, skip_last_row=False, no_barrier=False,
+                    accumulate_in_float32=False, row_stride=TILE, alpha_only_if_beta=False):
+    zero = dtype.type(0)
+    element = from_dtype(dtype)
+
+    @cuda.jit
+    def kernel(C, A, B, alpha, beta):
+        sA = cuda.shared.array((TILE, PADDED), element)
+        sB = cuda.shared.array((TILE, PADDED), element)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        i = cuda.blockIdx.y * row_stride + ty
+        j = cuda.blockIdx.x * TILE + tx
+        M, N, K = C.shape[0], C.shape[1], A.shape[1]
+        acc = zero
+        k_end = (K - 1) // TILE * TILE if drop_last_tile else K
+        for k0 in range(0, k_end, TILE):
+            sA[ty, tx] = A[i, k0 + tx] if i < M and k0 + tx < K else zero
+            sB[ty, tx] = B[k0 + ty, j] if k0 + ty < K and j < N else zero
+            if not no_barrier:
+                cuda.syncthreads()
+            for kk in range(TILE):
+                if accumulate_in_float32:  # each partial sum rounded to float32
+                    acc = float32(acc + sA[ty, kk] * sB[kk, tx])
+                else:
+                    acc += sA[ty, kk] * sB[kk, tx]
+            if not no_barrier:
+                cuda.syncthreads()
+        rows = M - 1 if skip_last_row else M
+        if i < rows and j < N:
+            if beta != 0:
+                C[i, j] = alpha * acc + beta * C[i, j]
+            else:
+                C[i, j] = acc if alpha_only_if_beta else alpha * acc
+
+    return kernel
+
+
+KERNEL_BUGS = {
+    "last K tile dropped": dict(drop_last_tile=True),
+    "last row of C not written": dict(skip_last_row=True),
+    "missing barrier": dict(no_barrier=True),
+    "float32 accumulation in a float64 kernel": dict(accumulate_in_float32=True),
+    "blocks along M indexed with half the tile's stride": dict(row_stride=TILE // 2),
+    "alpha ignored when beta = 0": dict(alpha_only_if_beta=True),
+}
+
+
+def planted(bug: str, dtype):
+    return _shared_variant(np.dtype(dtype), **KERNEL_BUGS[bug])
+
+
+def launch_planted(bug: str, C, A, B, alpha: float, beta: float) -> np.ndarray:
+    """C := the planted kernel's alpha A B + beta C on host arrays; returns C. (A race reads
+    stale shared memory, which may overflow in the simulator: the verdict shows it.)"""
+    import warnings
+
+    dtype = np.dtype(C.dtype)
+    grid = (-(-C.shape[1] // TILE), -(-C.shape[0] // TILE))
+    dC = cuda.to_device(C)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        planted(bug, dtype)[grid, (TILE, TILE)](dC, cuda.to_device(A), cuda.to_device(B),
+                                                dtype.type(alpha), dtype.type(beta))
+    return dC.copy_to_host()
