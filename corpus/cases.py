@@ -14,14 +14,16 @@ from functools import cache
 
 import numpy as np
 
-from ..common.data import load_mnist5k, one_hot, synthetic
-from ..common.params import init_params
+from ..common.data import Dataset, load_mnist5k, one_hot, synthetic
+from ..common.params import Params, init_params
 from ..common.shapes import N_CLASSES, N_PIXELS
-from ..judge import bounds
+from ..judge import bounds, evaluation
 from ..judge.roundoff import compare_gemm, compare_rowsum
 from ..judge.steps import judge as judge_step
 from ..judge.steps import oracle_step
+from ..reference.train import train
 from . import elementwise as EW
+from . import evaluation as EV
 from . import gemm as G
 from . import gradient as D
 from . import mpi as M
@@ -343,7 +345,83 @@ def mpi_cases(quick: bool) -> list[Case]:
     return cases
 
 
+# --- evaluation ---------------------------------------------------------------------------------
+
+@cache
+def _trained(H: int) -> tuple[Params, Dataset]:
+    """Parameters after one oracle epoch on mnist5k's training images, and its validation
+    set: an evaluation worth checking (accuracy well above chance)."""
+    split = load_mnist5k("unit", 0.1, 0)
+    p = init_params(H, 0)
+    train(p, split.train, None, epochs=1, batch=32, lr=1.0, lam=1e-4, progress=False)
+    return p, split.val
+
+
+def _evaluation_verdicts(evaluate, H: int, n: int) -> list:
+    p, val = _trained(H)
+    data = Dataset(val.images[:n], val.labels[:n])
+    images, z2, predicted, accuracy = evaluate(p, data)
+    dtype = np.asarray(z2).dtype
+    X = data.X
+    return [evaluation.compare_data(images, data.images), evaluation.compare_logits(z2, p, X),
+            evaluation.compare_predictions(predicted, p, X, dtype),
+            evaluation.compare_accuracy(accuracy, p, X, data.labels, dtype)]
+
+
+def evaluation_cases(quick: bool) -> list[Case]:
+    cases = []
+    sizes = ((16, 100),) if quick else ((16, 100), (64, 500), (3, 37))
+    for (name, evaluate), (H, n) in itertools.product(EV.HONEST.items(), sizes):
+        cases.append(Case("evaluation", f"{name}, H {H}, {n} images", False,
+                          lambda evaluate=evaluate, H=H, n=n: _evaluation_verdicts(evaluate,
+                                                                                  H, n)))
+    for name, evaluate in EV.BUGS.items():
+        cases.append(Case("evaluation", name, True,
+                          lambda evaluate=evaluate: _evaluation_verdicts(evaluate, 16, 100)))
+    return cases
+
+
+# --- GPU kernels (on the GPU, or in Numba's simulator) ----------------------------------------
+
+KERNEL_SHAPE = (70, 17, 35)  # two or more blocks in each dimension for every algorithm
+
+
+def kernel_cases(quick: bool) -> list[Case]:
+    """The GEMM kernels of oraclenet.gpu and the planted ones, where kernels can run (the
+    caller chose the target before numba loaded: gpu/target.py)."""
+    from ..gpu.gemm import ALGORITHMS, gemm
+    from ..gpu.options import device_error
+    from .kernels import KERNEL_BUGS, launch_planted
+
+    if device_error() is not None:
+        return []
+    cases = []
+    algorithms = ("naive",) if quick else ALGORITHMS
+    dtypes = (np.float64,) if quick else (np.float32, np.float64)
+    for algorithm, dtype in itertools.product(algorithms, dtypes):
+        def run(algorithm=algorithm, dtype=dtype):
+            A, B, C0, alpha, beta = gemm_problem("normal", KERNEL_SHAPE, dtype, 4, (2.0, 5.0))
+            C = C0.copy()
+            gemm(C, A, B, alpha, beta, algorithm=algorithm)
+            return [compare_gemm(C, A, B, C0, alpha, beta)]
+
+        cases.append(Case("GEMM kernels", f"{algorithm}, {np.dtype(dtype).name}", False, run))
+    for name in list(KERNEL_BUGS)[:1] if quick else KERNEL_BUGS:
+        def bug(name=name):
+            found = []
+            for ab in ((2.0, 5.0), (2.0, 0.0)):
+                A, B, C0, alpha, beta = gemm_problem("normal", KERNEL_SHAPE, np.float64, 5, ab)
+                found.append(compare_gemm(launch_planted(name, C0.copy(), A, B, alpha, beta),
+                                          A, B, C0, alpha, beta))
+            return found
+
+        meant = (("precision",) if "float32 accumulation" in name
+                 else ("rigorous", "statistical"))
+        cases.append(Case("GEMM kernels", name, True, bug, meant))
+    return cases
+
+
 def all_cases(quick: bool) -> list[Case]:
     return [*gemm_cases(np.float32, quick), *gemm_cases(np.float64, quick),
             *rowsum_cases(quick), *elementwise_cases(quick), *network_cases(quick),
-            *mpi_cases(quick)]
+            *mpi_cases(quick), *evaluation_cases(quick), *kernel_cases(quick)]

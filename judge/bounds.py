@@ -37,24 +37,35 @@ from .roundoff import Verdict, compare_bounded, gamma, gamma_tilde, unit_roundof
 from .tolerances import tolerance
 
 
+def _gammas(dtype, statistical: bool):
+    return (lambda n, _: gamma_tilde(n, dtype)) if statistical else gamma
+
+
+def forward_error(p: Params, X: np.ndarray, dtype, statistical: bool = False):
+    """(the oracle's forward pass, E_a1, E_z2): bounds on an implementation's a1 (H x N) and
+    z2 (10 x N) computed in dtype (z1 = W1 X + b1, a1 = sigmoid(z1), z2 = W2 a1 + b2)."""
+    u, g = unit_roundoff(dtype), _gammas(dtype, statistical)
+    c = tolerance("bounds.elementwise_u")
+    fwd = network.forward(p, X)
+    a1 = fwd.a1
+    E_z1 = g(N_PIXELS + 1, dtype) * (np.abs(p.W1) @ np.abs(X) + np.abs(p.b1))
+    E_a1 = a1 * (1.0 - a1) * E_z1 + c * u * a1
+    E_z2 = g(p.hidden + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
+    return fwd, E_a1, E_z2
+
+
 def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
                statistical: bool = False) -> tuple[Params, float]:
     """(bound on each gradient entry, bound on the loss) for one implementation computing in
     dtype; p, X, Y as the oracle takes them (float64 values, exactly representable in dtype).
     Rigorous, or with every sum's gamma_n replaced by the statistical gamma~_n."""
-    u = unit_roundoff(dtype)
-    g = (lambda n, _: gamma_tilde(n, dtype)) if statistical else gamma
+    u, g = unit_roundoff(dtype), _gammas(dtype, statistical)
     c = tolerance("bounds.elementwise_u")
     N = X.shape[1]
-    H = p.hidden
-    fwd = network.forward(p, X)
+    fwd, E_a1, E_z2 = forward_error(p, X, dtype, statistical)
     a1, yhat, z2 = fwd.a1, fwd.yhat, fwd.z2
     aX = np.abs(X)
     slope = a1 * (1.0 - a1)
-
-    E_z1 = g(N_PIXELS + 1, dtype) * (np.abs(p.W1) @ aX + np.abs(p.b1))
-    E_a1 = slope * E_z1 + c * u * a1
-    E_z2 = g(H + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
     shift = np.abs(z2 - z2.max(axis=0))
     E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (c + shift + shift.max(axis=0)))
     dz2 = (yhat - Y) / N

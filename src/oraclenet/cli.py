@@ -99,6 +99,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_separation(args: argparse.Namespace) -> int:
+    from .gpu.target import choose
+
+    choose()  # the GPU kernels' family: on a GPU, else in the simulator (before numba loads)
     from .corpus import cases, separation
 
     _check_outputs(args.out / "separation.json")
