@@ -7,8 +7,9 @@ import pytest
 from oraclenet.common.data import synthetic
 from oraclenet.common.params import init_params
 from oraclenet.gpu.network import DeviceNetwork
+from oraclenet.judge import evaluation
+from oraclenet.judge.roundoff import assert_passes
 from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
-from oraclenet.reference import network
 
 LAM, LR = 1e-2, 0.5
 
@@ -49,9 +50,16 @@ def test_free_running_steps_within_the_bounds(dtype):
         p = reached
 
 
-def test_counts_correct_answers_like_the_oracle():
-    data = synthetic(30, seed=6)
-    p = init_params(5, 6)
-    net = DeviceNetwork(p, np.float64, "shared")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_evaluation_path_matches_the_oracles(dtype):
+    """What the device trainer evaluates on, its logits and its count of correct answers,
+    against the oracle's for the same parameters (judge/evaluation.py)."""
+    data = in_dtype(synthetic(30, seed=6), dtype)
+    p = representable(init_params(5, 6), dtype)
+    net = DeviceNetwork(p, dtype, "shared")
     X_d, y_d = net.load(data.images, data.labels)
-    assert net.correct(X_d, y_d) == round(network.accuracy(p, data.X, data.labels) * 30)
+    assert_passes(evaluation.compare_data(X_d.copy_to_host(), data.images))
+    net.forward(X_d)
+    assert_passes(evaluation.compare_logits(net.z2(), p, data.X))
+    accuracy = net.correct(X_d, y_d) / len(data)
+    assert_passes(evaluation.compare_accuracy(accuracy, p, data.X, data.labels, dtype))

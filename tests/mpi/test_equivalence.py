@@ -16,6 +16,7 @@ from oraclenet.common.data import synthetic
 from oraclenet.common.params import init_params
 from oraclenet.corpus.mpi import MPI_BUGS, LastRankKeepsOldParameters
 from oraclenet.gpu.network import DeviceNetwork
+from oraclenet.judge import evaluation
 from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.parallel.comm import Comm
@@ -146,3 +147,30 @@ def test_bytes_per_step_match_the_analytic_count(strategy):
                 else 8 * (10 * 23 + steps) / steps)  # 10 B + 1 per step, B averaging 23/4
     agreed(comm, trainer.bytes_per_step() == expected,
            f"{strategy}: {trainer.bytes_per_step()} bytes per step, expected {expected}")
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_the_evaluation_path_matches_the_oracles(strategy):
+    """Each rank's share of the training data is the oracle's (the scatter or the broadcast);
+    the logits and the accuracy rank 0 reports, after an epoch, are the oracle's for the
+    parameters the trainer holds (judge/evaluation.py)."""
+    comm, data, _, trainer = make_trainer(STRATEGIES[strategy], 23, 7, 5)
+    shares = comm.allgather(trainer.X)  # data: rows by batch share; model: every row
+    bad = []
+    if comm.rank == 0:
+        mine = np.concatenate(shares) if strategy == "data" else shares[0]
+        order = np.concatenate([np.arange(*trainer._share(t, r)) for r in range(comm.size)
+                                for t in range(trainer.n_batches)]) if strategy == "data" \
+            else np.arange(len(data))
+        bad.append(evaluation.compare_data(mine, data.images[order]))
+    for t in range(trainer.n_batches):
+        trainer.step(t)
+    p = trainer.gather_params()
+    val = synthetic(11, seed=9)
+    z2 = trainer.logits(val.images if comm.rank == 0 else None)
+    accuracy = trainer.accuracy(val if comm.rank == 0 else None)
+    if comm.rank == 0:
+        bad += [evaluation.compare_logits(z2, p, val.X),
+                evaluation.compare_accuracy(accuracy, p, val.X, val.labels, np.float64)]
+    agreed(comm, all(v.passed for v in bad), "\n".join(str(v) for v in bad if not v.passed))
