@@ -1,0 +1,164 @@
+"""Every bound is tight: the worst honest result of a fixed, seeded set reaches a stated
+fraction of it (tolerances.toml [tightness]), so a judge that grows looser - a bound computed
+with the wrong dtype's unit roundoff, a factor lost, a tolerance raised - fails here even
+though no correct result could ever notice it."""
+
+import numpy as np
+import pytest
+
+from oraclenet.corpus import cases as C
+from oraclenet.corpus import elementwise as EW
+from oraclenet.corpus import gemm as G
+from oraclenet.corpus import gradient as D
+from oraclenet.judge import bounds, gradcheck, precision, roundoff
+from oraclenet.judge.roundoff import compare_gemm, compare_rowsum
+from oraclenet.judge.tolerances import tolerance
+
+SEEDS = range(20)
+
+
+def gemm_worst(dtype, tier: str) -> float:
+    """One product (float32), or two in the other order than the oracle's (float64): one or
+    two roundings against gamma_3 or gamma_4, the worst of 20 draws. The statistical tier:
+    1,000 equal terms one by one in float32, a systematic error the random walk barely
+    covers."""
+    if tier == "statistical":
+        A = np.full((8, 1000), dtype(0.1))
+        B = np.full((1000, 9), dtype(0.3))
+        C0 = np.zeros((8, 9), dtype)
+        return compare_gemm(G.honest("one by one")(A, B, C0, 1.0, 0.0), A, B,
+                            C0).statistical_ratio
+    worst = 0.0
+    for seed in SEEDS:
+        shape = (1, 1, 1) if dtype == np.float32 else (1, 1, 2)
+        A, B, C0, alpha, beta = C.gemm_problem("uniform", shape, dtype, seed)
+        v = compare_gemm(G.honest("reversed")(A, B, C0, alpha, beta), A, B, C0, alpha, beta)
+        worst = max(worst, v.rigorous_ratio)
+    return worst
+
+
+def rowsum_worst(dtype, tier: str) -> float:
+    """Three terms in the reverse order (rigorous); 100,000 equal terms one by one
+    (statistical)."""
+    if tier == "statistical":
+        x = np.full((3, 100_000), dtype(0.1))
+        return compare_rowsum(np.cumsum(x, axis=1, dtype=dtype)[:, -1], x).statistical_ratio
+    worst = 0.0
+    for seed in SEEDS:
+        x = C.matrix("positive", (64, 3), np.random.default_rng(seed), dtype)
+        s = np.cumsum(x[:, ::-1], axis=1, dtype=dtype)[:, -1]
+        worst = max(worst, compare_rowsum(s, x).rigorous_ratio)
+    return worst
+
+
+def precision_worst() -> float:
+    """A product summed in exactly the emulated one-by-one order: its rms is the allowed rms
+    before the slack."""
+    A, B, C0, alpha, beta = C.gemm_problem("normal", (31, 33, 63), np.float32, 1)
+    v = compare_gemm(G.honest("one by one")(A, B, C0, alpha, beta), A, B, C0, alpha, beta)
+    return v.precision.ratio
+
+
+def step_worst() -> float:
+    """A float32 training step: a parameter whose update is far below its last bit is off
+    by its final rounding alone, which the bound allows exactly."""
+    p, X, Y = C.network_problem(4, 7, "pixels", 0)
+    updated, _ = D.step_float32(p, X, Y, C.LAM, C.LR)
+    return max(v.rigorous_ratio for v in bounds.compare_step(updated, p, X, Y, C.LAM,
+                                                             C.LR).values())
+
+
+def gradient_worst() -> float:
+    p, X, Y = C.network_problem(4, 7, "pixels", 0)
+    grad = D.backward_float32(p, X, Y, C.LAM)[0]
+    return max(v.rigorous_ratio for v in bounds.compare_gradient(grad, p, X, Y,
+                                                                 C.LAM).values())
+
+
+def elementwise_worst(op: str) -> float:
+    judge, honest, _ = EW.OPS[op]
+    worst = 0.0
+    for compute in honest.values():
+        for kind in ("normal", "extreme"):
+            for seed in range(3):
+                x = EW.inputs(op, kind, np.dtype(np.float32), seed)
+                worst = max(worst, judge(compute(x, np.dtype(np.float32)), x).rigorous_ratio)
+    return worst
+
+
+def gradcheck_worst() -> float:
+    """The best relative error of a correct gradient's directional derivatives, against the
+    check's rtol."""
+    report = gradcheck.run(gradcheck.Settings(hidden=3, batch=4, max_entries=50))
+    return max(w.best_error for w in report.sweeps) / tolerance("gradcheck.rtol")
+
+
+MEASURES = {  # tolerances.toml key -> the worst honest ratio of its bound
+    "tightness.gemm_rigorous_float32": lambda: gemm_worst(np.float32, "rigorous"),
+    "tightness.gemm_rigorous_float64": lambda: gemm_worst(np.float64, "rigorous"),
+    "tightness.gemm_statistical": lambda: gemm_worst(np.float32, "statistical"),
+    "tightness.rowsum_rigorous": lambda: rowsum_worst(np.float64, "rigorous"),
+    "tightness.rowsum_statistical": lambda: rowsum_worst(np.float32, "statistical"),
+    "tightness.precision": precision_worst,
+    "tightness.step": step_worst,
+    "tightness.gradient": gradient_worst,
+    "tightness.sigmoid": lambda: elementwise_worst("sigmoid"),
+    "tightness.softmax": lambda: elementwise_worst("softmax"),
+    "tightness.output_delta": lambda: elementwise_worst("output delta"),
+    "tightness.sigmoid_delta": lambda: elementwise_worst("sigmoid delta"),
+    "tightness.update": lambda: elementwise_worst("update"),
+    "tightness.gradcheck": gradcheck_worst,
+}
+
+
+@pytest.mark.parametrize("bound", sorted(MEASURES))
+def test_the_worst_honest_result_reaches_its_stated_fraction_of_every_bound(bound):
+    worst = MEASURES[bound]()
+    assert worst >= tolerance(bound), f"{bound}: {worst:.3g}"
+    assert worst <= 1  # and it is honest
+
+
+def _loosen_unit_roundoff(monkeypatch):
+    """Every bound computed with float32's unit roundoff, whatever the dtype."""
+    monkeypatch.setattr(roundoff, "unit_roundoff", lambda dtype: 2.0 ** -24)
+    monkeypatch.setattr(bounds, "unit_roundoff", lambda dtype: 2.0 ** -24)
+    monkeypatch.setattr(roundoff, "gamma", lambda n, dtype: roundoff.gamma_u(n, 2.0 ** -24))
+    monkeypatch.setattr(bounds, "gamma", lambda n, dtype: roundoff.gamma_u(n, 2.0 ** -24))
+    monkeypatch.setitem(precision.FORMATS, "float64", precision.FORMATS["float32"])
+
+
+def _lose_a_factor_in_the_step(monkeypatch):
+    """The step's allowed error ten times too large (a factor lr forgotten, say)."""
+    error = bounds.step_error
+    monkeypatch.setattr(bounds, "step_error", lambda *args, **kw: (
+        lambda found: (type(found[0])(*(10 * a for a in found[0].blocks().values())),
+                       10 * found[1]))(error(*args, **kw)))
+
+
+def _loosen_lambda(monkeypatch):
+    """The statistical tier's lambda raised tenfold."""
+    real, lam = roundoff.gamma_tilde, 10 * tolerance("statistical.lambda")
+    monkeypatch.setattr(roundoff, "gamma_tilde", lambda n, dtype, _=None: real(n, dtype, lam))
+
+
+def _raise_the_slack(monkeypatch):
+    real = precision.tolerance
+    monkeypatch.setattr(precision, "tolerance", lambda key: 10 * real(key)
+                        if key == "precision.slack" else real(key))
+
+
+LOOSENINGS = {
+    "float64 bounds with float32's unit roundoff": (_loosen_unit_roundoff,
+                                                    "gemm_rigorous_float64"),
+    "a factor of 10 lost in the step's gradient bound": (_lose_a_factor_in_the_step,
+                                                         "gradient"),
+    "the statistical lambda raised tenfold": (_loosen_lambda, "rowsum_statistical"),
+    "the precision test's slack raised tenfold": (_raise_the_slack, "precision"),
+}
+
+
+@pytest.mark.parametrize("loosening", sorted(LOOSENINGS))
+def test_a_loosened_judge_falls_below_its_fraction(monkeypatch, loosening):
+    loosen, bound = LOOSENINGS[loosening]
+    loosen(monkeypatch)
+    assert MEASURES[f"tightness.{bound}"]() < tolerance(f"tightness.{bound}")
