@@ -192,7 +192,7 @@ def rowsum_cases(quick: bool) -> list[Case]:
 
 def elementwise_cases(quick: bool) -> list[Case]:
     cases = []
-    seeds = range(2 if quick else 6)
+    seeds = range(2 if quick else 20)
     for op, (judge, honest, bugs) in EW.OPS.items():
         for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
             for (name, compute), kind, seed in itertools.product(honest.items(),

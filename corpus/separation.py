@@ -19,6 +19,8 @@ separation.png (log10 ratio of the honest results against the bugs, tier by tier
 from __future__ import annotations
 
 import math
+import os
+import platform
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -109,10 +111,12 @@ def _fmt(x: float) -> str:
 
 
 def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
-             command: str) -> str:
+             command: str, kernels_on: str) -> str:
     lines = [
         "# Roundoff or bug? The judge measured", "",
-        f"Made by `{command}` in {seconds:.0f} s: {targets['variants']} roundoff-only "
+        f"Made by `{command}` in {seconds:.0f} s on a {os.cpu_count()}-core "
+        f"{platform.machine()} CPU, the kernel family on the {kernels_on}: "
+        f"{targets['variants']} roundoff-only "
         f"variants and {targets['bugs']} planted bugs, each judged by its family's check. "
         "A tier's ratio passes at 1 or below; a bug is missed only when every tier misses it.",
         "",
@@ -133,9 +137,11 @@ def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
         + (", ".join(f"{f} ({_fmt(targets['best_margin'][f])})"
                      for f in targets["families_below_margin"]) or "none"),
         "", "![log10 ratio of honest results and bugs](separation.png)", ""]
-    for r in rows:
-        if r["missed"]:
-            lines.append(f"- {r['family']}, {r['tier']} tier misses: {', '.join(r['missed'])}")
+    missed = [r for r in rows if r["missed"]]
+    if missed:
+        lines += ["Bugs that one tier misses and another catches:", ""]
+    for r in missed:
+        lines.append(f"- {r['family']}, {r['tier']} tier: {', '.join(r['missed'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -165,9 +171,10 @@ def plot(outcomes: list[Outcome], path: Path) -> None:
     plt.close(fig)
 
 
-def run(cases: list[Case], out: Path, margin: float, command: str,
+def run(cases: list[Case], out: Path, margin: float, command: str, kernels_on: str,
         say: Callable[[str], None] = print) -> dict:
-    """Judge every case, write the outputs, return the JSON."""
+    """Judge every case, write the outputs, return the JSON. kernels_on names where the GPU
+    kernels ran (gpu/target.py)."""
     began = time.perf_counter()
     outcomes = []
     for i, case in enumerate(cases, 1):
@@ -177,9 +184,10 @@ def run(cases: list[Case], out: Path, margin: float, command: str,
     rows = summarise(outcomes)
     targets = verdict_on_targets(outcomes, rows, margin)
     seconds = time.perf_counter() - began
-    result = dict(families=rows, targets=targets, seconds=seconds,
+    result = dict(families=rows, targets=targets, seconds=seconds, kernels_on=kernels_on,
                   outcomes=[asdict(o) for o in outcomes])
     write_json(out / "separation.json", result)
-    write_text(out / "separation.md", markdown(rows, targets, margin, seconds, command))
+    write_text(out / "separation.md", markdown(rows, targets, margin, seconds, command,
+                                                       kernels_on))
     plot(outcomes, out / "separation.png")
     return result

@@ -34,6 +34,7 @@ from ..common.params import Params
 from ..common.shapes import N_CLASSES, N_PIXELS
 from ..reference import network
 from .roundoff import Verdict, compare_bounded, gamma, gamma_tilde, unit_roundoff
+from .step_precision import analyse_gradient, analyse_step
 from .tolerances import tolerance
 
 
@@ -113,12 +114,15 @@ def _tiers(p, X, Y, lam, dtype) -> tuple[tuple[Params, float], tuple[Params, flo
 
 
 def compare_gradient(grad: Params, p: Params, X, Y, lam: float) -> dict[str, Verdict]:
-    """Judge an implementation's gradient (its dtype is grad's) at p on one batch."""
+    """Judge an implementation's gradient (its dtype is grad's) at p on one batch: both
+    tiers and the effective precision of each block (judge/step_precision.py)."""
     dtype = grad.W1.dtype
     expected = network.backward(p, X, Y, lam)
     (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
+    precision = analyse_gradient(grad, p, X, Y, lam)
     return {name: compare_bounded(f"d{name}", getattr(grad, name), getattr(expected, name),
-                                  getattr(rigorous, name), getattr(statistical, name))
+                                  getattr(rigorous, name), getattr(statistical, name),
+                                  precision[name])
             for name in grad.blocks()}
 
 
@@ -145,7 +149,8 @@ def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float
         return lr * getattr(tier, name) + u * (np.abs(getattr(expected, name))
                                                + 2 * lr * np.abs(getattr(grad, name)))
 
+    precision = analyse_step(updated, p, X, Y, lam, lr)
     return {name: compare_bounded(f"{name} after a step", getattr(updated, name),
                                   getattr(expected, name), allowed(rigorous, name),
-                                  allowed(statistical, name))
+                                  allowed(statistical, name), precision[name])
             for name in updated.blocks()}

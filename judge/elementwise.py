@@ -2,7 +2,9 @@
 formula, another language's output): each against the float64 oracle, in ulps where the
 result is well conditioned and against a derived bound where it cancels.
 
-    sigmoid        a = 1 / (1 + exp(-z))                ulps: device.sigmoid_ulps
+    sigmoid        a = 1 / (1 + exp(-z))                ulps: device.sigmoid_ulps, plus
+                                                        sigmoid's condition |z| (1 - a) times
+                                                        device.sigmoid_backward_u
     add_bias       z + b                                half an ulp (one rounding)
     softmax        column-wise, any max subtraction      the [softmax] bound, CUDA's exp
     cross_entropy  sum_i -log softmax(z)[y_i, i]         log-sum-exp bound + gamma_N
@@ -33,9 +35,14 @@ def _subnormal(x) -> float:
 
 
 def compare_sigmoid(a, z) -> Verdict:
-    """a = sigmoid(z), elementwise, in a's dtype."""
-    return compare_ulps(a, network.sigmoid(np.asarray(z, dtype=np.float64)),
-                        tolerance("device.sigmoid_ulps"), "sigmoid")
+    """a = sigmoid(z), elementwise, in a's dtype: within device.sigmoid_ulps of the exact
+    sigmoid of a z perturbed by device.sigmoid_backward_u units of roundoff (a relative
+    change of z moves a by |z| (1 - a) times as much, relatively)."""
+    z64 = np.asarray(z, dtype=np.float64)
+    expected = network.sigmoid(z64)
+    condition = np.abs(z64) * (1 - expected)
+    return compare_ulps(a, expected, tolerance("device.sigmoid_ulps")
+                        + tolerance("device.sigmoid_backward_u") * condition, "sigmoid")
 
 
 def compare_add_bias(out, z, b) -> Verdict:

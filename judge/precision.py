@@ -22,7 +22,8 @@ and over thousands of elements its z-score decides even where the magnitudes ove
 The precision test against a declared format D (default: the result's dtype) has the ratio
   max(z / z*  for an input format coarser than D's,  rms(r) / (slack rms_allowed(D)))
 where rms_allowed(D) is the larger accumulation rms in D's accumulation precision combined
-with D's own input rounding (tolerances.toml [precision]).
+with D's own input rounding (tolerances.toml [precision]); the rms part only over at least
+min_elements() elements, below which an rms is too noisy to test.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ FORMATS = {f.name: f for f in (
 )}
 INPUT_FORMATS = ("tf32", "bfloat16")
 IDENTIFIABLE = 1e-6  # share of d_f's energy that must lie outside [1, c] to be evidence
+MIN_FIT = 8  # elements below which a regression on three columns says nothing
 # The bits each accumulation model shows: its nominal bits give or take 3, and down to 5 for
 # float16, whose partial sums of same-sign terms soon absorb whole terms (the error grows
 # faster than u, so a float16 accumulation can look worse than 11 bits, never better).
@@ -78,9 +80,9 @@ def round_significand(x: np.ndarray, drop: int, truncate: bool = False) -> np.nd
 def reference(A, B, C0, alpha: float, beta: float, dtype) -> np.ndarray:
     """alpha A B + beta C0, more accurately than dtype: float64 for float32 results, long
     double (where wider) for float64 ones."""
-    wide = LONG if np.dtype(dtype) == np.float64 and EXTENDED else np.float64
-    A, B, C0 = (np.asarray(x, dtype=wide) for x in (A, B, C0))
-    return wide(alpha) * (A @ B) + wide(beta) * C0
+    t = wide(dtype)
+    A, B, C0 = (np.asarray(x, dtype=t) for x in (A, B, C0))
+    return t(alpha) * (A @ B) + t(beta) * C0
 
 
 def accumulated(A, B, C0, alpha: float, beta: float, dtype, one_by_one: bool) -> np.ndarray:
@@ -105,6 +107,24 @@ def _z_star() -> float:
     from scipy.stats import norm
 
     return float(norm.isf(tolerance("precision.false_alarm") / 2))
+
+
+def min_elements() -> int:
+    """The fewest elements whose rms the accumulation check compares: the squared ratio of
+    two rms over n independent normal errors of equal variance is F(n, n), so n must make
+    P(F(n, n) > slack^2) at most the test's false alarm (34 for slack 4 and 1e-12). Fewer
+    elements are judged by the error tiers alone; their bits are still reported."""
+    from scipy.stats import f
+
+    slack, alarm = tolerance("precision.slack"), tolerance("precision.false_alarm")
+    n = 2
+    while f.sf(slack ** 2, n, n) > alarm:
+        n += 1
+    return n
+
+
+def _accumulation_ratio(observed: float, allowed: float) -> float:
+    return observed / allowed if allowed > 0 else math.inf
 
 
 @dataclass(frozen=True)
@@ -140,7 +160,7 @@ def fit_input_format(r: np.ndarray, d: np.ndarray, c: np.ndarray, name: str,
 
     d_own = without_nuisance(d)
     dd = float(d_own @ d_own)
-    if n < 8 or dd <= IDENTIFIABLE * float(d @ d):
+    if n < MIN_FIT or dd <= IDENTIFIABLE * float(d @ d):
         return Fit(name, truncate, 0.0, 0.0, 0.0)
     base = without_nuisance(r)
     beta = float(d_own @ base) / dd
@@ -193,9 +213,10 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
     scale = declared_format.u_acc / own.u_acc
     allowed = tolerance("precision.slack") * math.hypot(
         high * scale, _rms(_input_rounding(A, B, alpha, declared_format, dtype)))
-    ratio = max([observed / allowed if allowed > 0 else math.inf, *coarser])
-    return Precision(float(bits), model, declared_format.name, float(ratio), lower_bound,
-                     evidence)
+    tests = coarser + ([_accumulation_ratio(observed, allowed)] if r.size >= min_elements()
+                       else [])
+    ratio = float(max(tests, default=0.0)) if r.size >= MIN_FIT else None
+    return Precision(float(bits), model, declared_format.name, ratio, lower_bound, evidence)
 
 
 def accumulation_bits(observed: float, spread: list[float], own: Format, fast: str
@@ -219,28 +240,51 @@ def accumulation_bits(observed: float, spread: list[float], own: Format, fast: s
     return bits, model, evidence
 
 
-def analyse_sums(s, x) -> Precision:
-    """The effective precision of row sums s (M or M x 1) of x (M x n), and the precision
-    test against s's own dtype (the accumulation check alone: row sums have no inputs to
-    round)."""
-    s = np.asarray(s)
-    dtype = np.dtype(s.dtype)
+def analyse_accumulation(actual, ref: np.ndarray, yardsticks: list[np.ndarray], fast: str,
+                         independent: bool = True) -> Precision:
+    """The effective precision of `actual` from its residual against `ref` (computed more
+    accurately than actual's dtype), measured against `yardsticks`: the same result computed
+    honestly in actual's dtype in two orders (`fast`, and one by one). The precision test
+    against actual's own dtype: the accumulation check alone (no inputs to round), run only
+    when the elements' errors are independent (each its own sum) and at least
+    min_elements()."""
+    actual = np.asarray(actual)
+    dtype = np.dtype(actual.dtype)
     own = FORMATS["float64" if dtype == np.float64 else "float32"]
     lower_bound = dtype == np.float64 and not EXTENDED
-    wide = LONG if dtype == np.float64 and EXTENDED else np.float64
-    ref = np.asarray(x, dtype=wide).sum(axis=1)
-    r = np.asarray(s.reshape(-1).astype(wide) - ref, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = np.asarray(actual.astype(ref.dtype) - ref, dtype=np.float64)
     if not np.all(np.isfinite(r)):
         return Precision(0.0, "unexplained", own.name, math.inf, lower_bound,
                          "the result holds NaN or infinite elements")
-    xd = np.asarray(x, dtype=dtype)
-    spread = [_rms(np.cumsum(xd, axis=1, dtype=dtype)[:, -1] - ref),
-              _rms(xd.sum(axis=1, dtype=dtype) - ref)]
+    spread = [_rms(np.asarray(y, ref.dtype) - ref) for y in yardsticks]
     observed = _rms(r)
-    bits, model, evidence = accumulation_bits(observed, spread, own, "numpy's pairwise sum")
+    bits, model, evidence = accumulation_bits(observed, spread, own, fast)
+    if not independent and model not in (own.name, "unexplained"):
+        model = "unexplained"  # whole computations: TF32 inputs look like float16 sums
+        evidence += "; fewer bits than the dtype's, from inputs or sums the bits cannot tell"
     allowed = tolerance("precision.slack") * max(max(spread), 1e-300)
-    return Precision(float(bits), model, own.name, float(observed / allowed), lower_bound,
-                     evidence)
+    testable = independent and r.size >= min_elements()
+    return Precision(float(bits), model, own.name,
+                     _accumulation_ratio(observed, allowed) if testable else None,
+                     lower_bound, evidence)
+
+
+def wide(dtype) -> type:
+    """The type of a reference more accurate than dtype: long double (where wider than
+    float64) for float64 results, float64 for float32 ones."""
+    return LONG if np.dtype(dtype) == np.float64 and EXTENDED else np.float64
+
+
+def analyse_sums(s, x) -> Precision:
+    """The effective precision of row sums s (M or M x 1) of x (M x n), and the precision
+    test against s's own dtype."""
+    s = np.asarray(s)
+    dtype = np.dtype(s.dtype)
+    ref = np.asarray(x, dtype=wide(dtype)).sum(axis=1)
+    xd = np.asarray(x, dtype=dtype)
+    yardsticks = [np.cumsum(xd, axis=1, dtype=dtype)[:, -1], xd.sum(axis=1, dtype=dtype)]
+    return analyse_accumulation(s.reshape(-1), ref, yardsticks, "numpy's pairwise sum")
 
 
 def _input_rounding(A, B, alpha: float, f: Format, dtype) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 from . import precision as precision_test
 from .precision import FORMATS, Format
 from .tolerances import tolerance
-from .verdict import Verdict, assert_passes, judge_elements
+from .verdict import Precision, Verdict, assert_passes, judge_elements
 
 __all__ = [
     "Verdict",
@@ -113,15 +113,16 @@ def _check_shape(actual: np.ndarray, shape: tuple, what: str) -> None:
         raise ValueError(f"{what}: result has shape {actual.shape}, expected {shape}")
 
 
-def compare_bounded(check: str, actual, expected, allowed, statistical=None) -> Verdict:
+def compare_bounded(check: str, actual, expected, allowed, statistical=None,
+                    precision: Precision | None = None) -> Verdict:
     """Elementwise |actual - expected| <= allowed (the rigorous tier) and <= statistical
-    (where given), with the error taken in float64."""
+    (where given), with the error taken in float64; and the precision test where given."""
     actual = np.asarray(actual)
     expected = np.asarray(expected, dtype=np.float64)
     _check_shape(actual, expected.shape, check)
     error = np.abs(actual.astype(np.float64) - expected)
     error = np.where(np.isnan(actual), np.inf, error)
-    return judge_elements(check, actual, expected, error, allowed, statistical)
+    return judge_elements(check, actual, expected, error, allowed, statistical, precision)
 
 
 CHUNK = 1 << 22  # terms examined at once when the statistical bound is widened
@@ -293,8 +294,10 @@ def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
                           precision_test.analyse_sums(actual, x64))
 
 
-def compare_ulps(actual, expected, max_ulps: float, check: str = "ulps") -> Verdict:
-    """Elementwise ulp distance between actual and expected rounded to actual's dtype."""
+def compare_ulps(actual, expected, max_ulps: float | np.ndarray,
+                 check: str = "ulps") -> Verdict:
+    """Elementwise ulp distance between actual and expected rounded to actual's dtype, against
+    max_ulps (a number, or one per element)."""
     actual = np.asarray(actual)
     dtype = _float_dtype(actual.dtype)
     expected = np.asarray(expected)

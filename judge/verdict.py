@@ -7,8 +7,9 @@ A verdict holds up to three tests, each a ratio that passes at 1 or below:
 - the statistical tier: error / a bound that honest rounding errors (mean zero, Higham and
   Mary) stay below except with a probability too small to matter (tolerances.toml
   [statistical]). Above 1 the error is too large for honest roundoff in this precision.
-- for GEMM, the precision test: its statistic over its threshold. Above 1 the result
-  behaves as if computed in a lower precision than declared (judge/precision.py).
+- for GEMM and row sums, the precision test: its statistic over its threshold. Above 1 the
+  result behaves as if computed in a lower precision than declared (judge/precision.py).
+  Gradient and step verdicts report their effective bits without the test.
 
 `ratio` is the largest of them and `passed` needs all; index, actual, expected, error and
 allowed describe the worst element of the tier with the largest ratio. str() says which test
@@ -35,7 +36,8 @@ class Precision:
     effective_bits: float  # significand bits, the implicit one included (float32: 24)
     model: str  # float64, float32, tf32, bfloat16, float16-accumulation or unexplained
     declared: str
-    ratio: float  # the test's statistic over its threshold: above 1, worse than declared
+    ratio: float | None  # the test's statistic over its threshold: above 1, worse than
+    # declared; None where too few independent errors to test (the bits are still measured)
     lower_bound: bool  # the bits are at least this (no reference beyond the result's dtype)
     evidence: str  # how the model was told, in words
 
@@ -43,8 +45,9 @@ class Precision:
         names = {"tf32": "TF32 inputs", "bfloat16": "bfloat16 inputs",
                  "float16-accumulation": "float16 accumulation"}
         bits = f"{'at least ' if self.lower_bound else ''}{self.effective_bits:.1f}"
-        return (f"behaves like {names.get(self.model, self.model)}, {bits} significand bits, "
-                f"declared {self.declared}")
+        like = ("matches no precision model" if self.model == "unexplained" else
+                f"behaves like {names.get(self.model, self.model)}")
+        return f"{like}, {bits} significand bits, declared {self.declared}"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Verdict:
     size: int
     rigorous_ratio: float
     statistical_ratio: float | None = None  # None: no statistical tier (ulps, exact mode)
-    precision: Precision | None = None  # GEMM verdicts
+    precision: Precision | None = None  # GEMM, row-sum, gradient and step verdicts
     tier: str = "rigorous"  # which test decided ratio
 
     @property
@@ -89,7 +92,8 @@ class Verdict:
                 "the bound")
         if self.precision is not None:
             p = self.precision
-            text += f"; {p.describe()} (precision test ratio {p.ratio:.3g}: {p.evidence})"
+            test = "not tested" if p.ratio is None else f"precision test ratio {p.ratio:.3g}"
+            text += f"; {p.describe()} ({test}: {p.evidence})"
         return text
 
 
@@ -127,8 +131,9 @@ def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: 
         found[name] = (allowed, *_worst(error, allowed))
     tier = max(found, key=lambda name: found[name][3])
     allowed, ratio, flat, worst = found[tier]
-    overall = max(worst, precision.ratio if precision is not None else 0.0)
-    if precision is not None and precision.ratio > worst:
+    tested = 0.0 if precision is None or precision.ratio is None else precision.ratio
+    overall = max(worst, tested)
+    if tested > worst:
         tier = "precision"
     return Verdict(
         check=check, passed=bool(overall <= 1.0), ratio=overall,

@@ -101,13 +101,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_separation(args: argparse.Namespace) -> int:
     from .gpu.target import choose
 
-    choose()  # the GPU kernels' family: on a GPU, else in the simulator (before numba loads)
+    kernels_on = choose()  # on a GPU, else in the simulator (before numba loads)
     from .corpus import cases, separation
 
     _check_outputs(args.out / "separation.json")
     margin = float(args.margin)
     result = separation.run(cases.all_cases(args.quick), args.out, margin,
                             f"oraclenet separation{' --quick' if args.quick else ''}",
+                            kernels_on,
                             say=lambda line: print(f"separation: {line}", flush=True))
     print((args.out / "separation.md").read_text())
     t = result["targets"]
