@@ -4,9 +4,13 @@ run them, so those need a checkout, not only the installed package)."""
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 Say = Callable[[str], None]  # how a section reports its progress
+# Set to a folder, the GPU and MPI suites leave one JSON line per verdict they judge there
+# (tests/ratios.py), for their sections' tables of ratios.
+RATIOS_ENV = "ORACLENET_RATIOS"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class SuiteRun:
     passed: bool
     summary: str
     output: str
+    ratios: tuple[dict, ...] = ()  # the verdicts the suite recorded: check, ratio, bug
 
 
 def run_pytest(*args: str, launcher: Sequence[str] = (), python: Sequence[str] = (),
@@ -63,8 +71,31 @@ def run_pytest(*args: str, launcher: Sequence[str] = (), python: Sequence[str] =
     tests_dir()
     command = [*launcher, *(python or [sys.executable]), "-m", "pytest",
                *(["-q"] if quiet else []), "-p", "no:cacheprovider", *args]
-    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
-                         timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="oraclenet-ratios-") as folder:
+        out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                             env=(os.environ if env is None else env) | {RATIOS_ENV: folder},
+                             timeout=timeout)
+        ratios = tuple(json.loads(line) for path in sorted(Path(folder).glob("*.jsonl"))
+                       for line in path.read_text().splitlines())
     summary = re.findall(r"\d+ (?:passed|failed|skipped|error)[^\n]*", out.stdout)
     return SuiteRun(out.returncode == 0,
-                    summary[-1].strip("= ") if summary else out.stderr[-300:], out.stdout)
+                    summary[-1].strip("= ") if summary else out.stderr[-300:], out.stdout,
+                    ratios)
+
+
+def ratio_table(ratios: Sequence[dict]) -> str:
+    """Per verdict check: how many correct runs and planted bugs the suites judged, the worst
+    ratio of a correct run (1 is its bound) and the smallest of a bug (its worst verdict)."""
+    checks = sorted({r["check"] for r in ratios})
+    rows = []
+    for check in checks:
+        correct = [r["ratio"] for r in ratios if r["check"] == check and not r["bug"]]
+        bugs = [r["ratio"] for r in ratios if r["check"] == check and r["bug"]]
+        rows.append((check, len(correct), _g(max(correct, default=math.nan)), len(bugs),
+                     _g(min(bugs, default=math.nan))))
+    return table(["verdict", "correct runs judged", "worst correct ratio", "planted bugs",
+                  "smallest bug ratio"], rows)
+
+
+def _g(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.3g}"

@@ -21,6 +21,7 @@ from ..judge import bounds, evaluation
 from ..judge.roundoff import compare_gemm, compare_rowsum
 from ..judge.steps import judge as judge_step
 from ..judge.steps import oracle_step
+from ..judge.verdict import Verdict
 from ..reference.train import train
 from . import elementwise as EW
 from . import evaluation as EV
@@ -386,10 +387,20 @@ def evaluation_cases(quick: bool) -> list[Case]:
 KERNEL_SHAPE = (70, 17, 35)  # two or more blocks in each dimension for every algorithm
 
 
+def kernel_verdict(algorithm: str, dtype) -> Verdict:
+    """One of oraclenet.gpu's GEMM kernels on a ragged multi-block problem, alpha 2, beta 5."""
+    from ..gpu.gemm import gemm
+
+    A, B, C0, alpha, beta = gemm_problem("normal", KERNEL_SHAPE, dtype, 4, (2.0, 5.0))
+    C = C0.copy()
+    gemm(C, A, B, alpha, beta, algorithm=algorithm)
+    return compare_gemm(C, A, B, C0, alpha, beta)
+
+
 def kernel_cases(quick: bool) -> list[Case]:
     """The GEMM kernels of oraclenet.gpu and the planted ones, where kernels can run (the
     caller chose the target before numba loaded: gpu/target.py)."""
-    from ..gpu.gemm import ALGORITHMS, gemm
+    from ..gpu.gemm import ALGORITHMS
     from ..gpu.options import device_error
     from .kernels import KERNEL_BUGS, launch_planted
 
@@ -400,10 +411,7 @@ def kernel_cases(quick: bool) -> list[Case]:
     dtypes = (np.float64,) if quick else (np.float32, np.float64)
     for algorithm, dtype in itertools.product(algorithms, dtypes):
         def run(algorithm=algorithm, dtype=dtype):
-            A, B, C0, alpha, beta = gemm_problem("normal", KERNEL_SHAPE, dtype, 4, (2.0, 5.0))
-            C = C0.copy()
-            gemm(C, A, B, alpha, beta, algorithm=algorithm)
-            return [compare_gemm(C, A, B, C0, alpha, beta)]
+            return [kernel_verdict(algorithm, dtype)]
 
         cases.append(Case("GEMM kernels", f"{algorithm}, {np.dtype(dtype).name}", False, run))
     for name in list(KERNEL_BUGS)[:1] if quick else KERNEL_BUGS:

@@ -106,7 +106,13 @@ def verdict_on_targets(outcomes: list[Outcome], rows: list[dict], margin: float)
         variants=sum(not o.bug for o in outcomes), bugs=sum(o.bug for o in outcomes))
 
 
-def _fmt(x: float) -> str:
+def met(targets: dict) -> bool:
+    """No false alarm, no bug missed by every tier, every family's margin reached."""
+    return not (targets["false_alarms"] or targets["missed_by_every_tier"]
+                or targets["families_below_margin"])
+
+
+def fmt(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.3g}"
 
 
@@ -122,8 +128,8 @@ def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
         "",
         table(["family", "tier", "variants", "bugs", "max roundoff ratio", "min bug ratio",
                "margin", "false alarms", "missed by this tier"],
-              [(r["family"], r["tier"], r["variants"], r["bugs"], _fmt(r["max_roundoff_ratio"]),
-                _fmt(r["min_bug_ratio"]), _fmt(r["margin"]), len(r["false_alarms"]),
+              [(r["family"], r["tier"], r["variants"], r["bugs"], fmt(r["max_roundoff_ratio"]),
+                fmt(r["min_bug_ratio"]), fmt(r["margin"]), len(r["false_alarms"]),
                 len(r["missed"])) for r in rows]),
         "",
         "Targets:", "",
@@ -134,7 +140,7 @@ def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
         + (f" ({', '.join(targets['missed_by_every_tier'])})"
            if targets["missed_by_every_tier"] else ""),
         f"- families whose best tier's margin is below {margin:g}: "
-        + (", ".join(f"{f} ({_fmt(targets['best_margin'][f])})"
+        + (", ".join(f"{f} ({fmt(targets['best_margin'][f])})"
                      for f in targets["families_below_margin"]) or "none"),
         "", "![log10 ratio of honest results and bugs](separation.png)", ""]
     missed = [r for r in rows if r["missed"]]

@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from ..common.report import ROOT, Say, Section, run_pytest, verdict_word
+from ..common.report import ROOT, Say, Section, ratio_table, run_pytest, verdict_word
 
 TITLE = "GPU kernels"
 TIMEOUT_S = 1800
@@ -37,6 +37,11 @@ dropped, edge row unwritten, missing barrier, float32 accumulation) each failing
 (teacher-forced and free-running) against `judge/bounds.py`; every kernel compiled to PTX
 for sm_90 in both dtypes, with no f64 instruction in the float32 ones (registers and shared
 memory: [docs/gpu-kernels.md]({kernels_doc})).
+
+The ratios behind those verdicts (a correct run must stay at 1 or below; a planted bug counts
+by its worst verdict, which must reach 100):
+
+{ratio_table(run.ratios)}
 
 {measured}
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..common.report import Say, Section, run_pytest, table, verdict_word
+from ..common.report import Say, Section, ratio_table, run_pytest, table, verdict_word
 from ..common.shapes import flops_per_image
 from . import costmodel
 from .bench import CLUSTER_ALPHA, CLUSTER_BETA, plot_speedup, worker_run
@@ -46,6 +46,11 @@ db2 summed over ranks, a rank whose parameters drift) must each fail by a ratio 
 more (tests/mpi, under the real mpiexec):
 
 {table(["ranks", "verdict", "pytest"], suite_rows)}
+
+The ratios behind those verdicts, over every rank count (a correct run's worst verdict must
+stay at 1 or below; a planted bug counts by its worst verdict, which must reach 100):
+
+{ratio_table([r for run in suites.values() for r in run.ratios])}
 
 Bytes handed to MPI per step and rank at H = {H}, B = {B} (measured at P = 2, and the
 analytic count 8 (795 H + 11) and 8 (10 B + 1)):

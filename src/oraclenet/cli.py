@@ -30,7 +30,7 @@ from .common.cli import (
 from .common.process import exit_on_sigterm, quiet_float_warnings, tune_for_speed
 
 MPI_TRAIN = "oraclenet mpi train"
-SECTIONS = ("oracle", "gradcheck", "mpi", "gpu")
+SECTIONS = ("oracle", "gradcheck", "mpi", "gpu", "separation")  # verify.SECTIONS, without numpy
 
 
 # --- the oracle and the judge -------------------------------------------------------------
@@ -93,6 +93,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from .gpu.target import choose
+
+    choose()  # the separation section runs kernels: on a GPU, else in the simulator
     from . import verify
 
     return verify.run(args.out, args.section or list(SECTIONS))
@@ -103,17 +106,16 @@ def cmd_separation(args: argparse.Namespace) -> int:
 
     kernels_on = choose()  # on a GPU, else in the simulator (before numba loads)
     from .corpus import cases, separation
+    from .judge.tolerances import tolerance
 
     _check_outputs(args.out / "separation.json")
-    margin = float(args.margin)
+    margin = tolerance("teeth.min_bug_ratio") if args.margin is None else args.margin
     result = separation.run(cases.all_cases(args.quick), args.out, margin,
                             f"oraclenet separation{' --quick' if args.quick else ''}",
                             kernels_on,
                             say=lambda line: print(f"separation: {line}", flush=True))
     print((args.out / "separation.md").read_text())
-    t = result["targets"]
-    met = not (t["false_alarms"] or t["missed_by_every_tier"] or t["families_below_margin"])
-    return EXIT_OK if met else EXIT_FAILED
+    return EXIT_OK if separation.met(result["targets"]) else EXIT_FAILED
 
 
 # --- the GPU ------------------------------------------------------------------------------
@@ -266,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "planted bugs: OUT/separation.json, .md, .png")
     p.add_argument("--out", type=Path, default=Path("reports/separation"))
     p.add_argument("--quick", action="store_true", help="a small subset (the test suite's)")
-    p.add_argument("--margin", type=positive_float, default=100.0,
-                   help="the margin every family must reach in some tier (100)")
+    p.add_argument("--margin", type=positive_float, default=None,
+                   help="the margin every family must reach in some tier (default: "
+                        "tolerances.toml [teeth] min_bug_ratio, 100)")
 
     gpu = tree.group(sub, "gpu", "the CUDA kernels: gpu train | bench | ptx")
     p = tree.command(gpu, "train", cmd_gpu_train,

@@ -1,7 +1,8 @@
 """`oraclenet verify`: the main job. Runs each room's section of the report in a fixed order
 (the oracle trained with the defaults, its gradient check, the MPI trainers under mpiexec,
-the GPU kernels) and writes OUT/index.md, numbering the sections as it goes. Progress lines
-say which section is running and what it is doing (for MPI, at which rank count)."""
+the GPU kernels, roundoff or bug: the judge measured) and writes OUT/index.md, numbering
+the sections as it goes. Progress lines say which section is running and what it is doing
+(for MPI, at which rank count)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ SECTIONS = {
     "gradcheck": "oraclenet.judge.verify",
     "mpi": "oraclenet.parallel.verify",
     "gpu": "oraclenet.gpu.verify",
+    "separation": "oraclenet.corpus.verify",
 }
 
 

@@ -8,8 +8,8 @@ from oraclenet.common.data import synthetic
 from oraclenet.common.params import init_params
 from oraclenet.gpu.network import DeviceNetwork
 from oraclenet.judge import evaluation
-from oraclenet.judge.roundoff import assert_passes
 from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
+from tests.ratios import passes, record
 
 LAM, LR = 1e-2, 0.5
 
@@ -26,8 +26,9 @@ def test_every_step_of_an_epoch_within_the_bounds(dtype, algorithm):
         stop = min(start + 4, 7)
         net.set_params(p)
         J = net.step(X[start:stop], y[start:stop], LAM, LR)
-        failed = [f"step {t}: {v}" for v in judge(net.params(), J, p, data, start, stop, LAM,
-                                                  LR, dtype).values() if not v.passed]
+        verdicts = judge(net.params(), J, p, data, start, stop, LAM, LR, dtype).values()
+        record(verdicts, bug=False)
+        failed = [f"step {t}: {v}" for v in verdicts if not v.passed]
         assert not failed, "\n".join(failed)
         p = oracle_step(p, data, start, stop, LAM, LR, dtype)
 
@@ -44,8 +45,9 @@ def test_free_running_steps_within_the_bounds(dtype):
         stop = min(start + 4, 9)
         J = net.step(X[start:stop], y[start:stop], LAM, LR)
         reached = net.params()
-        failed = [f"step {t}: {v}" for v in judge(reached, J, p, data, start, stop, LAM, LR,
-                                                  dtype).values() if not v.passed]
+        verdicts = judge(reached, J, p, data, start, stop, LAM, LR, dtype).values()
+        record(verdicts, bug=False)
+        failed = [f"step {t}: {v}" for v in verdicts if not v.passed]
         assert not failed, "\n".join(failed)
         p = reached
 
@@ -58,8 +60,8 @@ def test_the_evaluation_path_matches_the_oracles(dtype):
     p = representable(init_params(5, 6), dtype)
     net = DeviceNetwork(p, dtype, "shared")
     X_d, y_d = net.load(data.images, data.labels)
-    assert_passes(evaluation.compare_data(X_d.copy_to_host(), data.images))
+    passes(evaluation.compare_data(X_d.copy_to_host(), data.images))
     net.forward(X_d)
-    assert_passes(evaluation.compare_logits(net.z2(), p, data.X))
+    passes(evaluation.compare_logits(net.z2(), p, data.X))
     accuracy = net.correct(X_d, y_d) / len(data)
-    assert_passes(evaluation.compare_accuracy(accuracy, p, data.X, data.labels, dtype))
+    passes(evaluation.compare_accuracy(accuracy, p, data.X, data.labels, dtype))

@@ -6,8 +6,10 @@ from numba import cuda
 
 from oraclenet.corpus.kernels import KERNEL_BUGS, launch_planted
 from oraclenet.gpu.gemm import ALGORITHMS, gemm
-from oraclenet.judge.roundoff import assert_passes, compare_gemm, compare_gemm_exact
+from oraclenet.judge.roundoff import compare_gemm, compare_gemm_exact
 from oraclenet.judge.tolerances import tolerance
+from tests import ratios
+from tests.ratios import passes
 
 DTYPES = (np.float32, np.float64)
 TRANSPOSES = [(False, False), (False, True), (True, False), (True, True)]
@@ -45,7 +47,7 @@ def test_within_the_roundoff_bound(rng, algorithm, dtype, ta, tb):
             A, B, C0 = operands(rng, M, N, K, dtype, ta, tb)
             C = C0.copy()
             gemm(C, A, B, alpha, beta, ta, tb, algorithm)
-            assert_passes(compare_gemm(C, *ops(A, B, ta, tb), C0, alpha, beta))
+            passes(compare_gemm(C, *ops(A, B, ta, tb), C0, alpha, beta))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -56,7 +58,7 @@ def test_every_alpha_and_beta(rng, algorithm, dtype):
         A, B, C0 = operands(rng, M, N, K, dtype, False, False)
         C = C0.copy()
         gemm(C, A, B, alpha, beta, algorithm=algorithm)
-        assert_passes(compare_gemm(C, A, B, C0, alpha, beta))
+        passes(compare_gemm(C, A, B, C0, alpha, beta))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -66,7 +68,7 @@ def test_exact_on_integers_and_k_equal_one(rng, algorithm, dtype):
         A, B, C0 = operands(rng, M, N, K, dtype, False, True, integers=True)
         C = C0.copy()
         gemm(C, A, B, 2.0, 5.0, False, True, algorithm)
-        assert_passes(compare_gemm_exact(C, A, B.T, C0, 2.0, 5.0))
+        passes(compare_gemm_exact(C, A, B.T, C0, 2.0, 5.0))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -83,7 +85,7 @@ def test_every_element_written_and_nothing_outside(rng, algorithm):
     out = d_big.copy_to_host()
     inside = out[g:g + M, g:g + N]
     assert not np.isnan(inside).any(), f"{np.isnan(inside).sum()} elements never written"
-    assert_passes(compare_gemm(inside, A, B))
+    passes(compare_gemm(inside, A, B))
     band = out.copy()
     band[g:g + M, g:g + N] = -7.25
     assert (band == -7.25).all(), f"{(band != -7.25).sum()} guard-band elements overwritten"
@@ -94,9 +96,9 @@ def test_planted_kernel_bugs_are_caught(rng, bug):
     """Three blocks along M (half the row stride leaves the last rows unwritten only then)
     and two along N, with beta 5 and beta 0: the worst verdict must fail by far."""
     A, B, C0 = operands(rng, 40, 17, 35, np.float64, False, False)
-    worst = max((compare_gemm(launch_planted(bug, C0.copy(), A, B, alpha, beta), A, B, C0,
-                              alpha, beta) for alpha, beta in ((2.0, 5.0), (2.0, 0.0))),
-                key=lambda v: v.ratio)
+    worst = ratios.worst(compare_gemm(launch_planted(bug, C0.copy(), A, B, alpha, beta), A,
+                                      B, C0, alpha, beta)
+                         for alpha, beta in ((2.0, 5.0), (2.0, 0.0)))
     assert not worst.passed and worst.ratio >= tolerance("teeth.min_bug_ratio"), worst
 
 

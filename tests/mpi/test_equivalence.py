@@ -22,6 +22,7 @@ from oraclenet.judge.tolerances import tolerance
 from oraclenet.parallel.comm import Comm
 from oraclenet.parallel.data_parallel import DataParallel
 from oraclenet.parallel.model_parallel import ModelParallel
+from tests import ratios
 
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
 LAM, LR = 1e-2, 0.5
@@ -75,6 +76,7 @@ def every_step_passes(comm, data, p0, trainer, label: str, dtype=np.float64,
                       teacher=True) -> None:
     """All five verdicts of every step pass (and were all made)."""
     found = epoch_verdicts(comm, data, p0, trainer, dtype=dtype, teacher=teacher)
+    ratios.record((v for _, v in found), bug=False)
     bad = [f"step {t}: {v}" for t, v in found if not v.passed]
     agreed(comm, not bad and (comm.rank != 0 or len(found) == 5 * trainer.n_batches),
            f"{label}:\n" + "\n".join(bad))
@@ -131,7 +133,7 @@ def bug_is_caught(make, label: str, steps=1, teacher=True) -> None:
     """A planted bug fails the check by min_bug_ratio or more within `steps` steps."""
     comm, data, p0, trainer = make_trainer(make, 23, 7, 5)
     found = epoch_verdicts(comm, data, p0, trainer, steps=steps, teacher=teacher)
-    worst = max((v.ratio for _, v in found), default=0.0)
+    worst = ratios.worst(v for _, v in found).ratio if found else 0.0
     agreed(comm, comm.rank != 0 or worst >= tolerance("teeth.min_bug_ratio"),
            f"{label}: worst ratio only {worst:.3g}")
 
@@ -173,4 +175,5 @@ def test_the_evaluation_path_matches_the_oracles(strategy):
     if comm.rank == 0:
         bad += [evaluation.compare_logits(z2, p, val.X),
                 evaluation.compare_accuracy(accuracy, p, val.X, val.labels, np.float64)]
+    ratios.record(bad, bug=False)
     agreed(comm, all(v.passed for v in bad), "\n".join(str(v) for v in bad if not v.passed))
