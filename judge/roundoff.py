@@ -242,6 +242,49 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
                           found)
 
 
+def compare_gemm_chain(chain, A, B, alpha: float, beta: float,
+                       precision: str | None = None) -> Verdict:
+    """Judge the last C of n calls in place, C_k := alpha A B + beta C_{k-1} (chain: C_0 ..
+    C_n, as computed; A: M x K and B: K x N, transposed as op requires), against the
+    oracle's chain from the same C_0. Call k errs by at most its gemm_bound from C_{k-1}, and
+    beta carries that error into every later call: |C_n - oracle| <= sum_k |beta|^(n-k)
+    bound_k, in each tier. The course's GEMM test is n = 10, alpha = 2, beta = 5."""
+    chain = [np.asarray(C) for C in chain]
+    if len(chain) < 2:
+        raise ValueError("a chain needs C before the first call and after at least one")
+    actual = chain[-1]
+    dtype = _float_dtype(actual.dtype)
+    A64, B64, expected = _gemm_operands(A, B, chain[0], beta)
+    _check_shape(actual, expected.shape, "gemm chain")
+    product = alpha * (A64 @ B64)
+    rigorous, statistical = np.zeros(expected.shape), np.zeros(expected.shape)
+    for before in chain[:-1]:
+        expected = product + beta * expected
+        carry = abs(beta)
+        rigorous = carry * rigorous + gemm_bound(A, B, before, alpha, beta, dtype,
+                                                 precision=precision)
+        statistical = carry * statistical + gemm_bound(A, B, before, alpha, beta, dtype,
+                                                       precision=precision, statistical=True)
+    error = np.where(np.isnan(actual), np.inf, np.abs(actual.astype(np.float64) - expected))
+    return judge_elements(f"gemm chain of {len(chain) - 1} calls {dtype}", actual, expected,
+                          error, rigorous, statistical)
+
+
+def gemm_ratio_map(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
+                   precision: str | None = None) -> np.ndarray:
+    """|C - C_ref| / the statistical bound, elementwise (M x N, float64; NaN as inf): where a
+    failing GEMM went wrong, for a heat map."""
+    actual = np.asarray(actual)
+    dtype = _float_dtype(actual.dtype)
+    A64, B64, C064 = _gemm_operands(A, B, C0, beta)
+    _check_shape(actual, (A64.shape[0], B64.shape[1]), "gemm")
+    expected = alpha * (A64 @ B64) + beta * C064
+    error = np.where(np.isnan(actual), np.inf, np.abs(actual.astype(np.float64) - expected))
+    allowed = gemm_bound(A, B, C0, alpha, beta, dtype, precision=precision, statistical=True)
+    with np.errstate(all="ignore"):
+        return np.where(error == 0, 0.0, error / allowed)
+
+
 def exact_limit(dtype) -> float:
     """Integers up to 2^p are exact in a p-bit significand."""
     return 2.0 ** (np.finfo(_float_dtype(dtype)).nmant + 1)

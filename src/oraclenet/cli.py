@@ -215,6 +215,7 @@ def _train_outputs(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_check import add_commands as add_check_commands
     from .common.config import add_train_arguments
     from .gpu.options import add_device_arguments
     from .parallel.train import add_arguments as add_mpi_train_arguments
@@ -271,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=positive_float, default=None,
                    help="the margin every family must reach in some tier (default: "
                         "tolerances.toml [teeth] min_bug_ratio, 100)")
+
+    add_check_commands(tree, sub)
 
     gpu = tree.group(sub, "gpu", "the CUDA kernels: gpu train | bench | ptx")
     p = tree.command(gpu, "train", cmd_gpu_train,

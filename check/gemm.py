@@ -1,0 +1,263 @@
+"""`oraclenet check gemm`: an outside GEMM against the oracle, case by case.
+
+At set-up, the battery (GemmCase) is built from the sizes asked for and the calling
+convention; at check time each case draws its seeded operands, calls the implementation
+through its Arrays, and judges the C it returns (judge/roundoff.py: both tiers and the
+precision test against the declared precision):
+
+    ragged   shapes around the usual tile sizes (1, 2, 3, 15, 16, 17, 31, 33, 63, 65, 127,
+             129), K = 1, the network's skinny shapes; alpha, beta (1, 0) and (2, 5)
+    exact    integer operands whose every partial sum is exact: bit for bit
+    nan      C poisoned with NaN and beta = 0: C's old value must not be read
+    guard    C contiguous inside a larger buffer of sentinels, which must stay untouched
+    trans    every transpose, for the inplace-trans convention
+    chain    the course's test: alpha 2, beta 5, calls in place on the same C; each call
+             judged from the C it started from, and the last C against the oracle's chain
+
+Conventions: inplace f(C, A, B, alpha, beta); inplace-trans f(C, A, B, alpha, beta, transa,
+transb), A and B stored transposed where asked; product f(A, B) -> C (alpha 1, beta 0).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..common.matrices import RawLayout, read_matrix
+from ..judge.roundoff import (
+    compare_bounded,
+    compare_gemm,
+    compare_gemm_chain,
+    compare_gemm_exact,
+    gemm_ratio_map,
+)
+from .arrays import Arrays
+from .runner import Outcome, judged
+
+CONVENTIONS = {
+    "inplace": ("C", "A", "B", "alpha", "beta"),
+    "inplace-trans": ("C", "A", "B", "alpha", "beta", "transa", "transb"),
+    "product": ("A", "B"),
+}
+SIZES = ("quick", "course", "full")
+RAGGED = (1, 2, 3, 15, 16, 17, 31, 33, 63, 65, 127, 129)
+SENTINEL = -7.25  # exactly representable, and no GEMM of the battery's data lands on it
+GUARD = 37  # sentinel elements on each side of C in the guard-band case
+COURSE_CALLS = 10
+
+
+@dataclass(frozen=True)
+class GemmCase:
+    """One call (or chain of calls) of the battery: C := alpha op(A) op(B) + beta C, with
+    op(A) M x K and op(B) K x N."""
+
+    kind: str
+    M: int
+    N: int
+    K: int
+    alpha: float = 1.0
+    beta: float = 0.0
+    transa: bool = False
+    transb: bool = False
+    calls: int = 1
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        text = {"ragged": "ragged", "exact": "exact integers", "nan": "NaN in C",
+                "guard": "guard band", "trans": "transposes", "chain": "course's chain"}[
+                    self.kind]
+        if self.transa or self.transb:
+            text += f" ({'T' if self.transa else 'N'}{'T' if self.transb else 'N'})"
+        if self.calls > 1:
+            text += f", {self.calls} calls"
+        return f"{text}, alpha {self.alpha:g} beta {self.beta:g}"
+
+    @property
+    def shape(self) -> str:
+        return f"{self.M}x{self.N}x{self.K}"
+
+
+def battery(sizes: str, convention: str) -> list[GemmCase]:
+    """The cases for --sizes quick|course|full under a convention (product: alpha 1, beta 0,
+    no C to poison, guard or chain; transposes only for inplace-trans)."""
+    if sizes not in SIZES:
+        raise ValueError(f"--sizes must be one of {', '.join(SIZES)}, got {sizes!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"--convention must be one of {', '.join(CONVENTIONS)}, "
+                         f"got {convention!r}")
+    product = convention == "product"
+    ab = [(1.0, 0.0)] if product else [(1.0, 0.0), (2.0, 5.0)]
+    shapes = [(1, 1, 1), (17, 15, 33), (33, 65, 31), (65, 17, 127), (16, 16, 1), (10, 33, 65)]
+    if sizes != "quick":  # the network's own: W1 X, W2 a1, dz2 a1^T, W2^T dz2
+        shapes += [(100, 64, 784), (10, 64, 100), (10, 100, 64), (100, 64, 10)]
+    if sizes == "full":
+        shapes += [(m, n, k) for m, n, k in zip(RAGGED, RAGGED[3:] + RAGGED[:3],
+                                                 RAGGED[7:] + RAGGED[:7], strict=True)]
+    cases = [GemmCase("ragged", *s, *ab[i % len(ab)], seed=i) for i, s in enumerate(shapes)]
+    cases.append(GemmCase("exact", 17, 31, 33, *((1.0, 0.0) if product else (2.0, 3.0))))
+    if not product:
+        cases += [GemmCase("nan", 33, 17, 15, 2.0, 0.0),
+                  GemmCase("guard", 31, 33, 17, 2.0, 5.0),
+                  GemmCase("chain", 40, 50, 39, 2.0, 5.0, calls=3)]
+    if convention == "inplace-trans":
+        trans_shapes = [(17, 33, 15)] + ([(65, 31, 129)] if sizes == "full" else [])
+        cases += [GemmCase("trans", *s, 2.0, 5.0, ta, tb)
+                  for s in trans_shapes for ta, tb in itertools.product((False, True), repeat=2)]
+    if sizes != "quick":
+        cases += [GemmCase("chain", 800, 1000, 784, 2.0, 5.0, calls=COURSE_CALLS),
+                  GemmCase("chain", 800, 10, 1000, 2.0, 5.0, calls=COURSE_CALLS)]
+    return cases
+
+
+@dataclass(frozen=True)
+class GemmTarget:
+    """The implementation and how to call it."""
+
+    func: object
+    convention: str = "inplace"
+    arrays: Arrays = field(default_factory=Arrays)
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
+    precision: str | None = None
+
+    def call(self, C, A, B, alpha: float, beta: float, transa: bool, transb: bool):
+        """Call the implementation on host arrays (A, B stored as the transposes ask); the C
+        it leaves or returns, on the host."""
+        a = self.arrays
+        dA, dB = a.to_device(a.ordered(A)), a.to_device(a.ordered(B))
+        t = self.dtype.type
+        if self.convention == "product":
+            return a.to_host(self.func(dA, dB))
+        dC = a.to_device(a.ordered(C)) if not isinstance(C, _Placed) else C.device
+        if self.convention == "inplace":
+            self.func(dC, dA, dB, t(alpha), t(beta))
+        else:
+            self.func(dC, dA, dB, t(alpha), t(beta), transa, transb)
+        return a.to_host(dC) if not isinstance(C, _Placed) else C.host()
+
+
+@dataclass
+class _Placed:
+    """C as a view into a sentinel-filled buffer on the implementation's side."""
+
+    buffer: object
+    device: object
+    arrays: Arrays
+
+    def host(self) -> np.ndarray:
+        return self.arrays.to_host(self.device)
+
+
+def operands(case: GemmCase, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded op(A) (M x K), op(B) (K x N), C0 (M x N) in dtype; small integers for exact."""
+    rng = np.random.default_rng([case.seed, case.M, case.N, case.K])
+    draw = ((lambda shape: rng.integers(-4, 5, shape).astype(np.float64))
+            if case.kind == "exact" else rng.standard_normal)
+    A, B, C0 = draw((case.M, case.K)), draw((case.K, case.N)), draw((case.M, case.N))
+    if case.kind == "nan":
+        C0 = np.full((case.M, case.N), np.nan)
+    return A.astype(dtype), B.astype(dtype), C0.astype(dtype)
+
+
+def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
+    """Draw, call, judge one case."""
+    A, B, C0 = operands(case, target.dtype)
+    stored_A = A.T if case.transa else A
+    stored_B = B.T if case.transb else B
+    call = lambda C: target.call(C, stored_A, stored_B, case.alpha, case.beta,  # noqa: E731
+                                 case.transa, case.transb)
+    judge_C0 = np.zeros_like(C0) if case.kind == "nan" else C0
+    if case.kind == "chain":
+        chain = [C0]
+        for _ in range(case.calls):
+            chain.append(call(chain[-1]))
+        verdicts = [compare_gemm(after, A, B, before, case.alpha, case.beta,
+                                 precision=target.precision)
+                    for before, after in itertools.pairwise(chain)]
+        verdicts.append(compare_gemm_chain(chain, A, B, case.alpha, case.beta,
+                                           target.precision))
+        return judged(case.name, case.shape, verdicts,
+                      gemm_ratio_map(chain[-1], A, B, chain[-2], case.alpha, case.beta,
+                                     target.precision))
+    if case.kind == "guard":
+        C, band = _guarded_call(target, case, C0, call)
+        verdicts = [compare_gemm(C, A, B, C0, case.alpha, case.beta,
+                                 precision=target.precision),
+                    compare_bounded("guard band", band, np.full(band.shape, SENTINEL), 0.0)]
+    else:
+        C = call(C0)
+        verdicts = [compare_gemm_exact(C, A, B, C0, case.alpha, case.beta)
+                    if case.kind == "exact" else
+                    compare_gemm(C, A, B, judge_C0, case.alpha, case.beta,
+                                 precision=target.precision)]
+    return judged(case.name, case.shape, verdicts,
+                  gemm_ratio_map(C, A, B, judge_C0, case.alpha, case.beta, target.precision))
+
+
+def _guarded_call(target: GemmTarget, case: GemmCase, C0: np.ndarray, call):
+    """(C, the buffer's elements outside C) after a call on C placed inside the buffer."""
+    a, M, N = target.arrays, case.M, case.N
+    host = np.full(M * N + 2 * GUARD, SENTINEL, dtype=target.dtype)
+    host[GUARD:GUARD + M * N] = C0.ravel(order=a.order)
+    buffer = a.to_device(host)
+    C = call(_Placed(buffer, a.view(buffer, GUARD, (M, N)), a))
+    after = a.to_host(buffer)
+    return C, np.concatenate([after[:GUARD], after[GUARD + M * N:]])
+
+
+# --- one call from files ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GemmFiles:
+    """One call dumped by another program: A, B (as stored), C0 (C before) and C (after).
+    Headerless binary files need raw (float32 or float64), dims (M, N, K) and order."""
+
+    A: Path
+    B: Path
+    C0: Path
+    C: Path
+    alpha: float = 1.0
+    beta: float = 0.0
+    transa: bool = False
+    transb: bool = False
+    raw: str | None = None
+    dims: tuple[int, int, int] | None = None
+    order: str = "C"
+    dtype: str | None = None  # the result's dtype where the file has none (text)
+    precision: str | None = None
+
+    def layout(self, name: str) -> RawLayout | None:
+        if self.raw is None:
+            return None
+        if self.dims is None:
+            raise ValueError("--raw needs --shape M,N,K (the GEMM's sizes)")
+        M, N, K = self.dims
+        shapes = {"A": (K, M) if self.transa else (M, K), "B": (N, K) if self.transb else (K, N),
+                  "C0": (M, N), "C": (M, N)}
+        return RawLayout(self.raw, shapes[name], self.order)
+
+
+def judge_files(files: GemmFiles) -> Outcome:
+    """Read the four matrices, check that they chain, judge C."""
+    read = {name: read_matrix(getattr(files, name), files.layout(name))
+            for name in ("A", "B", "C0", "C")}
+    A = read["A"].T if files.transa else read["A"]
+    B = read["B"].T if files.transb else read["B"]
+    C0, C = read["C0"], read["C"]
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"{files.A} and {files.B}: op(A) is {A.shape[0]} x {A.shape[1]} and "
+                         f"op(B) {B.shape[0]} x {B.shape[1]}: they do not chain")
+    for name, m in (("C0", C0), ("C", C)):
+        if m.shape != (A.shape[0], B.shape[1]):
+            raise ValueError(f"{getattr(files, name)}: {name} is {m.shape[0]} x {m.shape[1]}, "
+                             f"op(A) op(B) is {A.shape[0]} x {B.shape[1]}")
+    if files.dtype is not None:
+        C = C.astype(files.dtype)
+    shape = f"{A.shape[0]}x{B.shape[1]}x{A.shape[1]}"
+    verdict = compare_gemm(C, A, B, C0, files.alpha, files.beta, precision=files.precision)
+    return judged(f"{files.C.name}, alpha {files.alpha:g} beta {files.beta:g}", shape,
+                  [verdict], gemm_ratio_map(C, A, B, C0, files.alpha, files.beta,
+                                            files.precision))

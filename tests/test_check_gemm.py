@@ -1,0 +1,235 @@
+"""`oraclenet check gemm` and the matrix readers, through the installed command: a correct
+outside GEMM passes the whole battery, each planted bug fails its own case, one call dumped in
+every file format a C++ program can write is judged, and every bad input is one line."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from oraclenet.common.matrices import RawLayout, read_matrix
+
+ORACLENET = Path(sys.executable).parent / "oraclenet"
+
+# An outside GEMM in the course's in-place form, correct (beta = 0 never reads C), and test-only
+# twins with one planted bug each: the case of the battery that must catch it.
+IMPLEMENTATIONS = textwrap.dedent('''
+    import time
+    import numpy as np
+
+    def correct(C, A, B, alpha, beta):
+        AB = A @ B
+        C[...] = alpha * AB if beta == 0 else alpha * AB + beta * C
+
+    def correct_trans(C, A, B, alpha, beta, transa, transb):
+        correct(C, A.T if transa else A, B.T if transb else B, alpha, beta)
+
+    def product(A, B):
+        return A @ B
+
+    def edge_guard(C, A, B, alpha, beta):        # `row > M` for `row >= M`: last row unwritten
+        C[:-1] = (alpha * (A @ B) + beta * C)[:-1]
+
+    def reads_C_when_beta_is_0(C, A, B, alpha, beta):
+        C[...] = alpha * (A @ B) + beta * C
+
+    def k_bounded_by_tiles(C, A, B, alpha, beta):  # the K loop stops at a multiple of 16
+        K = A.shape[1] // 16 * 16 or A.shape[1]
+        C[...] = alpha * (A[:, :K] @ B[:K]) + beta * C
+
+    def writes_past_C(C, A, B, alpha, beta):
+        correct(C, A, B, alpha, beta)
+        base = C.base if C.base is not None else C
+        while base.base is not None:
+            base = base.base
+        if base.size > C.size:
+            base.reshape(-1)[-1] = 0.0
+
+    def ignores_transb(C, A, B, alpha, beta, transa, transb):
+        correct(C, A.T if transa else A, B, alpha, beta)
+
+    def float32_accumulation(C, A, B, alpha, beta):
+        AB = (A.astype(np.float32) @ B.astype(np.float32)).astype(C.dtype)
+        C[...] = alpha * AB if beta == 0 else alpha * AB + beta * C
+
+    def hangs(C, A, B, alpha, beta):
+        time.sleep(600)
+
+    def raises(C, A, B, alpha, beta):
+        raise RuntimeError("CUDA_ERROR_LAUNCH_FAILED")
+''')
+
+
+def check(*argv, timeout=600):
+    return subprocess.run([str(ORACLENET), "check", "gemm", *map(str, argv)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def impl(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("impl") / "mine.py"
+    path.write_text(IMPLEMENTATIONS)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["row", "col"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_correct_gemm_passes_every_case(impl, dtype, layout):
+    run = check("--impl", f"{impl}:correct", "--dtype", dtype, "--layout", layout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASS: 10 of 10 cases" in run.stdout
+
+
+def test_the_other_conventions_pass(impl):
+    trans = check("--impl", f"{impl}:correct_trans", "--convention", "inplace-trans")
+    assert trans.returncode == 0 and "PASS: 14 of 14 cases" in trans.stdout, trans.stdout
+    product = check("--impl", f"{impl}:product", "--convention", "product")
+    assert product.returncode == 0 and "PASS: 7 of 7 cases" in product.stdout, product.stdout
+
+
+@pytest.mark.parametrize(("bug", "convention", "caught_by"), [
+    ("edge_guard", "inplace", "ragged"),
+    ("reads_C_when_beta_is_0", "inplace", "NaN in C"),
+    ("k_bounded_by_tiles", "inplace", "ragged"),
+    ("writes_past_C", "inplace", "guard band"),
+    ("ignores_transb", "inplace-trans", "transposes (NT)"),
+    ("float32_accumulation", "inplace", "ragged"),
+])
+def test_each_planted_bug_fails_its_case(impl, bug, convention, caught_by):
+    run = check("--impl", f"{impl}:{bug}", "--convention", convention)
+    assert run.returncode == 1, run.stdout + run.stderr
+    failed = [line for line in run.stdout.splitlines()
+              if {"FAIL", "error"} & set(line.split()[:12]) and "[" not in line[:20]]
+    assert any(line.startswith(caught_by) for line in failed), run.stdout
+
+
+def test_a_hung_case_times_out_and_the_rest_still_run(impl):
+    began = time.monotonic()
+    run = check("--impl", f"{impl}:hangs", "--timeout", 1)
+    assert run.returncode == 1
+    assert run.stdout.count("  timeout  ") == 10, run.stdout
+    assert time.monotonic() - began < 60
+
+
+def test_an_exception_in_the_implementation_is_one_line_per_case(impl):
+    run = check("--impl", f"{impl}:raises")
+    assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
+    assert "RuntimeError: CUDA_ERROR_LAUNCH_FAILED" in run.stdout
+
+
+def test_the_report_has_a_heat_map_for_each_failing_case(impl, tmp_path):
+    run = check("--impl", f"{impl}:edge_guard", "--report", tmp_path / "r")
+    assert run.returncode == 1
+    maps = sorted(p.name for p in (tmp_path / "r").glob("heatmap-*.png"))
+    assert len(maps) == run.stdout.count("  FAIL  ") and maps, run.stdout
+    assert "![heat map]" in (tmp_path / "r" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--impl", "no_such_module_here:f"], "cannot import no_such_module_here"),
+    (["--impl", "{impl}:nothing"], "has no 'nothing'"),
+    (["--impl", "{impl}"], "expected MODULE:FUNCTION"),
+    (["--impl", "{impl}:product"], "inplace calls it as f(C, A, B, alpha, beta)"),
+    (["--impl", "{impl}:correct", "--arrays", "cupy"], "CuPy is not installed"),
+])
+def test_usage_errors_are_one_line(impl, argv, message):
+    run = check(*(a.format(impl=impl) for a in argv))
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def one_call(dtype, bug=False):
+    rng = np.random.default_rng(7)
+    A, B, C0 = (rng.standard_normal(s).astype(dtype) for s in ((33, 17), (17, 20), (33, 20)))
+    C = (2 * (A.astype(np.float64) @ B) + 5 * C0).astype(dtype)
+    if bug:
+        C[-1] = C0[-1]  # the last row left as it was
+    return A, B, C0, C
+
+
+def arma_binary(path, M):
+    width = M.dtype.itemsize
+    path.write_bytes(f"ARMA_MAT_BIN_FN{width:03d}\n{M.shape[0]} {M.shape[1]}\n".encode()
+                     + M.tobytes(order="F"))
+
+
+WRITERS = {
+    "npy": lambda p, M: np.save(p.with_suffix(".npy"), M) or p.with_suffix(".npy"),
+    "npz": lambda p, M: np.savez(p.with_suffix(".npz"), M=M) or p.with_suffix(".npz"),
+    "mat": lambda p, M: scipy.io.savemat(p.with_suffix(".mat"), {"M": M}) or p.with_suffix(".mat"),
+    "arma_binary": lambda p, M: arma_binary(p.with_suffix(".bin"), M) or p.with_suffix(".bin"),
+    "raw_ascii": lambda p, M: np.savetxt(p.with_suffix(".txt"), M, fmt="%.17g")
+    or p.with_suffix(".txt"),
+    "csv_ascii": lambda p, M: np.savetxt(p.with_suffix(".csv"), M, fmt="%.17g", delimiter=",")
+    or p.with_suffix(".csv"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_one_call_from_files_in_every_format(tmp_path, fmt):
+    dtype = np.float64 if fmt in ("raw_ascii", "csv_ascii") else np.float32
+    for bug in (False, True):
+        paths = [WRITERS[fmt](tmp_path / f"{n}{int(bug)}", M)
+                 for n, M in zip("A B C0 C".split(), one_call(dtype, bug), strict=True)]
+        run = check("--files", *paths, "--alpha", 2, "--beta", 5)
+        assert run.returncode == (1 if bug else 0), run.stdout + run.stderr
+
+
+def test_raw_binary_with_its_shape_and_order(tmp_path):
+    A, B, C0, C = one_call(np.float32)
+    for order in ("C", "F"):
+        paths = []
+        for name, M in zip("A B C0 C".split(), (A, B, C0, C), strict=True):
+            (tmp_path / name).write_bytes(M.tobytes(order=order))
+            paths.append(tmp_path / name)
+        run = check("--files", *paths, "--alpha", 2, "--beta", 5, "--raw", "float32",
+                    "--shape", "33,20,17", "--order", order)
+        assert run.returncode == 0, run.stdout + run.stderr
+    wrong = check("--files", *paths, "--alpha", 2, "--beta", 5, "--raw", "float64",
+                  "--shape", "33,20,17", "--order", "F")
+    assert wrong.returncode == 2 and "33 x 17 float64 needs 4488 bytes, the file has 2244" \
+        in wrong.stderr, wrong.stderr
+
+
+def test_files_that_do_not_chain_are_named(tmp_path):
+    A, B, C0, C = one_call(np.float64)
+    paths = [WRITERS["npy"](tmp_path / n, M) for n, M in
+             zip("A B C0 C".split(), (A, B.T.copy(), C0, C), strict=True)]
+    run = check("--files", *paths)
+    assert run.returncode == 2 and "they do not chain" in run.stderr and str(paths[0]) in \
+        run.stderr
+
+
+def test_every_reader_gives_back_what_was_written(tmp_path):
+    M = np.arange(12, dtype=np.float64).reshape(3, 4) / 7
+    for fmt, write in WRITERS.items():
+        assert np.array_equal(read_matrix(write(tmp_path / fmt, M)), M), fmt
+    (tmp_path / "a.txt").write_text("ARMA_MAT_TXT_FN008\n3 4\n" + "\n".join(
+        " ".join(repr(float(x)) for x in r) for r in M) + "\n")
+    assert np.array_equal(read_matrix(tmp_path / "a.txt"), M)
+    M.astype("<f4").T.tofile(tmp_path / "raw")
+    assert np.array_equal(read_matrix(tmp_path / "raw", RawLayout("float32", (3, 4), "F")),
+                          M.astype(np.float32))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"ARMA_MAT_BIN_FN008\n3 4\n" + bytes(95), "needs 96 bytes of data, the file has 95"),
+    (b"ARMA_MAT_BIN_IS004\n1 1\n" + bytes(4), "oraclenet reads real matrices"),
+    (b"ARMA_MAT_BIN_FN008\nthree 4\n", "is not two integers"),
+    (b"ARMA_MAT_TXT_FN008\n2 2\n1 2\n3 4\n5 6\n", "header says 2 x 2, the file holds 3 x 2"),
+    (b"1 2 3\n4 5\n", "cannot read a matrix"),
+    (b"\x00\x01\x02", "for raw binary give --raw"),
+])
+def test_bad_files_are_named(tmp_path, content, message):
+    path = tmp_path / "m.bin"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"m\.bin") as err:
+        read_matrix(path)
+    assert message in str(err.value)
