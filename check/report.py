@@ -36,13 +36,18 @@ def row(o: Outcome) -> list[str]:
             precision, where]
 
 
-def terminal(outcomes: Sequence[Outcome]) -> str:
-    """The table as aligned plain text, and a summary line."""
-    rows = [HEADER, *(row(o) for o in outcomes)]
+def terminal(outcomes: Sequence[Outcome], most: int | None = None) -> str:
+    """The table as aligned plain text, and a summary line; beyond `most` cases, only the
+    first `most` that did not pass."""
+    shown = outcomes if most is None or len(outcomes) <= most else [
+        o for o in outcomes if not o.passed][:most]
+    rows = [HEADER, *(row(o) for o in shown)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
              for r in rows]
-    return "\n".join(lines) + "\n" + summary(outcomes)
+    hidden = len(outcomes) - len(shown)
+    note = f"({hidden} more cases not shown: see --report)\n" if hidden else ""
+    return "\n".join(lines) + "\n" + note + summary(outcomes)
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
@@ -81,8 +86,10 @@ def heat_map(o: Outcome, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: str) -> None:
-    """OUT/report.md, report.json and a heat map per failing case that has one."""
+def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: str,
+                 figures: Sequence[str] = ()) -> None:
+    """OUT/report.md, report.json and a heat map per failing case that has one; figures
+    already in OUT are shown after the verdict."""
     maps = {}
     for i, o in enumerate(outcomes):
         if not o.passed and o.ratio_map is not None:
@@ -92,6 +99,7 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
     passed = all(o.passed for o in outcomes)
     lines = [f"# {title}", "", f"Made by `{command}`.", "",
              f"Verdict: **{'PASS' if passed else 'FAIL'}**: {summary(outcomes)}", "",
+             *(f"![{name}]({name})\n" for name in figures),
              table(HEADER, [[c.replace("|", "\\|") for c in row(o)] for o in outcomes]), ""]
     for i, o in enumerate(outcomes):
         if not o.passed:

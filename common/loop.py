@@ -54,7 +54,8 @@ def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], 
                evaluate: Callable[[], float | None], *, progress: bool, print_loss: bool,
                begin_epoch: Callable[[int], None] | None = None,
                params_finite: Callable[[], bool] | None = None,
-               allow_divergence: bool = False) -> History:
+               allow_divergence: bool = False,
+               after_step: Callable[[int], None] | None = None) -> History:
     """The epoch loop every trainer shares (it does no arithmetic on the network).
 
     step(t, start, stop) trains on batch t, columns [start, stop), and returns J before the
@@ -62,7 +63,8 @@ def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], 
     set, or an MPI rank other than 0); begin_epoch(epoch), if given, runs before each epoch.
     The run stops with Diverged at the first non-finite J, and after an epoch whose
     parameters are not all finite (params_finite(); a non-finite parameter also makes the
-    next J non-finite), unless allow_divergence.
+    next J non-finite), unless allow_divergence. after_step(k), if given, runs after the
+    k-th step of the run (1, 2, ...: --dump-dir writes the parameters there).
     """
     history = History()
     for epoch in range(epochs):
@@ -81,6 +83,8 @@ def run_epochs(n: int, batch: int, epochs: int, step: Callable[[int, int, int], 
             history.step_seconds.append(time.perf_counter() - step_began)
             history.train_loss.append(J)
             history.images += stop - start
+            if after_step is not None:
+                after_step(len(history.train_loss))
             rate = (t * batch + stop - start) / (time.perf_counter() - began)
             bar.set_postfix(loss=f"{J:.4f}", img_per_s=f"{rate:,.0f}", refresh=False)
             if print_loss:

@@ -55,11 +55,11 @@ class RawLayout:
             raise ValueError(f"--order must be C or F, got {self.order!r}")
 
 
-def read_matrix(path: Path | str, raw: RawLayout | None = None, name: str | None = None
-                ) -> np.ndarray:
+def read_matrix(path: Path | str, raw: RawLayout | None = None, name: str | None = None,
+                vector: bool = False) -> np.ndarray:
     """The 2-D real matrix in `path` (float32 or float64, as the file holds it; text is read
     as float64). `raw` reads a headerless binary file; `name` picks an array of an .npz or a
-    variable of a .mat holding several."""
+    variable of a .mat holding several; `vector` accepts a 1-D array too (labels)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -77,7 +77,7 @@ def read_matrix(path: Path | str, raw: RawLayout | None = None, name: str | None
         message = str(err)
         raise ValueError(message if message.startswith(str(path))
                          else f"{path}: cannot read a matrix: {message}") from err
-    return _checked(path, matrix)
+    return _checked(path, matrix, vector)
 
 
 def _read_by_kind(path: Path, head: bytes, size: int, name: str | None) -> np.ndarray:
@@ -189,8 +189,8 @@ def _read_raw(path: Path, raw: RawLayout, size: int) -> np.ndarray:
     return np.fromfile(path, dtype=dtype).reshape((rows, cols), order=raw.order)
 
 
-def _checked(path: Path, matrix: np.ndarray) -> np.ndarray:
-    if matrix.ndim != 2:
+def _checked(path: Path, matrix: np.ndarray, vector: bool) -> np.ndarray:
+    if matrix.ndim != 2 and not (vector and matrix.ndim == 1):
         raise ValueError(f"{path}: a matrix must be 2-D, this array has shape {matrix.shape}")
     if matrix.dtype.kind in "iub":  # MATLAB and text often hold integers: exact in float64
         if matrix.size and np.abs(matrix.astype(np.float64)).max() > 2.0 ** 53:

@@ -78,22 +78,23 @@ def save_params(params: Params, path: Path) -> None:
 
 
 def load_params(path: Path) -> Params:
-    """Read W1, b1, W2, b2 from an .npz file as save_params writes it, as float64.
+    """Read W1, b1, W2, b2 as save_params writes them (or as read_params reads), as float64."""
+    return read_params(path).astype(np.float64)
+
+
+def read_params(path: Path) -> Params:
+    """W1, b1, W2, b2 from an .npz file (save_params, numpy.savez) or a MATLAB .mat file, in
+    the file's own dtype (float32 or float64, one for all blocks). A bias may be a column, a
+    row or a vector (MATLAB and C++ writers differ); it comes back as a column.
 
     Every way a file can be wrong is a ValueError that names it and the block at fault: not
-    an .npz (corrupt, empty, a .npy), a missing block, a dtype that is not real floating
-    point, a wrong shape, no hidden unit, a NaN or an infinity.
+    an .npz or .mat (corrupt, empty, a .npy), a missing block, a dtype that is not real
+    floating point, mixed dtypes, a wrong shape, no hidden unit, a NaN or an infinity.
     """
     path = Path(path)
-    try:  # our own handle: numpy leaks the one it opens when the zip is corrupt
-        with open(path, "rb") as handle:
-            loaded = np.load(handle, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError(f"{path}: a single .npy array, not an .npz of "
-                                 f"{', '.join(BLOCKS)}")
-            with loaded as archive:
-                blocks = {name: archive[name] for name in BLOCKS if name in archive.files}
-    except Exception as err:  # an untrusted file: numpy's decoders raise many kinds
+    try:
+        blocks = _read_mat(path) if path.suffix.lower() == ".mat" else _read_npz(path)
+    except Exception as err:  # an untrusted file: numpy's and scipy's decoders raise many kinds
         if isinstance(err, ValueError) and str(err).startswith(str(path)):
             raise
         raise ValueError(f"{path}: cannot read parameters: {err}") from err
@@ -101,18 +102,45 @@ def load_params(path: Path) -> Params:
     if missing:
         raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
     for name, block in blocks.items():
-        if not np.issubdtype(block.dtype, np.floating):
+        if block.dtype not in (np.float32, np.float64):
             raise ValueError(f"{path}: {name} has dtype {block.dtype}; parameters are real "
-                             "floating point")
+                             "float32 or float64")
+    dtypes = {b.dtype for b in blocks.values()}
+    if len(dtypes) > 1:
+        raise ValueError(f"{path}: blocks of mixed dtypes ({', '.join(sorted(map(str, dtypes)))})")
     W1 = blocks["W1"]
     hidden = W1.shape[0] if W1.ndim == 2 else -1
     for name, shape in param_shapes(hidden).items():
-        if blocks[name].shape != shape:
-            raise ValueError(f"{path}: {name} has shape {blocks[name].shape}, expected {shape}")
+        block = blocks[name]
+        if name.startswith("b") and block.size == shape[0] and block.ndim <= 2 and (
+                block.ndim < 2 or 1 in block.shape):
+            blocks[name] = block = block.reshape(shape)
+        if block.shape != shape:
+            raise ValueError(f"{path}: {name} has shape {block.shape}, expected {shape}")
     if hidden == 0:
         raise ValueError(f"{path}: W1 has no row: a network needs at least one hidden unit")
     for name, block in blocks.items():
         bad = np.size(block) - np.count_nonzero(np.isfinite(block))
         if bad:
             raise ValueError(f"{path}: {name} holds {bad} NaN or infinite entries")
-    return Params(*(blocks[b].astype(np.float64) for b in BLOCKS))
+    return Params(*(np.ascontiguousarray(blocks[b]) for b in BLOCKS))
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as handle:  # our own handle: numpy leaks the one it opens when the
+        loaded = np.load(handle, allow_pickle=False)  # zip is corrupt
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: a single .npy array, not an .npz of {', '.join(BLOCKS)}")
+        with loaded as archive:
+            return {name: archive[name] for name in BLOCKS if name in archive.files}
+
+
+def _read_mat(path: Path) -> dict[str, np.ndarray]:
+    import scipy.io
+
+    try:
+        variables = scipy.io.loadmat(path)
+    except NotImplementedError as err:  # v7.3 files are HDF5
+        raise ValueError(f"{path}: MATLAB v7.3 (HDF5) files are not read; save with -v7") \
+            from err
+    return {name: np.asarray(variables[name]) for name in BLOCKS if name in variables}

@@ -5,9 +5,11 @@ step brings back two numbers (the loss terms), each epoch one count (validation 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..common.config import TrainConfig
 from ..common.data import load
+from ..common.dump import RunDump
 from ..common.loop import run_epochs
 from ..common.memory import check_network
 from ..common.params import Params, init_params
@@ -16,9 +18,10 @@ from .network import DeviceNetwork
 from .options import Device, device_error
 
 
-def run_training(config: TrainConfig, device: Device, *, progress: bool = True
-                 ) -> tuple[dict, Params]:
-    """Train on the GPU (or in the simulator): (the run record, the final parameters)."""
+def run_training(config: TrainConfig, device: Device, *, progress: bool = True,
+                 dump_dir: Path | None = None) -> tuple[dict, Params]:
+    """Train on the GPU (or in the simulator): (the run record, the final parameters).
+    dump_dir: the run step by step, as `oraclenet check run` reads it."""
     if config.shuffle:
         raise ValueError("--shuffle: the GPU trainer keeps the training set on the device in "
                          "its stored order")
@@ -32,6 +35,10 @@ def run_training(config: TrainConfig, device: Device, *, progress: bool = True
                         device.gemm)
     X, y = net.load(split.train.images, split.train.labels)
     X_val, y_val = net.load(split.val.images, split.val.labels)
+    dump = None
+    if dump_dir is not None:
+        dump = RunDump(dump_dir, device.dtype)
+        dump.start(config, split.train, net.params(), device.describe())
 
     def step(t: int, start: int, stop: int) -> float:
         return net.step(X[start:stop], y[start:stop], config.lam, config.lr)
@@ -40,7 +47,9 @@ def run_training(config: TrainConfig, device: Device, *, progress: bool = True
                          lambda: net.correct(X_val, y_val) / len(split.val),
                          progress=progress, print_loss=config.print_loss,
                          params_finite=lambda: net.params().finite(),
-                         allow_divergence=config.allow_divergence)
+                         allow_divergence=config.allow_divergence,
+                         after_step=None if dump is None else
+                         lambda k: dump.step(k, net.params()))
     test_accuracy = None
     if split.test is not None:
         X_test, y_test = net.load(split.test.images, split.test.labels)

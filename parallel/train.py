@@ -19,6 +19,7 @@ from pathlib import Path
 from ..common import config as cfg
 from ..common.cli import EXIT_DIVERGED, EXIT_USAGE, positive_float, say_error
 from ..common.data import DataError, load
+from ..common.dump import RunDump, check_dump_dir
 from ..common.files import check_output, write_json
 from ..common.loop import Diverged
 from ..common.memory import check_network
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", type=Path, help="rank 0 writes the final parameters (.npz)")
     parser.add_argument("--json", type=Path, help="rank 0 writes the run's record")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--dump-dir", type=Path,
+                        help="rank 0 writes the run step by step into this new directory, as "
+                             "`oraclenet check run` reads it")
     parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S,
                         metavar="SECONDS",
                         help="end the whole job when a rank makes no progress for this long, "
@@ -63,6 +67,7 @@ class Options:
     json: Path | None = None
     progress: bool = True
     timeout: float = DEFAULT_TIMEOUT_S  # seconds a rank may go without progress
+    dump_dir: Path | None = None
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -70,7 +75,7 @@ def options_from(args: argparse.Namespace) -> Options:
     if not args.gpu and (args.dtype or args.gemm):
         raise ValueError("--dtype and --gemm choose the GPU kernels: add --gpu")
     return Options(args.strategy, device_from(args) if args.gpu else None, args.save,
-                   args.json, not args.quiet, args.timeout)
+                   args.json, not args.quiet, args.timeout, args.dump_dir)
 
 
 def _check(config: cfg.TrainConfig, options: Options, comm: Comm) -> None:
@@ -79,6 +84,8 @@ def _check(config: cfg.TrainConfig, options: Options, comm: Comm) -> None:
         for output in (options.save, options.json):
             if output:
                 check_output(output)
+        if options.dump_dir:
+            check_dump_dir(options.dump_dir, config)
     if config.shuffle:
         raise ValueError("--shuffle: the parallel trainers keep each rank's data where it "
                          "was sent at start-up, so batches are always taken in order")
@@ -140,9 +147,23 @@ def train(comm: Comm, config: cfg.TrainConfig, options: Options, dog: Watchdog) 
     params = init_params(config.hidden, config.seed, config.init)
     trainer = make_trainer(options.strategy, options.device, comm, params,
                            split.train if root else None, config.batch, config.lam, config.lr)
+    after_step = None
+    if options.dump_dir:
+        dtype = "float64" if options.device is None else options.device.dtype
+        dump = RunDump(options.dump_dir, dtype)
+        first = trainer.gather_params()
+        if root:
+            dump.start(config, split.train, first, f"parallel ({options.strategy} parallelism)")
+
+        def after_step(k: int) -> None:
+            reached = trainer.gather_params()  # collective: every rank comes here
+            if root:
+                dump.step(k, reached)
+
     history = run(trainer, config.epochs, split.val if root else None,
                   progress=options.progress, print_loss=config.print_loss,
-                  allow_divergence=config.allow_divergence, step_begins=dog.progress)
+                  allow_divergence=config.allow_divergence, step_begins=dog.progress,
+                  after_step=after_step)
     dog.progress("the test set and the final parameters")
     has_test = comm.bcast(root and split.test is not None)
     test_accuracy = trainer.accuracy(split.test if root else None) if has_test else None

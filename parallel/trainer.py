@@ -108,10 +108,12 @@ class Trainer:
 
 def run(trainer: Trainer, epochs: int, val: Dataset | None, progress: bool,
         print_loss: bool, allow_divergence: bool = False,
-        step_begins: Callable[[str], None] | None = None) -> History:
+        step_begins: Callable[[str], None] | None = None,
+        after_step: Callable[[int], None] | None = None) -> History:
     """The shared epoch loop; rank 0 shows the progress bar and keeps the history. J is the
     same on every rank, so every rank stops at the same non-finite loss.
-    step_begins(where), if given, hears of each step before it runs (the watchdog)."""
+    step_begins(where), if given, hears of each step before it runs (the watchdog);
+    after_step(k), on every rank, after the k-th step (--dump-dir)."""
     root = trainer.comm.rank == 0
 
     def step(t: int, start: int, stop: int) -> float:
@@ -123,4 +125,5 @@ def run(trainer: Trainer, epochs: int, val: Dataset | None, progress: bool,
     return run_epochs(trainer.n_train, trainer.batch, epochs, step,
                       lambda: trainer.accuracy(val if root else None),
                       progress=progress and root, print_loss=print_loss and root,
-                      params_finite=trainer.params_finite, allow_divergence=allow_divergence)
+                      params_finite=trainer.params_finite, allow_divergence=allow_divergence,
+                      after_step=after_step)

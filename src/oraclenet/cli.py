@@ -47,6 +47,7 @@ def _check_outputs(*paths: Path | None) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .common.config import resolve
     from .common.data import DataError
+    from .common.dump import check_dump_dir
     from .common.files import write_json
     from .common.params import save_params
     from .common.record import summary_line
@@ -54,9 +55,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.init_from and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such file")
+    config = resolve(args)
     _check_outputs(args.save, args.json)
-    record, params = run_training(resolve(args), progress=not args.quiet,
-                                  init_from=args.init_from)
+    if args.dump_dir:
+        check_dump_dir(args.dump_dir, config)
+    record, params = run_training(config, progress=not args.quiet, init_from=args.init_from,
+                                  dump_dir=args.dump_dir)
     if args.save:
         save_params(params, args.save)
     if args.json:
@@ -122,14 +126,19 @@ def cmd_separation(args: argparse.Namespace) -> int:
 
 def cmd_gpu_train(args: argparse.Namespace) -> int:
     from .common.config import resolve
+    from .common.dump import check_dump_dir
     from .common.files import write_json
     from .common.params import save_params
     from .common.record import summary_line
     from .gpu.options import device_from
     from .gpu.train import run_training
 
+    config = resolve(args)
     _check_outputs(args.save, args.json)
-    record, params = run_training(resolve(args), device_from(args), progress=not args.quiet)
+    if args.dump_dir:
+        check_dump_dir(args.dump_dir, config)
+    record, params = run_training(config, device_from(args), progress=not args.quiet,
+                                  dump_dir=args.dump_dir)
     if args.save:
         save_params(params, args.save)
     if args.json:
@@ -212,6 +221,8 @@ def _train_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save", type=Path, help="write the final parameters to this .npz")
     p.add_argument("--json", type=Path, help="write the run's record (loss, accuracy, speed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dump-dir", type=Path, help="write the run step by step into this new "
+                   "directory, as `oraclenet check run` reads it")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common.cli import EXIT_OK, positive_float
+from .common.cli import EXIT_OK, nonnegative_float, positive_float
 
 DTYPES = ("float32", "float64")
 
@@ -23,13 +23,13 @@ def _dims(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _finish(outcomes, args, title: str, command: str) -> int:
+def _finish(outcomes, args, title: str, command: str, figures=(), most=None) -> int:
     from .check.report import terminal, write_report
     from .check.runner import exit_code
 
-    print(terminal(outcomes))
+    print(terminal(outcomes, most))
     if args.report:
-        write_report(outcomes, args.report, title, command)
+        write_report(outcomes, args.report, title, command, figures)
         print(f"report written to {args.report / 'report.md'}")
     return exit_code(outcomes) if outcomes else EXIT_OK
 
@@ -86,6 +86,64 @@ def _gemm_dims(args) -> tuple[int, int, int] | None:
     return args.shape
 
 
+def cmd_check_net(args: argparse.Namespace) -> int:
+    """check grad and check step."""
+    import numpy as np
+
+    from .check import network
+    from .check.runner import run_cases
+    from .check.target import check_arity, load_callable
+    from .common.files import check_output
+
+    what = args.prog.split()[-1]
+    if args.report:
+        check_output(args.report / "report.md")
+    if what == "step" and args.impl is None:
+        missing = [f for f in ("before", "after", "batch", "lr") if getattr(args, f) is None]
+        if missing:
+            raise ValueError(f"--impl, or the files: missing --{', --'.join(missing)}")
+        files = network.StepFiles(args.before, args.after, args.batch, args.lr, args.lam)
+        return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
+                       f"oraclenet check step --before {args.before} --after {args.after}")
+    if args.impl is None:
+        raise ValueError("--impl MODULE:FUNCTION is required")
+    func = load_callable(args.impl)
+    arguments = ("W1", "b1", "W2", "b2", "X", "Y", *(("lr",) if what == "step" else ()),
+                 "reg")
+    check_arity(func, arguments, args.impl, f"check {what}")
+    target = network.NetTarget(func, np.dtype(args.dtype))
+    run = network.run_grad_case if what == "grad" else network.run_step_case
+    cases = network.battery(args.sizes, what)
+    outcomes = run_cases(lambda case: run(target, case), cases, [c.name for c in cases],
+                         [c.shape for c in cases], args.timeout,
+                         _progress(args.prog, len(cases)))
+    return _finish(outcomes, args, f"oraclenet check {what} --impl {args.impl}",
+                   f"oraclenet check {what} --impl {args.impl} --sizes {args.sizes}")
+
+
+def cmd_check_run(args: argparse.Namespace) -> int:
+    from .check import run
+    from .common.files import check_output
+
+    if args.report:
+        check_output(args.report / "report.md")
+    found = run.read_run(args.dir)
+    print(f"{args.prog}: {len(found.steps) - 1} steps of {found.settings.get('trainer', 'a run')} "
+          f"in {found.dtype}, batch {found.settings['batch']}, {len(found.train)} images",
+          flush=True)
+    outcomes = run.check_run(found, _progress(args.prog, len(found.steps) - 1)
+                             if args.verbose else lambda o: None)
+    figures = []
+    if args.report:
+        run.plot_steps(outcomes, args.report / "steps.png")
+        figures.append("steps.png")
+    return _finish(outcomes, args, f"oraclenet check run {args.dir}",
+                   f"oraclenet check run {args.dir}", figures, most=RUN_TABLE_MOST)
+
+
+RUN_TABLE_MOST = 30  # steps on the terminal, failing ones first; all of them in --report
+
+
 def add_commands(tree, sub) -> None:
     """The `check` group."""
     from .check.arrays import KINDS, LAYOUTS
@@ -130,3 +188,37 @@ def add_commands(tree, sub) -> None:
     p.add_argument("--order", choices=("C", "F"), default="C",
                    help="with --raw: row-major (C) or column-major (F) files (C)")
     p.add_argument("--report", type=Path, help="write report.md, report.json and heat maps here")
+
+    for what, call, help in (
+            ("grad", "f(W1, b1, W2, b2, X, Y, reg) -> (dW1, db1, dW2, db2)",
+             "judge a backprop against the oracle's gradient (both tiers, effective bits) and "
+             "by central differences with the V-curve"),
+            ("step", "f(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2)",
+             "judge one SGD step, from a callable or from files (parameters before and after, "
+             "the batch)")):
+        p = tree.command(group, what, cmd_check_net, help)
+        p.add_argument("--impl", metavar="MODULE:FUNCTION", help=f"the function: {call}")
+        p.add_argument("--dtype", choices=DTYPES, default="float64",
+                       help="the dtype of the arrays it is given (float64)")
+        p.add_argument("--sizes", choices=SIZES, default="quick",
+                       help="quick, course (adds H 64 and 100) or full (default quick)")
+        p.add_argument("--timeout", type=positive_float, default=300.0,
+                       help="seconds per case before it counts as hung (300)")
+        p.add_argument("--report", type=Path, help="write report.md and report.json here")
+        if what == "step":
+            p.add_argument("--before", type=Path, help="parameters before the step: .npz or "
+                                                       ".mat holding W1 b1 W2 b2")
+            p.add_argument("--after", type=Path, help="parameters after the step")
+            p.add_argument("--batch", type=Path, help="the batch: .npz or .mat holding X "
+                                                      "(784 x N) and Y (10 x N) or labels (N)")
+            p.add_argument("--lr", type=positive_float, help="the learning rate")
+            p.add_argument("--reg", dest="lam", type=nonnegative_float, default=0.0,
+                           help="lambda, the L2 weight (0)")
+
+    p = tree.command(group, "run", cmd_check_run,
+                     "judge every step of a whole training run from its dump directory "
+                     "(run.json, data.npz, params-0000.npz, ...: any trainer's --dump-dir)")
+    p.add_argument("dir", type=Path, help="the run's directory")
+    p.add_argument("--verbose", action="store_true", help="a line per step as it is judged")
+    p.add_argument("--report", type=Path,
+                   help="write report.md, report.json and the worst ratio per step (steps.png)")

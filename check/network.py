@@ -1,0 +1,198 @@
+"""`oraclenet check grad` and `check step`: an outside backprop or SGD step against the oracle.
+
+    grad   f(W1, b1, W2, b2, X, Y, reg) -> (dW1, db1, dW2, db2)
+    step   f(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2), the parameters after one step
+
+(SPEC section 1's shapes: W1 H x 784, b1 H x 1, W2 10 x H, b2 10 x 1, X 784 x N, Y 10 x N
+one-hot, in the dtype asked for.) At check time each case draws a seeded problem (real
+images, biases away from zero), calls the implementation, and judges every block with the
+whole-step bounds of judge/bounds.py: both tiers and the effective bits. A gradient is also
+checked by central differences with the V-curve, block by block (judge/gradcheck.py), on
+float64 inputs, which judges its derivative apart from its precision. A step can also come
+from files: the parameters before and after, and the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..common.data import one_hot
+from ..common.matrices import read_matrix
+from ..common.params import Params, read_params
+from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
+from ..judge import bounds, gradcheck
+from .runner import Outcome, judged
+
+LAM, LR = 1e-2, 0.5  # lambda large enough that a wrong L2 term shows; a typical step size
+SIZES = {"quick": [(1, 1), (7, 5), (16, 40)],
+         "course": [(1, 1), (7, 5), (16, 40), (64, 100), (100, 256)],
+         "full": [(1, 1), (2, 3), (7, 5), (16, 40), (33, 17), (64, 100), (100, 256),
+                  (257, 129)]}
+FD_PROBLEM = (8, 16)  # hidden, batch of the central-difference check (every entry checked)
+
+
+@dataclass(frozen=True)
+class NetCase:
+    """One problem: H hidden units, N images, seeded."""
+
+    kind: str  # "bounds" or "central differences"
+    hidden: int
+    batch: int
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}, seed {self.seed}"
+
+    @property
+    def shape(self) -> str:
+        return f"H {self.hidden}, N {self.batch}"
+
+
+def battery(sizes: str, what: str) -> list[NetCase]:
+    if sizes not in SIZES:
+        raise ValueError(f"--sizes must be one of {', '.join(SIZES)}, got {sizes!r}")
+    cases = [NetCase("bounds", H, N, seed) for seed, (H, N) in enumerate(SIZES[sizes])]
+    if what == "grad":
+        cases.append(NetCase("central differences", *FD_PROBLEM))
+    return cases
+
+
+def problem(case: NetCase, dtype) -> tuple[Params, np.ndarray, np.ndarray]:
+    """Seeded parameters and a batch of real images, every value representable in dtype
+    (float64 arrays), so that the implementation and the oracle see the same numbers."""
+    p, X, Y = gradcheck.check_problem(case.hidden, case.batch, case.seed)
+    rounded = [np.asarray(a, dtype).astype(np.float64) for a in (*p.blocks().values(), X)]
+    return Params(*rounded[:4]), rounded[4], Y
+
+
+def _blocks(result, names: tuple[str, ...], what: str) -> Params:
+    """The implementation's 4-tuple as host arrays, checked against SPEC's shapes."""
+    from .arrays import Arrays
+
+    try:
+        parts = list(result)
+    except TypeError:
+        raise ValueError(f"{what} returned {type(result).__name__}, not ({', '.join(names)})"
+                         ) from None
+    if len(parts) != 4:
+        raise ValueError(f"{what} returned {len(parts)} arrays, not 4 ({', '.join(names)})")
+    host = Arrays()
+    return Params(*(host.to_host(a) for a in parts))
+
+
+def _shaped(p: Params, like: Params, names: tuple[str, ...]) -> Params:
+    blocks = []
+    for name, got, want in zip(names, p.blocks().values(), like.blocks().values(),
+                               strict=True):
+        if name.lstrip("d").startswith("b") and got.size == want.size:
+            got = got.reshape(want.shape)  # a bias as a row or a vector
+        if got.shape != want.shape:
+            raise ValueError(f"{name} has shape {got.shape}, expected {want.shape}")
+        blocks.append(got)
+    return Params(*blocks)
+
+
+@dataclass(frozen=True)
+class NetTarget:
+    """The implementation and the dtype it computes in."""
+
+    func: object
+    dtype: np.dtype
+
+    def args(self, p: Params, X: np.ndarray, Y: np.ndarray, dtype=None) -> list[np.ndarray]:
+        t = np.dtype(dtype or self.dtype)
+        return [np.ascontiguousarray(a, dtype=t) for a in (*p.blocks().values(), X, Y)]
+
+
+GRAD_NAMES = tuple(f"d{b}" for b in BLOCKS)
+
+
+def run_grad_case(target: NetTarget, case: NetCase) -> Outcome:
+    p, X, Y = problem(case, target.dtype if case.kind == "bounds" else np.float64)
+    if case.kind == "central differences":
+        return _central_differences(target, case, p, X, Y)
+    t = target.dtype.type
+    grad = _shaped(_blocks(target.func(*target.args(p, X, Y), t(LAM)), GRAD_NAMES, "f"), p,
+                   GRAD_NAMES)
+    return judged(case.name, case.shape, list(bounds.compare_gradient(grad, p, X, Y,
+                                                                      LAM).values()))
+
+
+def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
+    def backward(q: Params, X_, Y_, lam: float) -> Params:
+        out = _shaped(_blocks(target.func(*target.args(q, X_, Y_, np.float64),
+                                          np.float64(lam)), GRAD_NAMES, "f"), q, GRAD_NAMES)
+        if out.W1.dtype != np.float64:
+            raise ValueError(f"central differences call f on float64 arrays and it returned "
+                             f"{out.W1.dtype}: this check needs a dtype-generic f")
+        return out
+
+    report = gradcheck.check(p, X, Y, LAM, backward=backward)
+    failed = sorted(report.failed_blocks() | (set() if report.whole is None
+                                              or report.whole.passed else {"all"}))
+    worst = {s.block: s.best_error for s in report.sweeps}
+    detail = ", ".join(f"{b}: {worst[b]:.2g}" for b in worst)
+    return Outcome(case.name, case.shape, "pass" if report.passed else "FAIL",
+                   message=(f"blocks failing: {', '.join(failed)}; " if failed else "")
+                   + f"best relative error along the V-curve {detail}")
+
+
+def run_step_case(target: NetTarget, case: NetCase) -> Outcome:
+    p, X, Y = problem(case, target.dtype)
+    t = target.dtype.type
+    updated = _shaped(_blocks(target.func(*target.args(p, X, Y), t(LR), t(LAM)), BLOCKS, "f"),
+                      p, BLOCKS)
+    return judged(case.name, case.shape, list(bounds.compare_step(updated, p, X, Y, LAM,
+                                                                  LR).values()))
+
+
+# --- one step from files ----------------------------------------------------------------------
+
+def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(X 784 x N, Y 10 x N one-hot) from an .npz or .mat holding X and Y or labels (N)."""
+    path = Path(path)
+    X = read_matrix(path, name="X")
+    if X.shape[0] != N_PIXELS:
+        raise ValueError(f"{path}: X is {X.shape[0]} x {X.shape[1]}, expected {N_PIXELS} x N")
+    try:
+        Y = read_matrix(path, name="Y")
+    except ValueError as err:
+        if "no array named 'Y'" not in str(err):
+            raise
+        labels = read_matrix(path, name="labels", vector=True).reshape(-1)
+        if labels.size != X.shape[1] or not np.all((labels == np.round(labels))
+                                                    & (labels >= 0) & (labels < N_CLASSES)):
+            raise ValueError(f"{path}: labels must be {X.shape[1]} integers in 0..9") from None
+        return X, one_hot(labels.astype(np.int64))
+    if Y.shape != (N_CLASSES, X.shape[1]) or not np.all((Y == 0) | (Y == 1)) or not np.all(
+            Y.sum(axis=0) == 1):
+        raise ValueError(f"{path}: Y must be one-hot, {N_CLASSES} x {X.shape[1]}")
+    return X, Y
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    before: Path
+    after: Path
+    batch: Path
+    lr: float
+    lam: float
+
+
+def judge_step_files(files: StepFiles) -> Outcome:
+    p = read_params(files.before)
+    updated = read_params(files.after)
+    X, Y = read_batch(files.batch)
+    if updated.hidden != p.hidden:
+        raise ValueError(f"{files.after}: H = {updated.hidden}, but {files.before} has "
+                         f"H = {p.hidden}")
+    dtype = updated.W1.dtype
+    p64 = p.astype(np.float64)
+    X64 = X.astype(dtype).astype(np.float64)
+    verdicts = list(bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr).values())
+    return judged(f"{files.after.name} from {files.before.name}",
+                  f"H {p.hidden}, N {X.shape[1]}", verdicts)
