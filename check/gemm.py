@@ -20,7 +20,9 @@ transb), A and B stored transposed where asked; product f(A, B) -> C (alpha 1, b
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from ..judge.roundoff import (
     gemm_ratio_map,
 )
 from .arrays import Arrays
-from .runner import Outcome, judged
+from .runner import Battery, Outcome, judged
+from .target import check_arity, load_callable
 
 CONVENTIONS = {
     "inplace": ("C", "A", "B", "alpha", "beta"),
@@ -81,7 +84,7 @@ class GemmCase:
         return f"{self.M}x{self.N}x{self.K}"
 
 
-def battery(sizes: str, convention: str) -> list[GemmCase]:
+def cases(sizes: str, convention: str) -> list[GemmCase]:
     """The cases for --sizes quick|course|full under a convention (product: alpha 1, beta 0,
     no C to poison, guard or chain; transposes only for inplace-trans)."""
     if sizes not in SIZES:
@@ -137,6 +140,25 @@ class GemmTarget:
         else:
             self.func(dC, dA, dB, t(alpha), t(beta), transa, transb)
         return a.to_host(dC) if not isinstance(C, _Placed) else C.host()
+
+
+def target(impl: str | Callable, convention: str = "inplace", arrays: str = "numpy",
+           layout: str = "row", dtype: str = "float64", precision: str | None = None,
+           flag: str = "--impl") -> GemmTarget:
+    """The implementation (a callable, or MODULE:FUNCTION to load) checked against its
+    convention; a ValueError naming `flag` when it cannot be called that way."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, "
+                         f"got {convention!r}")
+    func = load_callable(impl, flag) if isinstance(impl, str) else impl
+    check_arity(func, CONVENTIONS[convention], impl if isinstance(impl, str) else
+                getattr(func, "__name__", repr(func)), convention, flag)
+    return GemmTarget(func, convention, Arrays(arrays, layout), np.dtype(dtype), precision)
+
+
+def battery(target: GemmTarget, sizes: str = "quick") -> Battery:
+    """The cases for --sizes under the target's convention, and how to run one."""
+    return Battery("GEMM", cases(sizes, target.convention), functools.partial(run_case, target))
 
 
 @dataclass

@@ -14,6 +14,8 @@ from files: the parameters before and after, and the batch.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from ..common.matrices import read_matrix
 from ..common.params import Params, read_params
 from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
 from ..judge import bounds, gradcheck
-from .runner import Outcome, judged
+from .runner import Battery, Outcome, judged
+from .target import check_arity, load_callable
 
 LAM, LR = 1e-2, 0.5  # lambda large enough that a wrong L2 term shows; a typical step size
 SIZES = {"quick": [(1, 1), (7, 5), (16, 40)],
@@ -52,7 +55,7 @@ class NetCase:
         return f"H {self.hidden}, N {self.batch}"
 
 
-def battery(sizes: str, what: str) -> list[NetCase]:
+def cases(sizes: str, what: str) -> list[NetCase]:
     if sizes not in SIZES:
         raise ValueError(f"--sizes must be one of {', '.join(SIZES)}, got {sizes!r}")
     cases = [NetCase("bounds", H, N, seed) for seed, (H, N) in enumerate(SIZES[sizes])]
@@ -69,27 +72,38 @@ def problem(case: NetCase, dtype) -> tuple[Params, np.ndarray, np.ndarray]:
     return Params(*rounded[:4]), rounded[4], Y
 
 
-def _blocks(result, names: tuple[str, ...], what: str) -> Params:
-    """The implementation's 4-tuple as host arrays, checked against SPEC's shapes."""
+def as_params(result, names: tuple[str, ...], what: str) -> Params:
+    """An implementation's 4 arrays (a sequence in SPEC order, a mapping by name, or
+    Params; numpy, Numba or CuPy) as host Params."""
     from .arrays import Arrays
 
+    if isinstance(result, Params):
+        return result
+    if isinstance(result, Mapping):
+        missing = [n for n in names if n not in result]
+        if missing:
+            raise ValueError(f"{what} has no {', '.join(missing)} (expected "
+                             f"{', '.join(names)})")
+        result = [result[n] for n in names]
     try:
         parts = list(result)
     except TypeError:
-        raise ValueError(f"{what} returned {type(result).__name__}, not ({', '.join(names)})"
+        raise ValueError(f"{what} is a {type(result).__name__}, not ({', '.join(names)})"
                          ) from None
     if len(parts) != 4:
-        raise ValueError(f"{what} returned {len(parts)} arrays, not 4 ({', '.join(names)})")
+        raise ValueError(f"{what} has {len(parts)} arrays, not 4 ({', '.join(names)})")
     host = Arrays()
     return Params(*(host.to_host(a) for a in parts))
 
 
-def _shaped(p: Params, like: Params, names: tuple[str, ...]) -> Params:
+def shaped(p: Params, like: Params, names: tuple[str, ...]) -> Params:
+    """p with its biases reshaped like `like`'s (a row or a vector is accepted); a
+    ValueError naming the block whose shape is wrong."""
     blocks = []
     for name, got, want in zip(names, p.blocks().values(), like.blocks().values(),
                                strict=True):
         if name.lstrip("d").startswith("b") and got.size == want.size:
-            got = got.reshape(want.shape)  # a bias as a row or a vector
+            got = got.reshape(want.shape)
         if got.shape != want.shape:
             raise ValueError(f"{name} has shape {got.shape}, expected {want.shape}")
         blocks.append(got)
@@ -109,6 +123,24 @@ class NetTarget:
 
 
 GRAD_NAMES = tuple(f"d{b}" for b in BLOCKS)
+ARGUMENTS = {"grad": ("W1", "b1", "W2", "b2", "X", "Y", "reg"),
+             "step": ("W1", "b1", "W2", "b2", "X", "Y", "lr", "reg")}
+
+
+def target(impl: str | Callable, what: str, dtype: str = "float64",
+           flag: str = "--impl") -> NetTarget:
+    """A backprop (what = "grad") or a training step ("step"), a callable or MODULE:FUNCTION
+    to load, checked against its call; a ValueError naming `flag` otherwise."""
+    func = load_callable(impl, flag) if isinstance(impl, str) else impl
+    check_arity(func, ARGUMENTS[what], impl if isinstance(impl, str) else
+                getattr(func, "__name__", repr(func)), f"check {what}", flag)
+    return NetTarget(func, np.dtype(dtype))
+
+
+def battery(target: NetTarget, what: str, sizes: str = "quick") -> Battery:
+    run = run_grad_case if what == "grad" else run_step_case
+    return Battery("backprop" if what == "grad" else "training step", cases(sizes, what),
+                   functools.partial(run, target))
 
 
 def run_grad_case(target: NetTarget, case: NetCase) -> Outcome:
@@ -116,16 +148,17 @@ def run_grad_case(target: NetTarget, case: NetCase) -> Outcome:
     if case.kind == "central differences":
         return _central_differences(target, case, p, X, Y)
     t = target.dtype.type
-    grad = _shaped(_blocks(target.func(*target.args(p, X, Y), t(LAM)), GRAD_NAMES, "f"), p,
-                   GRAD_NAMES)
+    grad = shaped(as_params(target.func(*target.args(p, X, Y), t(LAM)), GRAD_NAMES,
+                            "f's result"), p, GRAD_NAMES)
     return judged(case.name, case.shape, list(bounds.compare_gradient(grad, p, X, Y,
                                                                       LAM).values()))
 
 
 def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
     def backward(q: Params, X_, Y_, lam: float) -> Params:
-        out = _shaped(_blocks(target.func(*target.args(q, X_, Y_, np.float64),
-                                          np.float64(lam)), GRAD_NAMES, "f"), q, GRAD_NAMES)
+        out = shaped(as_params(target.func(*target.args(q, X_, Y_, np.float64),
+                                           np.float64(lam)), GRAD_NAMES, "f's result"),
+                     q, GRAD_NAMES)
         if out.W1.dtype != np.float64:
             raise ValueError(f"central differences call f on float64 arrays and it returned "
                              f"{out.W1.dtype}: this check needs a dtype-generic f")
@@ -144,8 +177,8 @@ def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
 def run_step_case(target: NetTarget, case: NetCase) -> Outcome:
     p, X, Y = problem(case, target.dtype)
     t = target.dtype.type
-    updated = _shaped(_blocks(target.func(*target.args(p, X, Y), t(LR), t(LAM)), BLOCKS, "f"),
-                      p, BLOCKS)
+    updated = shaped(as_params(target.func(*target.args(p, X, Y), t(LR), t(LAM)), BLOCKS,
+                               "f's result"), p, BLOCKS)
     return judged(case.name, case.shape, list(bounds.compare_step(updated, p, X, Y, LAM,
                                                                   LR).values()))
 

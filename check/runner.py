@@ -10,7 +10,6 @@ does): a CUDA context does not survive a fork.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -133,6 +132,26 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return 0 if all(o.passed for o in outcomes) else 1
 
 
-def worst_ratio(outcomes: Sequence[Outcome]) -> float:
-    found = [o.worst.ratio for o in outcomes if o.worst is not None]
-    return max(found, default=math.nan)
+@dataclass(frozen=True)
+class Battery:
+    """The cases of one check and the function that runs a case against the implementation:
+    what the command, the library (check_gemm) and the pytest plugin all run."""
+
+    title: str
+    cases: Sequence
+    run: Callable[[object], Outcome]
+
+    def names(self) -> list[str]:
+        return [c.name for c in self.cases]
+
+    def shapes(self) -> list[str]:
+        return [c.shape for c in self.cases]
+
+    def check(self, timeout: float | None,
+              say: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+        return run_cases(self.run, self.cases, self.names(), self.shapes(), timeout, say)
+
+    def one(self, i: int, timeout: float | None) -> Outcome:
+        """Case i alone (the plugin's test items)."""
+        return run_cases(self.run, self.cases[i:i + 1], self.names()[i:i + 1],
+                         self.shapes()[i:i + 1], timeout)[0]

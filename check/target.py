@@ -51,7 +51,8 @@ def _module(module_part: str):
     return importlib.import_module(module_part)
 
 
-def check_arity(func: Callable, arguments: tuple[str, ...], spec: str, convention: str) -> None:
+def check_arity(func: Callable, arguments: tuple[str, ...], spec: str, convention: str,
+                flag: str = "--impl") -> None:
     """Refuse, before any case runs, a function that cannot be called with these
     positional arguments (numba's @cuda.jit kernels and C extensions that hide their
     signature are let through: the first case will tell)."""
@@ -62,5 +63,5 @@ def check_arity(func: Callable, arguments: tuple[str, ...], spec: str, conventio
     try:
         signature.bind(*arguments)
     except TypeError as err:
-        raise ValueError(f"--impl {spec!r}: {convention} calls it as f({', '.join(arguments)}); "
+        raise ValueError(f"{flag} {spec!r}: {convention} calls it as f({', '.join(arguments)}); "
                          f"its signature is {signature}: {err}") from None

@@ -46,12 +46,7 @@ def _progress(prog: str, total: int):
 
 
 def cmd_check_gemm(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from .check import gemm
-    from .check.arrays import Arrays
-    from .check.runner import run_cases
-    from .check.target import check_arity, load_callable
     from .common.files import check_output
 
     if args.report:
@@ -66,14 +61,10 @@ def cmd_check_gemm(args: argparse.Namespace) -> int:
                        "oraclenet check gemm --files " + " ".join(args.files))
     if args.raw or args.shape:
         raise ValueError("--raw and --shape read --files; with --impl they mean nothing")
-    func = load_callable(args.impl)
-    check_arity(func, gemm.CONVENTIONS[args.convention], args.impl, args.convention)
-    target = gemm.GemmTarget(func, args.convention, Arrays(args.arrays, args.layout),
-                             np.dtype(args.dtype or "float64"), args.precision)
-    cases = gemm.battery(args.sizes, args.convention)
-    outcomes = run_cases(lambda case: gemm.run_case(target, case), cases,
-                         [c.name for c in cases], [c.shape for c in cases], args.timeout,
-                         _progress(args.prog, len(cases)))
+    target = gemm.target(args.impl, args.convention, args.arrays, args.layout,
+                         args.dtype or "float64", args.precision)
+    battery = gemm.battery(target, args.sizes)
+    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)))
     return _finish(outcomes, args, f"oraclenet check gemm --impl {args.impl}",
                    f"oraclenet check gemm --impl {args.impl} --sizes {args.sizes}")
 
@@ -88,11 +79,7 @@ def _gemm_dims(args) -> tuple[int, int, int] | None:
 
 def cmd_check_net(args: argparse.Namespace) -> int:
     """check grad and check step."""
-    import numpy as np
-
     from .check import network
-    from .check.runner import run_cases
-    from .check.target import check_arity, load_callable
     from .common.files import check_output
 
     what = args.prog.split()[-1]
@@ -107,16 +94,8 @@ def cmd_check_net(args: argparse.Namespace) -> int:
                        f"oraclenet check step --before {args.before} --after {args.after}")
     if args.impl is None:
         raise ValueError("--impl MODULE:FUNCTION is required")
-    func = load_callable(args.impl)
-    arguments = ("W1", "b1", "W2", "b2", "X", "Y", *(("lr",) if what == "step" else ()),
-                 "reg")
-    check_arity(func, arguments, args.impl, f"check {what}")
-    target = network.NetTarget(func, np.dtype(args.dtype))
-    run = network.run_grad_case if what == "grad" else network.run_step_case
-    cases = network.battery(args.sizes, what)
-    outcomes = run_cases(lambda case: run(target, case), cases, [c.name for c in cases],
-                         [c.shape for c in cases], args.timeout,
-                         _progress(args.prog, len(cases)))
+    battery = network.battery(network.target(args.impl, what, args.dtype), what, args.sizes)
+    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)))
     return _finish(outcomes, args, f"oraclenet check {what} --impl {args.impl}",
                    f"oraclenet check {what} --impl {args.impl} --sizes {args.sizes}")
 

@@ -1,0 +1,157 @@
+"""The library surface of the front door, for a user's own tests:
+
+    assert_gemm(C, A, B, C0, alpha, beta)   one GEMM's result against the oracle
+    assert_grad(grad, params, X, Y, reg)    one backprop's result
+    assert_step(before, after, X, Y, lr, reg)  one SGD step's result
+    check_gemm(func, ...) -> Report         an outside GEMM through the battery
+    check_grad(func, ...), check_step(func, ...)  a backprop or a step through theirs
+
+The assertions raise AssertionError whose text is the failing verdict's str() (which test
+failed, where, by how much, and what that means) and return the verdicts when all pass. They
+hide their own frames from pytest's tracebacks. Arrays may be numpy arrays or anything with
+copy_to_host() (Numba) or get() (CuPy); the result's dtype is the precision judged unless
+`precision` declares another (float32, tf32, bfloat16, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..common.params import Params
+from ..common.shapes import BLOCKS
+from ..judge import bounds
+from ..judge.roundoff import compare_gemm
+from ..judge.verdict import Verdict
+from . import gemm, network
+from .arrays import Arrays
+from .report import summary, terminal, write_report
+from .runner import Outcome
+
+__all__ = ["Report", "assert_gemm", "assert_grad", "assert_step", "check_gemm", "check_grad",
+           "check_step"]
+
+
+def _host(a) -> np.ndarray:
+    return Arrays().to_host(a)
+
+
+def _blocks(blocks, like: Params | None, names: tuple[str, ...], what: str) -> Params:
+    p = network.as_params(blocks, names, what)
+    return p if like is None else network.shaped(p, like, names)
+
+
+def _fail_on(verdicts: Sequence[Verdict]) -> None:
+    __tracebackhide__ = True
+    failed = [v for v in verdicts if not v.passed]
+    if failed:
+        worst = max(failed, key=lambda v: v.ratio)
+        others = "" if len(failed) == 1 else f" ({len(failed) - 1} more blocks fail)"
+        raise AssertionError(str(worst) + others)
+
+
+def assert_gemm(C, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0, *,
+                precision: str | None = None) -> Verdict:
+    """C (M x N) must be alpha A B + beta C0 within roundoff, A M x K and B K x N, in C's
+    dtype (or the declared precision). C0 may be None when beta is 0."""
+    __tracebackhide__ = True
+    C, A, B = _host(C), _host(A), _host(B)
+    if C0 is None:
+        if beta != 0:
+            raise ValueError(f"assert_gemm: beta is {beta:g}, so C0 (C before the call) "
+                             "is needed")
+        C0 = np.zeros_like(C)
+    C0 = _host(C0)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+        raise ValueError(f"assert_gemm: A is {A.shape} and B is {B.shape}: they do not chain")
+    for name, m in (("C", C), ("C0", C0)):
+        if m.shape != (A.shape[0], B.shape[1]):
+            raise ValueError(f"assert_gemm: {name} is {m.shape}, A B is "
+                             f"{(A.shape[0], B.shape[1])}")
+    verdict = compare_gemm(C, A, B, C0, alpha, beta, precision=precision)
+    _fail_on([verdict])
+    return verdict
+
+
+def assert_grad(grad, params, X, Y, reg: float = 0.0) -> dict[str, Verdict]:
+    """grad = (dW1, db1, dW2, db2) in its dtype must be the oracle's gradient of the loss at
+    params (W1 H x 784, b1 H x 1, W2 10 x H, b2 10 x 1) on X (784 x N), Y (10 x N one-hot)
+    within the whole-step bounds (judge/bounds.py)."""
+    __tracebackhide__ = True
+    p = _blocks(params, None, BLOCKS, "params").astype(np.float64)
+    g = _blocks(grad, p, network.GRAD_NAMES, "grad")
+    X, Y = _host(X).astype(np.float64), _host(Y).astype(np.float64)
+    verdicts = bounds.compare_gradient(g, p, X, Y, reg)
+    _fail_on(list(verdicts.values()))
+    return verdicts
+
+
+def assert_step(before, after, X, Y, lr: float, reg: float = 0.0) -> dict[str, Verdict]:
+    """after = (W1, b1, W2, b2), in its dtype, must be one SGD step of the oracle's from
+    before on X (784 x N) and Y (10 x N one-hot) with learning rate lr and L2 weight reg."""
+    __tracebackhide__ = True
+    p = _blocks(before, None, BLOCKS, "before").astype(np.float64)
+    updated = _blocks(after, p, BLOCKS, "after")
+    X, Y = _host(X).astype(np.float64), _host(Y).astype(np.float64)
+    verdicts = bounds.compare_step(updated, p, X, Y, reg, lr)
+    _fail_on(list(verdicts.values()))
+    return verdicts
+
+
+@dataclass(frozen=True)
+class Report:
+    """A battery's outcomes: passed, str() the table, write(DIR) report.md, .json and heat
+    maps."""
+
+    title: str
+    outcomes: list[Outcome]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+    def summary(self) -> str:
+        return summary(self.outcomes)
+
+    def __str__(self) -> str:
+        return terminal(self.outcomes)
+
+    def write(self, directory: Path | str) -> Path:
+        write_report(self.outcomes, Path(directory), self.title, self.title)
+        return Path(directory) / "report.md"
+
+
+def check_gemm(func: Callable | str, *, convention: str = "inplace", arrays: str = "numpy",
+               layout: str = "row", dtype: str = "float64", precision: str | None = None,
+               sizes: str = "quick", timeout: float | None = 300.0) -> Report:
+    """func through the GEMM battery (check/gemm.py), each case in a child process with
+    `timeout` seconds (None: in this process)."""
+    target = gemm.target(func, convention, arrays, layout, dtype, precision, flag="func")
+    return Report(f"check_gemm({_name(func)})", gemm.battery(target, sizes).check(timeout))
+
+
+def check_grad(func: Callable | str, *, dtype: str = "float64", sizes: str = "quick",
+               timeout: float | None = 300.0) -> Report:
+    """func(W1, b1, W2, b2, X, Y, reg) -> (dW1, db1, dW2, db2) through the backprop battery."""
+    target = network.target(func, "grad", dtype, flag="func")
+    return Report(f"check_grad({_name(func)})",
+                  network.battery(target, "grad", sizes).check(timeout))
+
+
+def check_step(func: Callable | str, *, dtype: str = "float64", sizes: str = "quick",
+               timeout: float | None = 300.0) -> Report:
+    """func(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) through the step battery."""
+    target = network.target(func, "step", dtype, flag="func")
+    return Report(f"check_step({_name(func)})",
+                  network.battery(target, "step", sizes).check(timeout))
+
+
+def _name(func) -> str:
+    return func if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
