@@ -7,10 +7,10 @@ package and their own `mpi` marker. Run with the plugin, the battery joins them:
 
 import numpy as np
 import pytest
+from student_gemm import product
 
 import gpu
 import oraclenet
-from student_gemm import product
 
 
 def test_my_product_against_the_oracle():
