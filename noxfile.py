@@ -10,9 +10,18 @@ BACKEND = "uv|venv"
 
 @nox.session(venv_backend=BACKEND)
 def tests(session: nox.Session) -> None:
-    """The whole test suite (tests/test_wheel.py builds and installs the wheel as well)."""
+    """The whole test suite: tests/test_wheel.py builds and installs the wheel as well, and
+    tests/test_examples.py is `nox -s examples`."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(venv_backend=BACKEND)
+def examples(session: nox.Session) -> None:
+    """examples/: each planted bug caught, each correct twin passing (tests/test_examples.py,
+    which `nox -s tests` runs too, and tests/test_wheel.py again from the installed wheel)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/test_examples.py", *session.posargs)
 
 
 @nox.session(venv_backend=BACKEND)

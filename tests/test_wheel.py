@@ -5,14 +5,21 @@ that fails loudly if anything imports it, so a command that works there used onl
 and found tolerances.toml inside the wheel."""
 
 import json
+import shutil
 import subprocess
 import venv
 from pathlib import Path
 
 import pytest
 
+from tests.examples import STEPS, copy, problems
+from tests.examples import run as run_step
+
 ROOT = Path(__file__).resolve().parent.parent
 DECOYS = ("gpu", "parallel", "reference", "common", "judge")
+# The examples from the wheel: all their steps, but the simulated kernel's correct twin
+# (minutes of simulator for a pass that tests/test_examples.py shows already).
+SKIPPED_STEPS = {("numba_tiled_gemm", 1)}
 VERDICT = """
 import numpy as np
 import oraclenet
@@ -42,7 +49,9 @@ def installed(tmp_path_factory) -> Path:
                 where / "dist", ROOT, cwd=where)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (where / "dist").glob("oraclenet-*.whl")
-    pip = run(bin_dir / "python", "-m", "pip", "install", "-q", wheel, cwd=where, timeout=1200)
+    # pytest as users have it beside the package: the plugin's example needs it
+    pip = run(bin_dir / "python", "-m", "pip", "install", "-q", wheel, "pytest", cwd=where,
+              timeout=1200)
     assert pip.returncode == 0, pip.stderr[-3000:]
     return bin_dir
 
@@ -96,3 +105,19 @@ def test_the_gradient_check_runs_there(installed, foreign):
               "gc", cwd=foreign)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads((foreign / "gc" / "report.json").read_text())["passed"] is True
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_the_examples_from_a_foreign_directory(installed, foreign, name):
+    """examples/ copied beside the decoys (the plugin's example keeps its own gpu/)."""
+    where = copy(name, foreign)
+    for decoy in DECOYS:
+        if not (where / decoy).exists():
+            shutil.copytree(foreign / decoy, where / decoy)
+    for i, step in enumerate(STEPS[name]):
+        if (name, i) in SKIPPED_STEPS:
+            continue
+        done = run_step(step, installed, where)
+        found = problems(step, done, where)
+        assert not found, (f"{name}: {' '.join(step.argv)}: {'; '.join(found)}\n"
+                           f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
