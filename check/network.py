@@ -165,10 +165,10 @@ def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
         return out
 
     report = gradcheck.check(p, X, Y, LAM, backward=backward)
-    failed = sorted(report.failed_blocks() | (set() if report.whole is None
-                                              or report.whole.passed else {"all"}))
-    worst = {s.block: s.best_error for s in report.sweeps}
-    detail = ", ".join(f"{b}: {worst[b]:.2g}" for b in worst)
+    failed = [f"d{b}" for b in BLOCKS if b in report.failed_blocks()]
+    if report.whole is not None and not report.whole.passed:
+        failed.append("the whole gradient")
+    detail = ", ".join(f"d{s.block}: {s.best_error:.2g}" for s in report.sweeps)
     return Outcome(case.name, case.shape, "pass" if report.passed else "FAIL",
                    message=(f"blocks failing: {', '.join(failed)}; " if failed else "")
                    + f"best relative error along the V-curve {detail}")

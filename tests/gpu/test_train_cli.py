@@ -36,6 +36,19 @@ def test_train_writes_the_oracles_json_schema(tmp_path):
     assert record["config"]["dtype"] == "float64" and (tmp_path / "p.npz").is_file()
 
 
+def test_a_float32_dump_passes_oraclenet_check_run(tmp_path):
+    """--dump-dir on the device trainer: every float32 step within the
+    oracle's bounds."""
+    data = idx_dir(tmp_path, n_train=20, n_test=4)
+    out = run_gpu("train", "--data", str(data), "-n", "4", "-e", "1", "-b", "9", "--dtype",
+                  "float32", "--gemm", "naive", "--quiet", "--dump-dir", str(tmp_path / "dump"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "dump" / "run.json").read_text())["dtype"] == "float32"
+    check = subprocess.run([str(ORACLENET), "check", "run", str(tmp_path / "dump")],
+                           capture_output=True, text=True, timeout=600)
+    assert check.returncode == 0 and "PASS: 2 of 2 cases" in check.stdout, check.stdout
+
+
 def test_bad_flags_get_one_line_and_exit_code_2():
     out = run_gpu("train", "--gemm", "cublas")
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--gemm" in out.stderr
