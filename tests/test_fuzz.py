@@ -1,5 +1,7 @@
 """A seeded fuzz of every reader, through the command's own entry (oraclenet.cli.main): IDX
-files (plain and gzip), parameter .npz files and tolerances.toml, each corrupted at random.
+files (plain and gzip), parameter .npz files, tolerances.toml, and the matrices `check gemm
+--files` reads (.npy, .npz, .mat, Armadillo binary and text, csv, raw binary) and the
+parameters `check step` reads (.mat), each corrupted at random.
 Every case must end with one of the command's documented exit codes, and a failure must be
 one line on stderr, never a traceback (an exception out of main fails the case).
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 
 from oraclenet import cli
 from oraclenet.common.params import init_params, save_params
@@ -64,7 +67,69 @@ def bases(tmp_path_factory):
     for name in IDX_FILES:
         (gz / f"{name}.gz").write_bytes(gzip.compress((plain / name).read_bytes()))
     save_params(init_params(3, 1), root / "params.npz")
-    return dict(plain=plain, gz=gz, params=root / "params.npz")
+    return dict(plain=plain, gz=gz, params=root / "params.npz", matrices=matrices(root))
+
+
+MATRIX_FORMATS = ("npy", "npz", "mat", "arma_binary", "arma_ascii", "csv", "raw")
+
+
+def matrices(root: Path) -> dict[str, list[Path]]:
+    """One GEMM call, C = 2 A B + 5 C0 in float32, in every format check gemm reads."""
+    rng = np.random.default_rng(3)
+    A, B, C0 = (rng.standard_normal(s).astype(np.float32) for s in ((5, 4), (4, 3), (5, 3)))
+    C = 2 * A @ B + 5 * C0
+    made = {}
+    for fmt in MATRIX_FORMATS:
+        paths = []
+        for name, M in (("A", A), ("B", B), ("C0", C0), ("C", C)):
+            path = root / fmt / f"{name}.{fmt}"
+            path.parent.mkdir(exist_ok=True)
+            if fmt in ("npy", "npz"):
+                (np.save if fmt == "npy" else np.savez)(path, M)
+            elif fmt == "mat":
+                scipy.io.savemat(path, {name: M})
+            elif fmt == "arma_binary":
+                path.write_bytes(f"ARMA_MAT_BIN_FN004\n{M.shape[0]} {M.shape[1]}\n".encode()
+                                 + M.tobytes(order="F"))
+            elif fmt == "arma_ascii":
+                np.savetxt(path, M, header=f"ARMA_MAT_TXT_FN004\n{M.shape[0]} {M.shape[1]}",
+                           comments="")
+            elif fmt == "csv":
+                np.savetxt(path, M, delimiter=",")
+            else:
+                path.write_bytes(M.tobytes())
+            paths.append(path)
+        made[fmt] = paths
+    return made
+
+
+def matrix_case(rng, bases, where: Path) -> tuple[list[str], str]:
+    fmt = str(rng.choice(MATRIX_FORMATS))
+    shutil.copytree(bases["matrices"][fmt][0].parent, where)
+    paths = [where / p.name for p in bases["matrices"][fmt]]
+    victim = paths[int(rng.integers(0, 4))]
+    corrupted, how = mutate(victim.read_bytes(), rng)
+    victim.write_bytes(corrupted)
+    argv = ["check", "gemm", "--files", *map(str, paths), "--alpha", "2", "--beta", "5"]
+    if fmt == "raw":
+        argv += ["--raw", "float32", "--shape", "5,3,4"]
+    return argv, f"{fmt} {victim.name}: {how}"
+
+
+def mat_params_case(rng, bases, where: Path) -> tuple[list[str], str]:
+    """check step from .mat parameters, one of them corrupted."""
+    where.mkdir()
+    p = init_params(2, 4)
+    X = np.random.default_rng(5).random((784, 3))
+    scipy.io.savemat(where / "before.mat", p.blocks())
+    scipy.io.savemat(where / "after.mat", p.blocks())
+    np.savez(where / "batch.npz", X=X, labels=np.arange(3))
+    victim = where / str(rng.choice(["before.mat", "after.mat", "batch.npz"]))
+    corrupted, how = mutate(victim.read_bytes(), rng)
+    victim.write_bytes(corrupted)
+    argv = ["check", "step", "--before", str(where / "before.mat"), "--after",
+            str(where / "after.mat"), "--batch", str(where / "batch.npz"), "--lr", "0.5"]
+    return argv, f"{victim.name}: {how}"
 
 
 def idx_case(rng, bases, where: Path) -> tuple[list[str], str]:
@@ -137,14 +202,15 @@ def toml_case(rng, bases, where: Path) -> tuple[list[str], str]:
 
 # The command's documented exit codes: 0 done, 1 a verdict failed (gradcheck), 2 bad input,
 # 3 training diverged (a corrupted but readable parameter file of huge values).
-ALLOWED = {"train": {0, 2, 3}, "gradcheck": {0, 1, 2}}
+# check: 0 passed, 1 a verdict failed, 2 bad input.
+ALLOWED = {"train": {0, 2, 3}, "gradcheck": {0, 1, 2}, "check": {0, 1, 2}}
 
 
 def test_every_corrupted_input_ends_cleanly(bases, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "exit_on_sigterm", lambda: None)  # pytest keeps its handlers
     monkeypatch.delenv("ORACLENET_TOLERANCES", raising=False)
     rng = np.random.default_rng(SEED)
-    makers = (idx_case, idx_case, npz_case, toml_case)  # IDX twice: plain and gzip
+    makers = (idx_case, idx_case, npz_case, toml_case, matrix_case, mat_params_case)
     failures, codes = [], {}
     for case in range(CASES):
         make = makers[case % len(makers)]
