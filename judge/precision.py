@@ -206,7 +206,7 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
         bits = FORMATS[best.format].bits - math.log2(max(abs(best.beta), 1e-300))
         model, evidence = best.format, best.describe()
     else:
-        bits, model, evidence = accumulation_bits(observed, spread, own, "BLAS")
+        bits, model, evidence = accumulation_bits(observed, spread, own, "BLAS", _rms(ref))
     high = max(max(spread), 1e-300)
     # The test against the declaration.
     coarser = [f.z / z_star for f in explained if FORMATS[f.format].u_in > declared_format.u_in]
@@ -215,18 +215,23 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
         high * scale, _rms(_input_rounding(A, B, alpha, declared_format, dtype)))
     tests = coarser + ([_accumulation_ratio(observed, allowed)] if r.size >= min_elements()
                        else [])
-    ratio = float(max(tests, default=0.0)) if r.size >= MIN_FIT else None
+    ratio = float(max(tests)) if tests and r.size >= MIN_FIT else None  # None: untested
     return Precision(float(bits), model, declared_format.name, ratio, lower_bound, evidence)
 
 
-def accumulation_bits(observed: float, spread: list[float], own: Format, fast: str
-                      ) -> tuple[float, str, str]:
+def accumulation_bits(observed: float, spread: list[float], own: Format, fast: str,
+                      scale: float) -> tuple[float, str, str]:
     """(bits, model, evidence) from the residual's rms against the rms of the same sums in
     the result's own format, one by one and by `fast` (BLAS, or numpy's pairwise sum):
-    beyond the larger, each factor of 2 is one bit less; below the smaller, one more."""
+    beyond the larger, each factor of 2 is one bit less; below the smaller, one more. Where
+    those sums are exact (small integers), the yardstick is one rounding of a result of rms
+    `scale` instead, and the bits are counted from there, down to 0."""
     low, high = max(min(spread), 1e-300), max(max(spread), 1e-300)
+    exact = max(spread) == 0.0
     if observed == 0.0:
         bits = float(own.bits)
+    elif exact:
+        bits = max(0.0, own.bits - math.log2(observed / max(own.u_acc * scale, 1e-300)))
     elif observed > high:
         bits = own.bits - math.log2(observed / high)
     else:
@@ -235,7 +240,9 @@ def accumulation_bits(observed: float, spread: list[float], own: Format, fast: s
                   if low_bits <= bits <= high_bits), "unexplained")
     if own.name == "float32" and bits > own.bits:
         model = "float32"  # a float32 result cannot show more than float32 behaviour
-    evidence = (f"accumulation noise: rms {observed:.3g} against {low:.3g} to {high:.3g} for "
+    evidence = (f"accumulation noise: rms {observed:.3g} where {own.name} sums by {fast} and "
+                f"one by one are exact (results of rms {scale:.3g})" if exact else
+                f"accumulation noise: rms {observed:.3g} against {low:.3g} to {high:.3g} for "
                 f"{own.name} summed by {fast} and one by one")
     return bits, model, evidence
 
@@ -259,7 +266,7 @@ def analyse_accumulation(actual, ref: np.ndarray, yardsticks: list[np.ndarray], 
                          "the result holds NaN or infinite elements")
     spread = [_rms(np.asarray(y, ref.dtype) - ref) for y in yardsticks]
     observed = _rms(r)
-    bits, model, evidence = accumulation_bits(observed, spread, own, fast)
+    bits, model, evidence = accumulation_bits(observed, spread, own, fast, _rms(ref))
     if not independent and model not in (own.name, "unexplained"):
         model = "unexplained"  # whole computations: TF32 inputs look like float16 sums
         evidence += "; fewer bits than the dtype's, from inputs or sums the bits cannot tell"
