@@ -197,6 +197,21 @@ def test_our_own_run_passes_check_run(oracle_run, tmp_path):
     assert (tmp_path / "r" / "steps.png").stat().st_size > 0
 
 
+def test_a_run_written_as_mat_files_passes(oracle_run, tmp_path):
+    """The course's later starter code kept parameters in .mat files: a run may too."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(oracle_run / "run.json", run_dir)
+    data = np.load(oracle_run / "data.npz")
+    scipy.io.savemat(run_dir / "data.mat", {"X": data["X"], "labels": data["labels"]})
+    settings = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**settings, "data": "data.mat"}))
+    for path in sorted(oracle_run.glob("params-*.npz")):
+        scipy.io.savemat(run_dir / f"{path.stem}.mat", dict(np.load(path)))
+    run = oraclenet("check", "run", run_dir)
+    assert run.returncode == 0 and "PASS: 9 of 9 cases" in run.stdout, run.stdout + run.stderr
+
+
 @pytest.mark.parametrize(("block", "index"), [("W1", (5, 300)), ("b2", (7, 0))])
 def test_a_run_with_a_bug_at_step_3_is_caught_there(oracle_run, tmp_path, block, index):
     """One element of step 3's result moved by one part in 10^9, far below what the
