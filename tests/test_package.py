@@ -13,7 +13,7 @@ import oraclenet
 ROOT = Path(__file__).resolve().parent.parent
 # Each room of the package, from the bottom up, and the folder it lives in.
 LAYERS = {"common": 0, "reference": 1, "judge": 2, "gpu": 3, "parallel": 4, "corpus": 5, "check": 5,
-          "": 6}
+          "regress": 6, "": 7}
 FOLDERS = {room: ROOT / room for room in LAYERS if room} | {"": ROOT / "src" / "oraclenet"}
 
 

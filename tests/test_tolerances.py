@@ -14,7 +14,8 @@ from oraclenet.judge.tolerances import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("common", "reference", "judge", "gpu", "parallel", "src", "tests")
+FOLDERS = ("common", "reference", "judge", "gpu", "parallel", "corpus", "check", "regress", "src",
+           "tests")
 
 
 def leaves(table, prefix=""):

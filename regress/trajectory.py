@@ -1,0 +1,206 @@
+"""A training run reduced to what a regression check compares, at a few checkpoint steps, and
+the oracle's roundoff ensemble for it.
+
+At each checkpoint k the parameters p_k are compared with an anchor a_k, the float32
+rounding of the baseline run's own p_k (stored in the baseline): for each block, two linear
+functionals of d = p_k - a_k, its sum and its sum with fixed signs. Honest runs differ by a
+few units in the last place of each element, far below the resolution of a sum of the
+parameters themselves; d is small (float32's rounding of p), so p - a is exact and its sums
+resolve differences of 1e-16 (the float64 pairwise sums err by about 1e-5 of the spread).
+
+An ensemble member is the oracle's equations run from the same start in one of several
+honest ways, chosen by the member's seed: the sigmoid as 1 / (1 + exp(-z)), through tanh, or
+through logaddexp; the softmax normalised directly or through its logarithm; the gradient
+summed over 1 to 4 parts of the batch (as data parallelism sums it). Honest implementations
+differ this way, and their roundoff is not always mean-zero (a formula can round one way more
+often than the other), so the ensemble must hold such differences, not only random noise.
+On top, the start and the parameters after every step are multiplied by (1 + c u r), r
+uniform in [-1, 1], u the unit roundoff of the run's dtype and c [regress] member_roundings,
+each element independently: the few roundings by which an honest step in that precision
+differs from another. The spread at a checkpoint is how
+far roundoff alone moves each quantity there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..common.data import Dataset
+from ..common.params import Params, read_params
+from ..common.shapes import BLOCKS
+from ..judge.roundoff import unit_roundoff
+from ..judge.tolerances import tolerance
+from ..reference import network
+
+QUANTITIES = tuple(f"{b} {what}" for b in BLOCKS for what in ("sum", "signed sum"))
+CHECKPOINTS = 6
+
+
+def _signs(shape: tuple[int, ...]) -> np.ndarray:
+    """Fixed pseudo-random signs, the same for every run of a shape."""
+    return np.random.default_rng([len(shape), *shape]).choice([-1.0, 1.0], size=shape)
+
+
+def summary(p: Params, anchor: Params) -> list[float]:
+    """For each block, two linear functionals of d = p - anchor (float64): its sum, and its
+    sum with fixed pseudo-random signs. Linear, so that roundoff's symmetric perturbations
+    leave their mean where the unperturbed run is (a norm would be biased upward)."""
+    out = []
+    for block, a in zip(p.blocks().values(), anchor.blocks().values(), strict=True):
+        d = np.asarray(block, np.float64) - np.asarray(a, np.float64)
+        out += [float(d.sum()), float((d * _signs(d.shape)).sum())]
+    return out
+
+
+def checkpoints(steps: int, count: int = CHECKPOINTS) -> list[int]:
+    """`count` steps spread over 1..steps, the last one included."""
+    return sorted({max(1, round(steps * (i + 1) / count)) for i in range(count)})
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a trajectory is computed from: the settings, the training set in the order used,
+    and the parameters after each step (0: the start), as check/run.py reads a dump."""
+
+    train: Dataset
+    batch: int
+    lr: float
+    lam: float
+    dtype: np.dtype
+    params: list[Params]
+
+    @property
+    def steps(self) -> int:
+        return len(self.params) - 1
+
+    def batch_of(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y) of step k = 1, 2, ...: batches in order, the last one partial, epochs on."""
+        n = len(self.train)
+        start = (k - 1) % -(-n // self.batch) * self.batch
+        return self.train.batch(start, min(start + self.batch, n))
+
+
+def read(run_dir) -> Run:
+    """A dump directory (common/dump.py's format, any trainer's) as a Run."""
+    from ..check.run import read_run
+
+    found = read_run(run_dir)
+    s = found.settings
+    return Run(found.train, int(s["batch"]), float(s["lr"]), float(s["reg"]), found.dtype,
+               [read_params(path) for path in found.steps])
+
+
+def anchors(run: Run, steps: list[int]) -> list[Params]:
+    """The float32 rounding of the run's parameters at each checkpoint."""
+    return [run.params[k].astype(np.float32) for k in steps]
+
+
+def trajectory(run: Run, steps: list[int], anchor: list[Params]) -> np.ndarray:
+    """len(steps) x len(QUANTITIES), float64."""
+    if run.steps < steps[-1]:
+        raise ValueError(f"the run has {run.steps} steps; the baseline checks up to step "
+                         f"{steps[-1]}")
+    return np.array([summary(run.params[k], a) for k, a in zip(steps, anchor, strict=True)])
+
+
+def losses(run: Run) -> np.ndarray:
+    """J before each step, the oracle's, from the run's own parameters (K)."""
+    return np.array([network.loss(run.params[k - 1].astype(np.float64), *run.batch_of(k),
+                                  run.lam) for k in range(1, run.steps + 1)])
+
+
+def _perturbed(p: Params, u: float, rng: np.random.Generator) -> Params:
+    return Params(*(b * (1 + u * rng.uniform(-1, 1, b.shape)) for b in p.blocks().values()))
+
+
+SIGMOIDS = {
+    "exp": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
+    "logaddexp": lambda z: np.exp(-np.logaddexp(0, -z)),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One honest way to compute the step (the member's seed picks it)."""
+
+    sigmoid: str
+    log_softmax: bool
+    parts: int
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> Variant:
+        return cls(str(rng.choice(list(SIGMOIDS))), bool(rng.integers(2)),
+                   int(rng.integers(1, 5)))
+
+    def step(self, p: Params, X: np.ndarray, Y: np.ndarray, lam: float, lr: float) -> None:
+        """p -= lr * grad J, in place, in float64, this variant's way."""
+        sigmoid = SIGMOIDS[self.sigmoid]
+        N = X.shape[1]
+        grad = [lam * p.W1, np.zeros_like(p.b1), lam * p.W2, np.zeros_like(p.b2)]
+        for cols in np.array_split(np.arange(N), self.parts):
+            x, y = X[:, cols], Y[:, cols]
+            with np.errstate(over="ignore"):
+                a1 = sigmoid(p.W1 @ x + p.b1)
+            z2 = p.W2 @ a1 + p.b2
+            shifted = z2 - z2.max(axis=0)
+            if self.log_softmax:
+                yhat = np.exp(shifted - np.log(np.exp(shifted).sum(axis=0)))
+            else:
+                e = np.exp(shifted)
+                yhat = e / e.sum(axis=0)
+            dz2 = (yhat - y) / N
+            dz1 = (p.W2.T @ dz2) * a1 * (1 - a1)
+            for g, part in zip(grad, (dz1 @ x.T, dz1.sum(axis=1, keepdims=True),
+                                      dz2 @ a1.T, dz2.sum(axis=1, keepdims=True)),
+                               strict=True):
+                g += part
+        for block, g in zip(p.blocks().values(), grad, strict=True):
+            block -= lr * g
+
+
+def member(run: Run, seed: int, steps: list[int], anchor: list[Params]
+           ) -> tuple[np.ndarray, Params]:
+    """One ensemble member's quantities at the checkpoints, and its final parameters."""
+    rng = np.random.default_rng([seed, 20261125])
+    u = tolerance("regress.member_roundings") * unit_roundoff(run.dtype)
+    variant = Variant.draw(rng)
+    p = _perturbed(run.params[0].astype(np.float64), u, rng)
+    rows, at = [], dict(zip(steps, anchor, strict=True))
+    for k in range(1, steps[-1] + 1):
+        variant.step(p, *run.batch_of(k), run.lam, run.lr)
+        p = _perturbed(p, u, rng)
+        if k in at:
+            rows.append(summary(p, at[k]))
+    return np.array(rows), p
+
+
+def drive(step, start: Params, train: Dataset, batch: int, lr: float, lam: float, steps: int,
+          dtype) -> Run:
+    """A Run made by calling step(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) (an
+    outside training step, as `check step` takes it) `steps` times on arrays of dtype."""
+    from ..check.network import as_params, shaped
+
+    t = np.dtype(dtype).type
+    p = start.astype(dtype)
+    shell = Run(train, batch, lr, lam, np.dtype(dtype), [p])
+    for k in range(1, steps + 1):
+        X, Y = shell.batch_of(k)
+        out = step(*p.blocks().values(), np.ascontiguousarray(X, dtype),
+                   np.ascontiguousarray(Y, dtype), t(lr), t(lam))
+        p = shaped(as_params(out, BLOCKS, "the step's result"), p, BLOCKS).astype(dtype)
+        shell.params.append(p)
+    return shell
+
+
+def ensemble(run: Run, members: int, steps: list[int], anchor: list[Params],
+             first_seed: int = 0) -> tuple[np.ndarray, list[Params]]:
+    """members x len(steps) x Q, and each member's final parameters."""
+    found = [member(run, first_seed + m, steps, anchor) for m in range(members)]
+    return np.stack([t for t, _ in found]), [p for _, p in found]
+
+
+def val_accuracy(p: Params, val: Dataset) -> float:
+    return network.accuracy(p.astype(np.float64), val.X, val.labels)
