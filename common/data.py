@@ -270,6 +270,16 @@ def synthetic(n: int, seed: int = 0, pixels: str = "unit") -> Dataset:
     return Dataset(scale_pixels(raw, pixels), labels.astype(np.int64))
 
 
+def write_idx(path: Path, array: np.ndarray, magic: int | None = None, extra: bytes = b"") -> None:
+    """An IDX file of uint8 (plain, or gzip when path ends in .gz); magic and extra bytes
+    may be forced (the readers' tests write corrupt files with them)."""
+    magic = (0x0800 | array.ndim) if magic is None else magic
+    payload = struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes() + extra
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(payload)
+
+
 def load(data: str, pixels: str = "unit", val_fraction: float = 0.1, seed: int = 0) -> Split:
     """``mnist5k`` or a directory of IDX files, as named by the --data flag."""
     if data == MNIST5K:

@@ -160,8 +160,10 @@ def write_json(path: Path | str, obj) -> None:
     write_text(path, json.dumps(finite_or_null(obj), indent=2, allow_nan=False) + "\n")
 
 
-def write_npz(path: Path | str, arrays: dict[str, np.ndarray]) -> None:
-    write_atomic(path, lambda f: np.savez(f, **arrays))
+def write_npz(path: Path | str, arrays: dict[str, np.ndarray], compressed: bool = False
+              ) -> None:
+    save = np.savez_compressed if compressed else np.savez
+    write_atomic(path, lambda f: save(f, **arrays))
 
 
 def save_figure(fig, path: Path | str) -> None:

@@ -1,19 +1,11 @@
 """IDX files written by the tests: a small valid directory, and the ways one can be corrupt."""
 
-import gzip
 import struct
 from pathlib import Path
 
 import numpy as np
 
-
-def write_idx(path: Path, array: np.ndarray, magic: int | None = None, extra: bytes = b""):
-    """An IDX file of uint8 (plain, or gzip when path ends in .gz)."""
-    magic = (0x0800 | array.ndim) if magic is None else magic
-    payload = struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes() + extra
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as f:
-        f.write(payload)
+from oraclenet.common.data import write_idx
 
 
 def idx_dir(tmp: Path, n_train=30, n_test=8, gz=False, seed=0) -> Path:

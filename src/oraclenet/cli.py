@@ -227,6 +227,7 @@ def _train_outputs(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .cli_check import add_commands as add_check_commands
+    from .cli_regress import add_commands as add_regress_commands
     from .common.config import add_train_arguments
     from .gpu.options import add_device_arguments
     from .parallel.train import add_arguments as add_mpi_train_arguments
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "tolerances.toml [teeth] min_bug_ratio, 100)")
 
     add_check_commands(tree, sub)
+    add_regress_commands(tree, sub)
 
     gpu = tree.group(sub, "gpu", "the CUDA kernels: gpu train | bench | ptx")
     p = tree.command(gpu, "train", cmd_gpu_train,

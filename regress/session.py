@@ -1,0 +1,300 @@
+"""`oraclenet regress record` and `regress check`: the subjects made, recorded, made again and
+judged (regress/baseline.py), with the report.
+
+Our own baseline covers the oracle, both MPI strategies (at --ranks P, 2 by default; the
+check may use another P, a harmless change) and the device trainer in float32. An outside
+baseline covers what --run (a run directory) or --impl (a training step, or a GEMM with
+--kind gemm) names; the check is given the new run or implementation the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..common.data import Dataset, load
+from ..common.files import check_output, save_figure, write_json, write_text
+from ..common.params import init_params
+from ..common.report import table
+from . import baseline, fingerprints, machine, speed, subjects, trajectory
+from .baseline import Finding, Subject
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    directory: Path  # the baseline (record: written; check: read)
+    quick: bool = False
+    ranks: int = 2
+    run: Path | None = None  # an outside run directory
+    impl: str | None = None  # an outside step or GEMM, MODULE:FUNCTION
+    kind: str = "step"  # what --impl is: step or gemm
+    dtype: str = "float64"  # the dtype --impl computes in
+    gpu_gemm: str = "naive"
+    speed: bool = True
+    report: Path | None = None
+    timeout: float = 300.0
+
+
+def _val() -> Dataset:
+    return load("mnist5k").val
+
+
+def _impl_run(s: Settings, quick: bool) -> tuple[trajectory.Run, float]:
+    """The outside step driven on the oracle's settings; (run, its validation accuracy)."""
+    from ..check.network import target
+
+    step = target(s.impl, "step", s.dtype).func
+    split = load("mnist5k")
+    steps = subjects.epochs(quick) * -(-len(split.train) // subjects.BATCH)
+    run = trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train,
+                           subjects.BATCH, subjects.LR, subjects.LAM, steps, s.dtype)
+    return run, trajectory.val_accuracy(run.params[-1], split.val)
+
+
+def _impl_rate(s: Settings, quick: bool) -> list[float]:
+    from ..check.network import target
+
+    step = target(s.impl, "step", s.dtype).func
+    split = load("mnist5k")
+    steps = -(-len(split.train) // subjects.BATCH)
+
+    def work() -> float:
+        trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train, subjects.BATCH,
+                         subjects.LR, subjects.LAM, steps, s.dtype)
+        return float(len(split.train))
+
+    return speed.rates(work, baseline.REPEATS[quick])
+
+
+def _gemm_battery(s: Settings):
+    from ..check import gemm
+
+    return gemm.battery(gemm.target(s.impl, dtype=s.dtype), "quick")
+
+
+def _oracle_rate(quick: bool) -> list[float]:
+    """Images/s of the oracle's trainer, one epoch of mnist5k at H = 64, batch 32."""
+    from ..reference.train import train
+
+    split = load("mnist5k")
+
+    def work() -> float:
+        train(init_params(64, 0), split.train, None, epochs=1, batch=32, lr=0.1, lam=1e-4,
+              progress=False)
+        return float(len(split.train))
+
+    return speed.rates(work, baseline.REPEATS[quick])
+
+
+def _made_subject(name: str, made: subjects.Made) -> Subject:
+    return Subject(name, trajectory.read(made.directory), made.val_accuracy, made.val_images)
+
+
+def _outside_val(run_dir: Path) -> Dataset | None:
+    from ..check.run import read_run
+
+    settings = read_run(run_dir).settings
+    data = str(settings["data"])
+    if data.endswith((".npz", ".mat")):
+        return None
+    return load(data, settings.get("pixels", "unit"), settings.get("val_fraction", 0.1),
+                settings.get("seed", 0)).val
+
+
+# --- record ---------------------------------------------------------------------------------
+
+def record(s: Settings, say: Say) -> None:
+    out = s.directory
+    check_output(out / baseline.BASELINE_JSON)
+    out.mkdir(parents=True, exist_ok=True)
+    members = baseline.MEMBERS[s.quick]
+    entries, speeds, prints = {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:
+        work = Path(tmp)
+        if s.run is not None:
+            say(f"recording the outside run {s.run} and its ensemble of {members}")
+            val = _outside_val(s.run)
+            run = trajectory.read(s.run)
+            accuracy = None if val is None else trajectory.val_accuracy(run.params[-1], val)
+            entries["run"] = {"kind": "run", **baseline.record_subject(
+                out, Subject("run", run, accuracy, 0 if val is None else len(val)),
+                members, val)}
+        elif s.impl is not None and s.kind == "gemm":
+            say(f"recording the GEMM {s.impl}: its battery's precision models and ratios")
+            prints = fingerprints.of_gemm(_gemm_battery(s), s.timeout)
+            entries["impl"] = {"kind": "impl-gemm", "impl": s.impl}
+        elif s.impl is not None:
+            say(f"recording the step {s.impl} and its ensemble of {members}")
+            run, accuracy = _impl_run(s, s.quick)
+            entries["impl"] = {"kind": "impl-step", "impl": s.impl, **baseline.record_subject(
+                out, Subject("impl", run, accuracy, len(_val())), members, _val())}
+            if s.speed:
+                speeds["impl images/s"] = _impl_rate(s, s.quick)
+        else:
+            say("the oracle's run and its ensemble")
+            entries["oracle"] = {"kind": "oracle", **baseline.record_subject(
+                out, _made_subject("oracle", subjects.oracle(work, s.quick)), members, _val())}
+            for strategy in ("data", "model"):
+                say(f"mpiexec -n {s.ranks} oraclenet mpi train --strategy {strategy}")
+                made = subjects.mpi(work, s.quick, strategy, s.ranks)
+                entries[f"mpi-{strategy}"] = {"kind": f"mpi-{strategy}", "against": "oracle",
+                                              "ranks": s.ranks,
+                                              "val_accuracy": made.val_accuracy,
+                                              "val_images": made.val_images}
+            say(f"the device trainer in float32 ({machine.gpu_name()}) and its ensemble")
+            entries["gpu"] = {"kind": "gpu", **baseline.record_subject(
+                out, _made_subject("gpu", subjects.gpu(work, s.quick, s.gpu_gemm)), members)}
+            say("correctness fingerprints: the quick corpus's honest variants, the kernels")
+            prints = fingerprints.ours()
+            if s.speed:
+                say("speed: the oracle's trainer")
+                speeds["oracle images/s"] = _oracle_rate(s.quick)
+    baseline.write(out, s.quick, entries, prints, speeds)
+
+
+# --- check ----------------------------------------------------------------------------------
+
+def check(s: Settings, say: Say) -> list[Finding]:
+    base = baseline.read(s.directory)
+    if bool(base["quick"]) != s.quick:
+        raise ValueError(f"{s.directory}: the baseline was recorded "
+                         f"{'with' if base['quick'] else 'without'} --quick; check it the "
+                         "same way")
+    kinds = {e.get("kind") for e in base["subjects"].values()}
+    if "run" in kinds and s.run is None:
+        raise ValueError(f"{s.directory} is an outside run's baseline: give the new run with "
+                         "--run RUNDIR")
+    if kinds & {"impl-step", "impl-gemm"} and s.impl is None:
+        raise ValueError(f"{s.directory} is an outside implementation's baseline: give it with "
+                         "--impl MODULE:FUNCTION")
+    findings, plots, speeds, prints = [], [], {}, {}
+    with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:
+        work = Path(tmp)
+        for name, entry in base["subjects"].items():
+            kind = entry.get("kind")
+            say(f"{name}: making the run again")
+            if kind == "impl-gemm":
+                prints = fingerprints.of_gemm(_gemm_battery(s), s.timeout)
+                continue
+            if kind == "run":
+                run, val = trajectory.read(s.run), _outside_val(s.run)
+                accuracy = None if val is None else trajectory.val_accuracy(run.params[-1], val)
+            elif kind == "impl-step":
+                run, accuracy = _impl_run(s, s.quick)
+            elif kind == "oracle":
+                made = subjects.oracle(work, s.quick)
+                run, accuracy = trajectory.read(made.directory), made.val_accuracy
+            elif kind in ("mpi-data", "mpi-model"):
+                made = subjects.mpi(work, s.quick, kind.split("-")[1], s.ranks)
+                run, accuracy = trajectory.read(made.directory), made.val_accuracy
+            elif kind == "gpu":
+                made = subjects.gpu(work, s.quick, s.gpu_gemm)
+                run, accuracy = trajectory.read(made.directory), made.val_accuracy
+            else:
+                raise baseline.BaselineError(f"{s.directory}: subject {name} of unknown kind "
+                                             f"{kind!r}")
+            against = entry.get("against", name)
+            reference = base["subjects"].get(against, {})
+            models, recorded, anchor = baseline.load_subject(s.directory, against, reference)
+            at = reference["checkpoints"]
+            label = f"{name} (P = {s.ranks})" if kind.startswith("mpi") else name
+            findings.append(baseline.judge_trajectory(label, run, models, recorded, anchor, at))
+            accuracy_entry = {**reference, "val_accuracy": entry.get("val_accuracy",
+                                                                       reference.get(
+                                                                           "val_accuracy"))}
+            found = baseline.judge_accuracy(label, accuracy, accuracy_entry)
+            if found is not None:
+                findings.append(found)
+            plots.append((label, models, trajectory.trajectory(run, at, anchor), at))
+        if base["fingerprints"]:
+            if not prints:
+                say("correctness fingerprints")
+                prints = fingerprints.ours()
+            findings += baseline.judge_fingerprints(base["fingerprints"], prints)
+        if s.speed and base["speed"]:
+            say("speed")
+            for name in base["speed"]:
+                speeds[name] = (_oracle_rate(s.quick) if name == "oracle images/s"
+                                else _impl_rate(s, s.quick))
+            findings += baseline.judge_speed(base["speed"], speeds, base["machine"],
+                                             machine.fingerprint())
+        elif base["speed"]:
+            findings.append(Finding("speed", "not compared", "--no-speed"))
+    if s.report is not None:
+        write_report(s, base, findings, plots)
+    return findings
+
+
+def regressions(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.regression]
+
+
+def terminal(findings: list[Finding]) -> str:
+    rows = [["what", "verdict", "detail"], *([f.what, f.verdict, f.detail] for f in findings)]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    lines = [f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}" for r in rows]
+    bad = regressions(findings)
+    drift = [f for f in findings if f.verdict == "drift"]
+    lines.append(f"REGRESSION: {len(bad)} of {len(findings)} findings; first: {bad[0].what}: "
+                 f"{bad[0].detail}" if bad else
+                 f"CONSISTENT: {len(findings)} findings, no regression"
+                 + (f" ({len(drift)} drift warnings)" if drift else ""))
+    return "\n".join(lines)
+
+
+def plot_band(label: str, models, new: np.ndarray, at: list[int], path: Path) -> None:
+    """Each quantity standardised by the ensemble at each checkpoint: the band of +-3
+    standard deviations (grey) and the new run over it (red)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    z = np.array([np.where(m.sd > 0, (row - m.mean) / np.where(m.sd > 0, m.sd, 1), 0.0)
+                  for m, row in zip(models, new, strict=True)])
+    fig, axes = plt.subplots(2, 4, figsize=(11, 4.5), sharex=True)
+    for q, ax in enumerate(axes.flat):
+        ax.fill_between(at, -3, 3, color="0.85", label="ensemble +-3 sd")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.plot(at, z[:, q], "o-", color="tab:red", lw=1.2, ms=3, label="this run")
+        ax.set_title(trajectory.QUANTITIES[q], fontsize=8)
+        ax.set_ylim(min(-4, np.nanmin(z[:, q]) * 1.1), max(4, np.nanmax(z[:, q]) * 1.1))
+        ax.set_yscale("symlog", linthresh=4)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"{label}: the run against the roundoff ensemble (z-scores by checkpoint)",
+                 fontsize=9)
+    fig.supxlabel("step", fontsize=8)
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def write_report(s: Settings, base: dict, findings: list[Finding], plots) -> None:
+    out = s.report
+    check_output(out / "report.md")
+    images = []
+    for label, models, new, at in plots:
+        name = "band-" + re.sub(r"[^0-9A-Za-z]+", "-", label).strip("-").lower() + ".png"
+        plot_band(label, models, new, at, out / name)
+        images.append(name)
+    bad = regressions(findings)
+    lines = [f"# oraclenet regress check against {s.directory}", "",
+             f"Verdict: **{'REGRESSION' if bad else 'CONSISTENT'}**: {len(bad)} regressions "
+             f"in {len(findings)} findings.", "",
+             f"Baseline: commit {base['provenance'].get('commit')}, "
+             f"{base['provenance'].get('date')}, on {base['machine'].get('cpu')}.", "",
+             table(["what", "verdict", "detail"],
+                   [[f.what, f.verdict, f.detail.replace("|", "\\|")] for f in findings]), "",
+             *(f"![{name}]({name})\n" for name in images)]
+    write_text(out / "report.md", "\n".join(lines))
+    write_json(out / "report.json", {"regression": bool(bad), "baseline": str(s.directory),
+                                     "findings": [f.__dict__ for f in findings],
+                                     "figures": images})

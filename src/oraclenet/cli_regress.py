@@ -1,0 +1,91 @@
+"""`oraclenet regress record | check`: the handlers turn flags into regress.session.Settings
+and print the findings; exit 0 when consistent, 1 when a regression is found, 2 for usage
+and input errors (a corrupt or incomplete baseline among them: one line)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common.cli import EXIT_FAILED, EXIT_OK, positive_float, positive_int
+
+
+def _settings(args: argparse.Namespace, directory: Path):
+    from .regress.session import Settings
+
+    if args.kind == "gemm" and args.impl is None:
+        raise ValueError("--kind gemm describes --impl; give --impl MODULE:FUNCTION")
+    if args.run_dir is not None and args.impl is not None:
+        raise ValueError("--run and --impl name two different subjects; give one")
+    return Settings(directory, quick=args.quick, ranks=args.ranks, run=args.run_dir, impl=args.impl,
+                    kind=args.kind, dtype=args.dtype, gpu_gemm=args.gemm, speed=args.speed,
+                    report=getattr(args, "report", None), timeout=args.timeout)
+
+
+def _say(prog: str):
+    return lambda text: print(f"{prog}: {text}", flush=True)
+
+
+def cmd_regress_record(args: argparse.Namespace) -> int:
+    from .gpu.target import choose
+
+    choose()  # the fingerprints run the GPU kernels: on a GPU, else in the simulator
+    from .regress import session
+
+    session.record(_settings(args, args.out), _say(args.prog))
+    print(f"{args.prog}: baseline written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_regress_check(args: argparse.Namespace) -> int:
+    from .gpu.target import choose
+
+    choose()
+    from .regress import session
+
+    findings = session.check(_settings(args, args.baseline), _say(args.prog))
+    print(session.terminal(findings))
+    if args.report:
+        print(f"report written to {args.report / 'report.md'}")
+    return EXIT_FAILED if session.regressions(findings) else EXIT_OK
+
+
+def add_commands(tree, sub) -> None:
+    """The `regress` group."""
+    group = tree.group(sub, "regress", "regression runs before submission: regress record | "
+                                       "check")
+    for name, handler, help in (
+            ("record", cmd_regress_record,
+             "record a baseline (meant to be committed): trajectories and their roundoff "
+             "ensembles, correctness fingerprints, accuracy, speed"),
+            ("check", cmd_regress_check,
+             "rerun and judge against a baseline: by ensemble consistency, not bit "
+             "equality; speed by a rank test on the same machine")):
+        p = tree.command(group, name, handler, help)
+        if name == "record":
+            p.add_argument("--out", type=Path, required=True, help="the baseline directory")
+        else:
+            p.add_argument("--baseline", type=Path, required=True,
+                           help="the baseline directory")
+            p.add_argument("--report", type=Path,
+                           help="write report.md, report.json and the ensemble bands here")
+        p.add_argument("--quick", action="store_true",
+                       help="one epoch and a smaller ensemble (the check must match the "
+                            "baseline)")
+        p.add_argument("--ranks", type=positive_int, default=2,
+                       help="MPI ranks of the MPI trajectories (2)")
+        p.add_argument("--run", dest="run_dir", type=Path,
+                       help="an outside run directory (check run's format) instead of ours")
+        p.add_argument("--impl", metavar="MODULE:FUNCTION",
+                       help="an outside training step (or GEMM, with --kind gemm) instead of "
+                            "ours")
+        p.add_argument("--kind", choices=("step", "gemm"), default="step",
+                       help="what --impl is (step)")
+        p.add_argument("--dtype", choices=("float32", "float64"), default="float64",
+                       help="the dtype --impl computes in (float64)")
+        p.add_argument("--gemm", choices=("naive", "shared", "regblock"), default="naive",
+                       help="the GEMM kernel of the device trainer's run (naive)")
+        p.add_argument("--no-speed", dest="speed", action="store_false",
+                       help="neither measure nor compare speed")
+        p.add_argument("--timeout", type=positive_float, default=300.0,
+                       help="seconds per case of a GEMM's battery (300)")
