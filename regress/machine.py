@@ -40,11 +40,14 @@ def gpu_name() -> str:
 def fingerprint() -> dict:
     """What decides speed: CPU model, cores, numpy and its BLAS, the GPU."""
     import numpy as np
-
-    from ..common.process import blas_description
+    from threadpoolctl import threadpool_info
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    blas = ", ".join(sorted(blas_description().split(";")[0].split(", ")))
+    # numpy's BLAS (scipy's, when loaded, does not run the trainers' products)
+    blas = ", ".join(sorted({f"{i.get('internal_api')} {i.get('version')} "
+                             f"({i.get('architecture')})" for i in threadpool_info()
+                             if i.get("user_api") == "blas"
+                             and "numpy" in str(i.get("filepath"))})) or "unknown"
     return {"cpu": cpu_model(), "cores": cores, "numpy": np.__version__, "blas": blas,
             "gpu": gpu_name()}
 

@@ -3,6 +3,13 @@ order, another formula, the same run bit for bit, which it calls identical) and 
 issue's planted regressions (the L2 term on b1 as well, a learning rate halved after the
 first epoch), naming the first checkpoint that leaves the ensemble."""
 
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -101,3 +108,140 @@ def test_fresh_members_raise_false_alarms_at_the_stated_rate(baseline):
                  .consistent for seed in range(1000, 1000 + draws))
     alpha = tolerance("regress.false_alarm")
     assert alarms <= stats.binom.isf(alpha, draws, alpha), alarms
+
+
+# --- the command, with outside steps and GEMMs -------------------------------------------------
+
+ORACLENET = Path(sys.executable).parent / "oraclenet"
+
+OUTSIDE = textwrap.dedent('''
+    import numpy as np
+    from oraclenet.common.params import Params
+    from oraclenet.reference import network
+
+    BATCHES_PER_EPOCH = 18
+    calls = [0]
+
+    def correct(W1, b1, W2, b2, X, Y, lr, reg):
+        p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
+        network.step(p, X, Y, reg, lr)
+        return tuple(p.blocks().values())
+
+    def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
+        W1n, b1n, W2n, b2n = correct(W1, b1, W2, b2, X, Y, lr, reg)
+        return W1n, b1n - lr * reg * b1, W2n, b2n
+
+    def lr_halved_after_the_first_epoch(W1, b1, W2, b2, X, Y, lr, reg):
+        calls[0] += 1
+        return correct(W1, b1, W2, b2, X, Y, lr if calls[0] <= BATCHES_PER_EPOCH else lr / 2,
+                       reg)
+
+    def reversed_hidden_rows(W1, b1, W2, b2, X, Y, lr, reg):
+        W1n, b1n, W2n, b2n = correct(W1[::-1], b1[::-1], W2[:, ::-1], b2, X, Y, lr, reg)
+        return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
+
+    def extra_copy_of_X(W1, b1, W2, b2, X, Y, lr, reg):
+        X = np.array(X, order="F", copy=True)  # the batch copied once more, to no purpose
+        return correct(W1, b1, W2, b2, X, Y, lr, reg)
+
+    def _blocked(C, A, B, alpha, beta, block):
+        AB = np.zeros((A.shape[0], B.shape[1]), dtype=np.float64)
+        for k in range(0, A.shape[1], block):  # K in tiles, each tile's product added
+            AB += A[:, k:k + block].astype(np.float64) @ B[k:k + block].astype(np.float64)
+        AB = AB.astype(C.dtype)
+        C[...] = alpha * AB if beta == 0 else alpha * AB + beta * C
+
+    def gemm_tile_16(C, A, B, alpha, beta):
+        _blocked(C, A, B, alpha, beta, 16)
+
+    def gemm_tile_32(C, A, B, alpha, beta):
+        _blocked(C, A, B, alpha, beta, 32)
+
+    def gemm_tf32_inputs(C, A, B, alpha, beta):
+        def tf32(M):
+            bits = np.ascontiguousarray(M, np.float32).view(np.uint32)
+            return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
+        _blocked(C, tf32(A), tf32(B), alpha, beta, 16)
+''')
+
+
+def regress(*argv, cwd=None):
+    return subprocess.run([str(ORACLENET), "regress", *map(str, argv)], capture_output=True,
+                          text=True, timeout=900, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("outside") / "mine.py"
+    path.write_text(OUTSIDE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def step_baseline(outside) -> Path:
+    out = outside.parent / "step-baseline"
+    done = regress("record", "--out", out, "--impl", f"{outside}:correct")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def verdicts(stdout: str) -> dict[str, str]:
+    """what -> verdict, from the table the check prints (after its progress lines)."""
+    lines = stdout.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("what ")) + 1:]
+    return {cells[0]: cells[1] for cells in (re.split(r"\s{2,}", line) for line in table)
+            if len(cells) >= 2}
+
+
+@pytest.mark.parametrize(("step", "exit_code", "what", "verdict"), [
+    ("correct", 0, "impl: trajectory", "identical"),
+    ("reversed_hidden_rows", 0, "impl: trajectory", "consistent"),
+    ("l2_on_b1", 1, "impl: trajectory", "REGRESSION"),
+    ("lr_halved_after_the_first_epoch", 1, "impl: trajectory", "REGRESSION"),
+])
+def test_an_outside_steps_regressions_and_harmless_changes(outside, step_baseline, step,
+                                                           exit_code, what, verdict):
+    done = regress("check", "--baseline", step_baseline, "--impl", f"{outside}:{step}",
+                   "--no-speed")
+    assert done.returncode == exit_code, done.stdout + done.stderr[-2000:]
+    assert verdicts(done.stdout)[what] == verdict, done.stdout
+
+
+def test_a_speed_regression_is_caught_on_the_same_machine(outside, step_baseline, tmp_path):
+    done = regress("check", "--baseline", step_baseline, "--impl",
+                   f"{outside}:extra_copy_of_X", "--report", tmp_path / "r")
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    assert verdicts(done.stdout)["speed: impl images/s"] == "slower", done.stdout
+    assert verdicts(done.stdout)["impl: trajectory"] == "identical", done.stdout
+    assert (tmp_path / "r" / "band-impl.png").stat().st_size > 0
+
+
+def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(outside,
+                                                                                tmp_path):
+    out = tmp_path / "gemm-baseline"
+    done = regress("record", "--out", out, "--quick", "--impl", f"{outside}:gemm_tile_16",
+                   "--kind", "gemm", "--dtype", "float32")
+    assert done.returncode == 0, done.stderr[-3000:]
+    same = regress("check", "--baseline", out, "--quick", "--impl", f"{outside}:gemm_tile_32",
+                   "--kind", "gemm", "--dtype", "float32")
+    assert same.returncode == 0, same.stdout + same.stderr[-2000:]
+    tf32 = regress("check", "--baseline", out, "--quick", "--impl",
+                   f"{outside}:gemm_tf32_inputs", "--kind", "gemm", "--dtype", "float32")
+    assert tf32.returncode == 1, tf32.stdout + tf32.stderr[-2000:]
+    assert "behaved like float32, now like tf32" in tf32.stdout, tf32.stdout
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda d: (d / "baseline.json").write_text("{"), "cannot read the baseline"),
+    (lambda d: (d / "baseline.json").write_text('{"format": 0}'), "not a baseline of format 1"),
+    (lambda d: (d / "impl.npz").write_bytes(b"PK\x03"), "cannot read subject impl"),
+    (lambda d: (d / "impl.npz").unlink(), "cannot read subject impl"),
+])
+def test_a_corrupt_or_incomplete_baseline_is_one_line(outside, step_baseline, tmp_path,
+                                                      damage, message):
+    copy = tmp_path / "b"
+    shutil.copytree(step_baseline, copy)
+    damage(copy)
+    done = regress("check", "--baseline", copy, "--impl", f"{outside}:correct", "--no-speed")
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
