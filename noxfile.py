@@ -25,6 +25,17 @@ def examples(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend=BACKEND)
+def regress(session: nox.Session) -> None:
+    """Before you submit or merge: rerun everything against baselines/default and decide
+    whether anything changed beyond roundoff or got slower (reports/regress/report.md).
+    After an intended change: `oraclenet regress record --out baselines/default` (and
+    `--quick --out baselines/quick`), and commit the baselines with the change."""
+    session.install("-e", ".")
+    session.run("oraclenet", "regress", "check", "--baseline", "baselines/default", "--report",
+                "reports/regress", *session.posargs)
+
+
+@nox.session(venv_backend=BACKEND)
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")

@@ -245,3 +245,22 @@ def test_a_corrupt_or_incomplete_baseline_is_one_line(outside, step_baseline, tm
     done = regress("check", "--baseline", copy, "--impl", f"{outside}:correct", "--no-speed")
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+# --- our own committed baseline ----------------------------------------------------------------
+
+BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+
+
+def test_the_committed_quick_baseline_holds_at_3_ranks(tmp_path):
+    """CI's quick check against baselines/quick (recorded at P = 2), with P = 3 for the MPI
+    trajectories: a harmless change. Speed is left out here: CI's machine and its load are
+    not the recording machine's (`nox -s regress` compares it)."""
+    done = regress("check", "--baseline", BASELINES / "quick", "--quick", "--ranks", "3",
+                   "--no-speed", "--report", tmp_path / "r")
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    found = verdicts(done.stdout)
+    for strategy in ("data", "model"):
+        assert found[f"mpi-{strategy} (P = 3): trajectory"] == "consistent", done.stdout
+    assert found["oracle: trajectory"] in ("identical", "consistent"), done.stdout
+    assert (tmp_path / "r" / "band-mpi-model-p-3.png").stat().st_size > 0
