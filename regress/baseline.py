@@ -102,6 +102,11 @@ def read(directory: Path) -> dict:
                if k not in data]
     if missing:
         raise BaselineError(f"{path}: incomplete, missing {', '.join(missing)}")
+    shapes = {"subjects": dict, "fingerprints": dict, "speed": dict, "machine": dict}
+    wrong = [k for k, kind in shapes.items() if not isinstance(data[k], kind)]
+    if wrong or not all(isinstance(e, dict) for e in data["subjects"].values()) or not all(
+            isinstance(v, list) and len(v) >= 2 for v in data["speed"].values()):
+        raise BaselineError(f"{path}: malformed ({', '.join(wrong) or 'subjects or speed'})")
     return data
 
 
@@ -164,15 +169,21 @@ def judge_fingerprints(then: dict, now: dict) -> list[Finding]:
     drift times or more while still passing is drift (a warning)."""
     drift = tolerance("regress.drift")
     found = []
+    def bits(prints: dict, key: str) -> str:
+        b = prints.get("bits", {}).get(key)
+        return "" if b is None else f" ({b:.1f} bits)"
+
     for key, old in then.get("models", {}).items():
         new = now.get("models", {}).get(key)
         if new is None:
             continue
         if new != old:
             found.append(Finding(f"precision of {key}", "REGRESSION",
-                                 f"behaved like {old}, now like {new}", regression=True))
+                                 f"behaved like {old}{bits(then, key)}, now like "
+                                 f"{new}{bits(now, key)}", regression=True))
         else:
-            found.append(Finding(f"precision of {key}", "same", f"behaves like {new}"))
+            found.append(Finding(f"precision of {key}", "same",
+                                 f"behaves like {new}{bits(now, key)}"))
     compared = 0
     for key, old in then.get("ratios", {}).items():
         new = now.get("ratios", {}).get(key)

@@ -5,7 +5,8 @@ results behave like (judge/precision.py). A model that changes between baseline 
 a regression (float32 to TF32); a worst ratio that grows tenfold is drift.
 
     {"ratios": {"gemm float32, rigorous": 0.32, ...},
-     "models": {"kernel naive float32": "float32", ...}}
+     "models": {"kernel naive float32": "float32", ...},
+     "bits": {"kernel naive float32": 24.0, ...}}
 """
 
 from __future__ import annotations
@@ -23,22 +24,23 @@ def ours() -> dict:
     honest = [separation.judge(c) for c in all_cases(quick=True) if not c.bug]
     ratios = {f"{r['family']}, {r['tier']}": r["max_roundoff_ratio"]
               for r in separation.summarise(honest)}
-    models = {}
+    models, bits = {}, {}
     if device_error() is None:
         for algorithm in ALGORITHMS:
             for dtype in (np.float32, np.float64):
                 p = kernel_verdict(algorithm, dtype).precision
-                models[f"kernel {algorithm} {np.dtype(dtype).name}"] = p.model
-    return {"ratios": ratios, "models": models}
+                key = f"kernel {algorithm} {np.dtype(dtype).name}"
+                models[key], bits[key] = p.model, p.effective_bits
+    return {"ratios": ratios, "models": models, "bits": bits}
 
 
 def of_gemm(battery, timeout: float) -> dict:
     """An outside GEMM's battery (check/gemm.py): each case's worst ratio and model."""
-    ratios, models = {}, {}
+    ratios, models, bits = {}, {}, {}
     for o in battery.check(timeout):
         key = f"{o.case} ({o.shape})"
         ratios[key] = None if o.worst is None else o.worst.ratio
         p = None if o.worst is None else o.worst.precision
         if p is not None:
-            models[key] = p.model
-    return {"ratios": ratios, "models": models}
+            models[key], bits[key] = p.model, p.effective_bits
+    return {"ratios": ratios, "models": models, "bits": bits}

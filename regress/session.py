@@ -1,8 +1,9 @@
 """`oraclenet regress record` and `regress check`: the subjects made, recorded, made again and
 judged (regress/baseline.py), with the report.
 
-Our own baseline covers the oracle, both MPI strategies (at --ranks P, 2 by default; the
-check may use another P, a harmless change) and the device trainer in float32. An outside
+Our own baseline covers the oracle, both MPI strategies at P = 2 and 3 (the check reruns each
+at its own P, or all at --ranks P: another rank count is a harmless change), and the device
+trainer in float32. An outside
 baseline covers what --run (a run directory) or --impl (a training step, or a GEMM with
 --kind gemm) names; the check is given the new run or implementation the same way.
 """
@@ -25,13 +26,14 @@ from . import baseline, fingerprints, machine, speed, subjects, trajectory
 from .baseline import Finding, Subject
 
 Say = Callable[[str], None]
+MPI_RANKS = (2, 3)
 
 
 @dataclass(frozen=True)
 class Settings:
     directory: Path  # the baseline (record: written; check: read)
     quick: bool = False
-    ranks: int = 2
+    ranks: int | None = None  # record: MPI_RANKS; check: each subject's own
     run: Path | None = None  # an outside run directory
     impl: str | None = None  # an outside step or GEMM, MODULE:FUNCTION
     kind: str = "step"  # what --impl is: step or gemm
@@ -73,10 +75,16 @@ def _impl_rate(s: Settings, quick: bool) -> list[float]:
     return speed.rates(work, baseline.REPEATS[quick])
 
 
+def _gemm_target(s: Settings):
+    from ..check import gemm
+
+    return gemm.target(s.impl, dtype=s.dtype)
+
+
 def _gemm_battery(s: Settings):
     from ..check import gemm
 
-    return gemm.battery(gemm.target(s.impl, dtype=s.dtype), "quick")
+    return gemm.battery(_gemm_target(s), "quick")
 
 
 def _oracle_rate(quick: bool) -> list[float]:
@@ -91,6 +99,42 @@ def _oracle_rate(quick: bool) -> list[float]:
         return float(len(split.train))
 
     return speed.rates(work, baseline.REPEATS[quick])
+
+
+GEMM_SHAPE = (800, 1000, 784)  # the course's benchmark: C := 2 A B + 5 C
+
+
+def _gemm_rate(call, dtype: str, quick: bool) -> list[float]:
+    """GFLOP/s of call(C, A, B, alpha, beta) at the course's shape."""
+    M, N, K = GEMM_SHAPE
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    C = rng.standard_normal((M, N)).astype(dtype)
+
+    def work() -> float:
+        call(C, A, B, 2.0, 5.0)
+        return 2.0 * M * N * K / 1e9
+
+    return speed.rates(work, baseline.REPEATS[quick])
+
+
+def _numpy_gemm(C, A, B, alpha, beta):
+    C[...] = alpha * (A @ B) + beta * C
+
+
+def speed_work(s: Settings, quick: bool) -> dict[str, Callable[[], list[float]]]:
+    """The speeds a baseline of this kind records, each a function measuring its samples."""
+    if s.run is not None:
+        return {}
+    if s.impl is not None and s.kind == "gemm":
+        target = _gemm_target(s)
+        return {"impl GEMM GFLOP/s": lambda: _gemm_rate(
+            lambda C, A, B, alpha, beta: target.call(C, A, B, alpha, beta, False, False),
+            s.dtype, quick)}
+    if s.impl is not None:
+        return {"impl images/s": lambda: _impl_rate(s, quick)}
+    return {"oracle images/s": lambda: _oracle_rate(quick),
+            "numpy GEMM GFLOP/s": lambda: _gemm_rate(_numpy_gemm, "float64", quick)}
 
 
 def _made_subject(name: str, made: subjects.Made) -> Subject:
@@ -135,27 +179,26 @@ def record(s: Settings, say: Say) -> None:
             run, accuracy = _impl_run(s, s.quick)
             entries["impl"] = {"kind": "impl-step", "impl": s.impl, **baseline.record_subject(
                 out, Subject("impl", run, accuracy, len(_val())), members, _val())}
-            if s.speed:
-                speeds["impl images/s"] = _impl_rate(s, s.quick)
         else:
             say("the oracle's run and its ensemble")
             entries["oracle"] = {"kind": "oracle", **baseline.record_subject(
                 out, _made_subject("oracle", subjects.oracle(work, s.quick)), members, _val())}
-            for strategy in ("data", "model"):
-                say(f"mpiexec -n {s.ranks} oraclenet mpi train --strategy {strategy}")
-                made = subjects.mpi(work, s.quick, strategy, s.ranks)
-                entries[f"mpi-{strategy}"] = {"kind": f"mpi-{strategy}", "against": "oracle",
-                                              "ranks": s.ranks,
-                                              "val_accuracy": made.val_accuracy,
-                                              "val_images": made.val_images}
+            for ranks in (s.ranks,) if s.ranks else MPI_RANKS:
+                for strategy in ("data", "model"):
+                    say(f"mpiexec -n {ranks} oraclenet mpi train --strategy {strategy}")
+                    made = subjects.mpi(work / f"p{ranks}", s.quick, strategy, ranks)
+                    entries[f"mpi-{strategy}-p{ranks}"] = {
+                        "kind": f"mpi-{strategy}", "against": "oracle", "ranks": ranks,
+                        "val_accuracy": made.val_accuracy, "val_images": made.val_images}
             say(f"the device trainer in float32 ({machine.gpu_name()}) and its ensemble")
             entries["gpu"] = {"kind": "gpu", **baseline.record_subject(
                 out, _made_subject("gpu", subjects.gpu(work, s.quick, s.gpu_gemm)), members)}
             say("correctness fingerprints: the quick corpus's honest variants, the kernels")
             prints = fingerprints.ours()
-            if s.speed:
-                say("speed: the oracle's trainer")
-                speeds["oracle images/s"] = _oracle_rate(s.quick)
+        if s.speed:
+            for name, measure in speed_work(s, s.quick).items():
+                say(f"speed: {name}, {baseline.REPEATS[s.quick]} runs")
+                speeds[name] = measure()
     baseline.write(out, s.quick, entries, prints, speeds)
 
 
@@ -175,10 +218,17 @@ def check(s: Settings, say: Say) -> list[Finding]:
         raise ValueError(f"{s.directory} is an outside implementation's baseline: give it with "
                          "--impl MODULE:FUNCTION")
     findings, plots, speeds, prints = [], [], {}, {}
+    done = set()
     with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:
         work = Path(tmp)
         for name, entry in base["subjects"].items():
             kind = entry.get("kind")
+            ranks = s.ranks or entry.get("ranks")
+            if kind in ("mpi-data", "mpi-model"):
+                name = f"{kind} (P = {ranks})"
+                if name in done:  # --ranks runs every MPI subject at one P: once is enough
+                    continue
+                done.add(name)
             say(f"{name}: making the run again")
             if kind == "impl-gemm":
                 prints = fingerprints.of_gemm(_gemm_battery(s), s.timeout)
@@ -192,7 +242,7 @@ def check(s: Settings, say: Say) -> list[Finding]:
                 made = subjects.oracle(work, s.quick)
                 run, accuracy = trajectory.read(made.directory), made.val_accuracy
             elif kind in ("mpi-data", "mpi-model"):
-                made = subjects.mpi(work, s.quick, kind.split("-")[1], s.ranks)
+                made = subjects.mpi(work / f"p{ranks}", s.quick, kind.split("-")[1], ranks)
                 run, accuracy = trajectory.read(made.directory), made.val_accuracy
             elif kind == "gpu":
                 made = subjects.gpu(work, s.quick, s.gpu_gemm)
@@ -204,25 +254,26 @@ def check(s: Settings, say: Say) -> list[Finding]:
             reference = base["subjects"].get(against, {})
             models, recorded, anchor = baseline.load_subject(s.directory, against, reference)
             at = reference["checkpoints"]
-            label = f"{name} (P = {s.ranks})" if kind.startswith("mpi") else name
-            findings.append(baseline.judge_trajectory(label, run, models, recorded, anchor, at))
+            findings.append(baseline.judge_trajectory(name, run, models, recorded, anchor, at))
             accuracy_entry = {**reference, "val_accuracy": entry.get("val_accuracy",
                                                                        reference.get(
                                                                            "val_accuracy"))}
-            found = baseline.judge_accuracy(label, accuracy, accuracy_entry)
+            found = baseline.judge_accuracy(name, accuracy, accuracy_entry)
             if found is not None:
                 findings.append(found)
-            plots.append((label, models, trajectory.trajectory(run, at, anchor), at))
+            plots.append((name, models, trajectory.trajectory(run, at, anchor), at,
+                          reference.get("loss", []), trajectory.losses(run)))
         if base["fingerprints"]:
             if not prints:
                 say("correctness fingerprints")
                 prints = fingerprints.ours()
             findings += baseline.judge_fingerprints(base["fingerprints"], prints)
         if s.speed and base["speed"]:
-            say("speed")
+            measures = speed_work(s, s.quick)
             for name in base["speed"]:
-                speeds[name] = (_oracle_rate(s.quick) if name == "oracle images/s"
-                                else _impl_rate(s, s.quick))
+                if name in measures:
+                    say(f"speed: {name}")
+                    speeds[name] = measures[name]()
             findings += baseline.judge_speed(base["speed"], speeds, base["machine"],
                                              machine.fingerprint())
         elif base["speed"]:
@@ -249,9 +300,11 @@ def terminal(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-def plot_band(label: str, models, new: np.ndarray, at: list[int], path: Path) -> None:
+def plot_band(label: str, models, new: np.ndarray, at: list[int], then_loss, now_loss,
+              path: Path) -> None:
     """Each quantity standardised by the ensemble at each checkpoint: the band of +-3
-    standard deviations (grey) and the new run over it (red)."""
+    standard deviations (grey) and the new run over it (red); and the loss curves, the
+    baseline's and this run's."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -260,8 +313,8 @@ def plot_band(label: str, models, new: np.ndarray, at: list[int], path: Path) ->
 
     z = np.array([np.where(m.sd > 0, (row - m.mean) / np.where(m.sd > 0, m.sd, 1), 0.0)
                   for m, row in zip(models, new, strict=True)])
-    fig, axes = plt.subplots(2, 4, figsize=(11, 4.5), sharex=True)
-    for q, ax in enumerate(axes.flat):
+    fig, axes = plt.subplots(3, 4, figsize=(11, 6.5))
+    for q, ax in enumerate(axes[:2].flat):
         ax.fill_between(at, -3, 3, color="0.85", label="ensemble +-3 sd")
         ax.axhline(0, color="0.6", lw=0.8)
         ax.plot(at, z[:, q], "o-", color="tab:red", lw=1.2, ms=3, label="this run")
@@ -270,9 +323,15 @@ def plot_band(label: str, models, new: np.ndarray, at: list[int], path: Path) ->
         ax.set_yscale("symlog", linthresh=4)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     axes[0, 0].legend(fontsize=7)
+    loss = fig.add_subplot(3, 1, 3)
+    for ax in axes[2]:
+        ax.remove()
+    loss.plot(range(1, len(then_loss) + 1), then_loss, color="0.5", lw=2, label="baseline")
+    loss.plot(range(1, len(now_loss) + 1), now_loss, color="tab:red", lw=1, label="this run")
+    loss.set_ylabel("loss J", fontsize=8)
+    loss.legend(fontsize=7)
     fig.suptitle(f"{label}: the run against the roundoff ensemble (z-scores by checkpoint)",
                  fontsize=9)
-    fig.supxlabel("step", fontsize=8)
     save_figure(fig, path)
     plt.close(fig)
 
@@ -281,9 +340,9 @@ def write_report(s: Settings, base: dict, findings: list[Finding], plots) -> Non
     out = s.report
     check_output(out / "report.md")
     images = []
-    for label, models, new, at in plots:
+    for label, models, new, at, then_loss, now_loss in plots:
         name = "band-" + re.sub(r"[^0-9A-Za-z]+", "-", label).strip("-").lower() + ".png"
-        plot_band(label, models, new, at, out / name)
+        plot_band(label, models, new, at, then_loss, now_loss, out / name)
         images.append(name)
     bad = regressions(findings)
     lines = [f"# oraclenet regress check against {s.directory}", "",

@@ -85,6 +85,7 @@ def mpiexec() -> str:
 
 
 def mpi(work: Path, quick: bool, strategy: str, ranks: int) -> Made:
+    work.mkdir(parents=True, exist_ok=True)
     out = work / f"mpi-{strategy}"
     flags = [f for f in train_flags(quick) if f != "--quiet"]
     _run([mpiexec(), "-n", str(ranks), *_oraclenet("mpi", "train", "--strategy", strategy,

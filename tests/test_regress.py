@@ -3,6 +3,7 @@ order, another formula, the same run bit for bit, which it calls identical) and 
 issue's planted regressions (the L2 term on b1 as well, a learning rate halved after the
 first epoch), naming the first checkpoint that leaves the ensemble."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -113,6 +114,7 @@ def test_fresh_members_raise_false_alarms_at_the_stated_rate(baseline):
 # --- the command, with outside steps and GEMMs -------------------------------------------------
 
 ORACLENET = Path(sys.executable).parent / "oraclenet"
+ROOT = Path(__file__).resolve().parent.parent
 
 OUTSIDE = textwrap.dedent('''
     import numpy as np
@@ -228,7 +230,8 @@ def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(
     tf32 = regress("check", "--baseline", out, "--quick", "--impl",
                    f"{outside}:gemm_tf32_inputs", "--kind", "gemm", "--dtype", "float32")
     assert tf32.returncode == 1, tf32.stdout + tf32.stderr[-2000:]
-    assert "behaved like float32, now like tf32" in tf32.stdout, tf32.stdout
+    assert "behaved like float32 (" in tf32.stdout and "now like tf32 (" in tf32.stdout, \
+        tf32.stdout
 
 
 @pytest.mark.parametrize(("damage", "message"), [
@@ -236,6 +239,9 @@ def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(
     (lambda d: (d / "baseline.json").write_text('{"format": 0}'), "not a baseline of format 1"),
     (lambda d: (d / "impl.npz").write_bytes(b"PK\x03"), "cannot read subject impl"),
     (lambda d: (d / "impl.npz").unlink(), "cannot read subject impl"),
+    (lambda d: (d / "baseline.json").write_text(json.dumps(
+        {**json.loads((d / "baseline.json").read_text()), "subjects": []})),
+     "malformed (subjects)"),
 ])
 def test_a_corrupt_or_incomplete_baseline_is_one_line(outside, step_baseline, tmp_path,
                                                       damage, message):
@@ -247,9 +253,28 @@ def test_a_corrupt_or_incomplete_baseline_is_one_line(outside, step_baseline, tm
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+def test_an_outside_float32_run_its_reruns_and_a_bug_at_step_3(tmp_path):
+    """examples/outside_trainer: a float32 run recorded with --run; the same run again is
+    identical, the hidden units in reverse order consistent with the float32 ensemble, and
+    the bug at step 3 leaves it there."""
+    trainer = ROOT / "examples" / "outside_trainer" / "trainer.py"
+    for name, extra in (("base", []), ("again", []), ("reversed", ["--reverse-hidden"]),
+                        ("bug", ["--bug-at-step", "3"])):
+        subprocess.run([sys.executable, str(trainer), str(tmp_path / name), *extra],
+                       check=True, timeout=120)
+    done = regress("record", "--out", tmp_path / "B", "--run", tmp_path / "base")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, exit_code, verdict in (("again", 0, "identical"), ("reversed", 0, "consistent"),
+                                     ("bug", 1, "REGRESSION")):
+        done = regress("check", "--baseline", tmp_path / "B", "--run", tmp_path / name)
+        assert done.returncode == exit_code, done.stdout + done.stderr[-2000:]
+        assert verdicts(done.stdout)["run: trajectory"] == verdict, done.stdout
+    assert "leaves the roundoff ensemble at step 3" in done.stdout, done.stdout
+
+
 # --- our own committed baseline ----------------------------------------------------------------
 
-BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+BASELINES = ROOT / "baselines"
 
 
 def test_the_committed_quick_baseline_holds_at_3_ranks(tmp_path):
@@ -262,5 +287,6 @@ def test_the_committed_quick_baseline_holds_at_3_ranks(tmp_path):
     found = verdicts(done.stdout)
     for strategy in ("data", "model"):
         assert found[f"mpi-{strategy} (P = 3): trajectory"] == "consistent", done.stdout
+    assert sum(what.startswith("mpi-") and what.endswith("trajectory") for what in found) == 2
     assert found["oracle: trajectory"] in ("identical", "consistent"), done.stdout
     assert (tmp_path / "r" / "band-mpi-model-p-3.png").stat().st_size > 0

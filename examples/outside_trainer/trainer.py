@@ -10,7 +10,9 @@ writes its run as `oraclenet check run` reads it (any language can write these f
     oraclenet check run OUT --report OUT/report
 
 --bug-at-step S plants a bug in that one step: db2 is summed without dividing by the batch
-size, the slip of a hand-written backprop.
+size, the slip of a hand-written backprop. --reverse-hidden computes the hidden units in
+reverse order, a harmless change (every sum over them in another order) for
+`oraclenet regress check --run`.
 """
 
 import argparse
@@ -32,7 +34,10 @@ def softmax(z):
     return e / e.sum(axis=0)
 
 
-def step(W1, b1, W2, b2, X, Y, buggy=False):
+def step(W1, b1, W2, b2, X, Y, buggy=False, reverse=False):
+    if reverse:
+        W1n, b1n, W2n, b2n = step(W1[::-1], b1[::-1], W2[:, ::-1], b2, X, Y, buggy)
+        return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
     N = X.shape[1]
     a1 = sigmoid(W1 @ X + b1)
     yhat = softmax(W2 @ a1 + b2)
@@ -50,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="an outside float32 trainer that dumps its run")
     parser.add_argument("out", type=Path)
     parser.add_argument("--bug-at-step", type=int, default=0)
+    parser.add_argument("--reverse-hidden", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     # stand-in digits: pixel-like images in [0, 1] whose class moves a block of pixels
@@ -75,7 +81,8 @@ def main() -> None:
             k += 1
             cols = slice(start, start + BATCH)
             W1, b1, W2, b2 = step(W1, b1, W2, b2, X[:, cols], Y[:, cols],
-                                  buggy=k == args.bug_at_step)
+                                  buggy=k == args.bug_at_step, reverse=args.reverse_hidden)
+            W1, b1, W2, b2 = (np.ascontiguousarray(a) for a in (W1, b1, W2, b2))
             np.savez(args.out / f"params-{k:04d}.npz", W1=W1, b1=b1, W2=W2, b2=b2)
 
 

@@ -72,8 +72,9 @@ def add_commands(tree, sub) -> None:
         p.add_argument("--quick", action="store_true",
                        help="one epoch and a smaller ensemble (the check must match the "
                             "baseline)")
-        p.add_argument("--ranks", type=positive_int, default=2,
-                       help="MPI ranks of the MPI trajectories (2)")
+        p.add_argument("--ranks", type=positive_int,
+                       help="MPI ranks of the MPI trajectories (record: 2 and 3; check: each "
+                            "at the P it was recorded at)")
         p.add_argument("--run", dest="run_dir", type=Path,
                        help="an outside run directory (check run's format) instead of ours")
         p.add_argument("--impl", metavar="MODULE:FUNCTION",
