@@ -11,9 +11,11 @@ from ..gpu.gemm_kernels import PADDED, TILE
 
 
 def _shared_variant(dtype, drop_last_tile=False, skip_last_row=False, no_barrier=False,
-                    accumulate_in_float32=False, row_stride=TILE, alpha_only_if_beta=False):
+                    accumulate_in_float32=False, row_stride=TILE, alpha_only_if_beta=False,
+                    tf32_inputs=False):
     zero = dtype.type(0)
     element = from_dtype(dtype)
+    split = dtype.type(2.0 ** 13 + 1)  # Veltkamp: keeps 24 - 13 = 11 bits, TF32's
 
     @cuda.jit
     def kernel(C, A, B, alpha, beta):
@@ -28,6 +30,11 @@ def _shared_variant(dtype, drop_last_tile=False, skip_last_row=False, no_barrier
         for k0 in range(0, k_end, TILE):
             sA[ty, tx] = A[i, k0 + tx] if i < M and k0 + tx < K else zero
             sB[ty, tx] = B[k0 + ty, j] if k0 + ty < K and j < N else zero
+            if tf32_inputs:  # what tensor cores do to float32 inputs: round them to TF32
+                a, b = sA[ty, tx], sB[ty, tx]
+                ca, cb = split * a, split * b
+                sA[ty, tx] = ca - (ca - a)
+                sB[ty, tx] = cb - (cb - b)
             if not no_barrier:
                 cuda.syncthreads()
             for kk in range(TILE):
@@ -57,8 +64,18 @@ KERNEL_BUGS = {
 }
 
 
+# A precision regression rather than a bug in any one element: float32 inputs rounded to TF32
+# (tests/test_regress.py plants it in oraclenet.gpu's shared kernel).
+TF32_INPUTS = dict(tf32_inputs=True)
+
+
 def planted(bug: str, dtype):
     return _shared_variant(np.dtype(dtype), **KERNEL_BUGS[bug])
+
+
+def tf32_shared(dtype):
+    """The shared-memory kernel with its float32 inputs rounded to TF32."""
+    return _shared_variant(np.dtype(dtype), **TF32_INPUTS)
 
 
 def launch_planted(bug: str, C, A, B, alpha: float, beta: float) -> np.ndarray:

@@ -18,12 +18,20 @@ def ours() -> dict:
     """The honest variants of the quick corpus and every GPU GEMM kernel (on the GPU, or in
     Numba's simulator: the command chose before numba loaded)."""
     from ..corpus import separation
-    from ..corpus.cases import all_cases, kernel_verdict
-    from ..gpu.options import ALGORITHMS, device_error
+    from ..corpus.cases import all_cases
 
     honest = [separation.judge(c) for c in all_cases(quick=True) if not c.bug]
     ratios = {f"{r['family']}, {r['tier']}": r["max_roundoff_ratio"]
               for r in separation.summarise(honest)}
+    return {"ratios": ratios, **kernels()}
+
+
+def kernels() -> dict:
+    """The precision model and effective bits of each GPU GEMM kernel in each dtype (none
+    where the kernels cannot run)."""
+    from ..corpus.cases import kernel_verdict
+    from ..gpu.options import ALGORITHMS, device_error
+
     models, bits = {}, {}
     if device_error() is None:
         for algorithm in ALGORITHMS:
@@ -31,7 +39,7 @@ def ours() -> dict:
                 p = kernel_verdict(algorithm, dtype).precision
                 key = f"kernel {algorithm} {np.dtype(dtype).name}"
                 models[key], bits[key] = p.model, p.effective_bits
-    return {"ratios": ratios, "models": models, "bits": bits}
+    return {"models": models, "bits": bits}
 
 
 def of_gemm(battery, timeout: float) -> dict:

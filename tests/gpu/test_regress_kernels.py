@@ -1,0 +1,32 @@
+"""The issue's precision regression in a GPU kernel: oraclenet.gpu's shared-memory GEMM with
+its float32 inputs rounded to TF32 (a test-only copy, corpus/kernels.py) changes the kernel's
+precision fingerprint, which `regress check` reports as a regression; the real kernels
+behave like their dtypes."""
+
+import pytest
+
+from oraclenet.corpus.kernels import tf32_shared
+from oraclenet.gpu import gemm_kernels
+from oraclenet.regress import baseline, fingerprints
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    return fingerprints.kernels()
+
+
+def test_the_kernels_fingerprints_are_their_dtypes(recorded):
+    assert recorded["models"] == {f"kernel {a} {d}": d for a in ("naive", "shared", "regblock")
+                                  for d in ("float32", "float64")}
+    assert not any(f.regression for f in baseline.judge_fingerprints(recorded, recorded))
+
+
+def test_tf32_inputs_in_the_shared_kernel_are_a_precision_regression(recorded, monkeypatch):
+    monkeypatch.setitem(gemm_kernels.KERNELS, "shared", tf32_shared)
+    now = fingerprints.kernels()
+    assert now["models"]["kernel shared float32"] == "tf32", now
+    found = {f.what: f for f in baseline.judge_fingerprints(recorded, now)}
+    shared = found["precision of kernel shared float32"]
+    assert shared.regression and shared.detail.startswith("behaved like float32 (24.0 bits), "
+                                                           "now like tf32"), shared
+    assert not found["precision of kernel naive float32"].regression
