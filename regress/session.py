@@ -10,6 +10,7 @@ baseline covers what --run (a run directory) or --impl (a training step, or a GE
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -155,9 +156,17 @@ def _outside_val(run_dir: Path) -> Dataset | None:
 # --- record ---------------------------------------------------------------------------------
 
 def record(s: Settings, say: Say) -> None:
-    out = s.directory
-    check_output(out / baseline.BASELINE_JSON)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the baseline whole or not at all: into a staging folder beside it, moved into
+    place when everything is made (baseline.json last)."""
+    check_output(s.directory / baseline.BASELINE_JSON)
+    s.directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=s.directory) as staging:
+        _record(s, Path(staging), say)
+        for path in sorted(Path(staging).iterdir(), key=lambda p: p.name == "baseline.json"):
+            os.replace(path, s.directory / path.name)
+
+
+def _record(s: Settings, out: Path, say: Say) -> None:
     members = baseline.MEMBERS[s.quick]
     entries, speeds, prints = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:

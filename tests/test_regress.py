@@ -272,6 +272,13 @@ def test_an_outside_float32_run_its_reruns_and_a_bug_at_step_3(tmp_path):
     assert "leaves the roundoff ensemble at step 3" in done.stdout, done.stdout
 
 
+def test_record_writes_nothing_over_what_is_not_a_regular_file(outside, tmp_path):
+    (tmp_path / "B" / "baseline.json").mkdir(parents=True)
+    done = regress("record", "--out", tmp_path / "B", "--quick", "--impl", f"{outside}:correct")
+    assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
+    assert sorted(p.name for p in (tmp_path / "B").iterdir()) == ["baseline.json"]
+
+
 # --- our own committed baseline ----------------------------------------------------------------
 
 BASELINES = ROOT / "baselines"
