@@ -151,19 +151,61 @@ def _read_numpy(path: Path, name: str | None) -> np.ndarray:
             return np.asarray(archive[_pick(path, archive.files, name)])
 
 
-def _read_mat(path: Path, name: str | None) -> np.ndarray:
+MAT_TIMEOUT = 120.0  # seconds for scipy.io to read one .mat file
+
+
+def _load_mat_child(path: Path, conn) -> None:
+    import faulthandler
+
     import scipy.io
 
-    check_fits(path.stat().st_size, str(path))
+    faulthandler.disable()  # a crash here is reported by the parent, in one line
+
     try:
         variables = scipy.io.loadmat(path)
-    except NotImplementedError as err:  # v7.3 files are HDF5
-        raise ValueError(f"{path}: MATLAB v7.3 (HDF5) files are not read; save with "
-                         "-v7 or -v6") from err
+        conn.send(("ok", {k: np.asarray(v) for k, v in variables.items()
+                          if not k.startswith("__")}))
+    except NotImplementedError:  # v7.3 files are HDF5
+        conn.send(("error", "MATLAB v7.3 (HDF5) files are not read; save with -v7 or -v6"))
     except Exception as err:  # an untrusted file: scipy's decoders raise many kinds
-        raise ValueError(f"{path}: not a readable .mat file: {err}") from err
-    names = [k for k in variables if not k.startswith("__")]
-    return np.asarray(variables[_pick(path, names, name)])
+        conn.send(("error", f"not a readable .mat file: {type(err).__name__}: {err}"))
+    conn.close()
+
+
+def load_mat(path: Path) -> dict[str, np.ndarray]:
+    """The variables of a .mat file, read by scipy.io in a child process: on some corrupt
+    files scipy's decoder crashes its process (a segmentation fault, found by
+    tests/test_fuzz.py), which must end as a ValueError naming the file, not as ours."""
+    import multiprocessing
+
+    path = Path(path)
+    check_fits(path.stat().st_size, str(path))
+    parent, child_end = multiprocessing.get_context("fork").Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(target=_load_mat_child,
+                                                         args=(path, child_end), daemon=True)
+    child.start()
+    child_end.close()
+    try:
+        if not parent.poll(MAT_TIMEOUT):
+            raise ValueError(f"{path}: scipy.io read no .mat file in {MAT_TIMEOUT:g} s")
+        status, value = parent.recv()
+    except (EOFError, OSError):
+        child.join()
+        raise ValueError(f"{path}: not a readable .mat file (scipy.io's reader crashed on "
+                         f"it: exit code {child.exitcode})") from None
+    finally:
+        parent.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if status != "ok":
+        raise ValueError(f"{path}: {value}")
+    return value
+
+
+def _read_mat(path: Path, name: str | None) -> np.ndarray:
+    variables = load_mat(path)
+    return variables[_pick(path, list(variables), name)]
 
 
 def _pick(path: Path, names: list[str], name: str | None) -> str:

@@ -136,11 +136,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _read_mat(path: Path) -> dict[str, np.ndarray]:
-    import scipy.io
+    from .matrices import load_mat
 
-    try:
-        variables = scipy.io.loadmat(path)
-    except NotImplementedError as err:  # v7.3 files are HDF5
-        raise ValueError(f"{path}: MATLAB v7.3 (HDF5) files are not read; save with -v7") \
-            from err
-    return {name: np.asarray(variables[name]) for name in BLOCKS if name in variables}
+    variables = load_mat(path)
+    return {name: variables[name] for name in BLOCKS if name in variables}

@@ -253,3 +253,26 @@ def test_bad_files_are_named(tmp_path, content, message):
     with pytest.raises(ValueError, match=r"m\.bin") as err:
         read_matrix(path)
     assert message in str(err.value)
+
+
+CRASHER = Path(__file__).parent / "data" / "scipy-loadmat-segfault.mat"
+
+
+def test_a_mat_file_that_crashes_scipy_is_one_line(tmp_path):
+    """tests/data/scipy-loadmat-segfault.mat: 269 bytes, found by tests/test_fuzz.py, on which
+    scipy.io.loadmat (1.17) dies of a segmentation fault. It is read in a child process, so
+    the check names the file instead of dying with it; .mat parameters go the same way."""
+    crashed = subprocess.run([sys.executable, "-c", "import scipy.io; "
+                              f"scipy.io.loadmat({str(CRASHER)!r})"], capture_output=True)
+    paths = [WRITERS["npy"](tmp_path / n, M) for n, M in
+             zip(("B", "C0", "C"), one_call(np.float64)[1:], strict=True)]
+    run = check("--files", CRASHER, *paths)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().endswith("scipy.io's reader crashed on it: exit code -11)") or \
+        crashed.returncode == 0, run.stderr  # a scipy that no longer crashes reads or refuses
+    assert len(run.stderr.strip().splitlines()) == 1 and "Fatal" not in run.stderr, run.stderr
+    step = subprocess.run([str(ORACLENET), "check", "step", "--before", str(CRASHER),
+                           "--after", str(CRASHER), "--batch", str(CRASHER), "--lr", "0.5"],
+                          capture_output=True, text=True, timeout=120)
+    assert step.returncode == 2 and len(step.stderr.strip().splitlines()) == 1, step.stderr
+    assert str(CRASHER) in step.stderr
