@@ -26,44 +26,18 @@ import numpy as np
 
 from oraclenet.common.files import write_json, write_text
 from oraclenet.common.params import Params
+from oraclenet.corpus.outside import LrHalvedAfter, l2_on_b1, reversed_hidden_rows
 from oraclenet.judge.tolerances import tolerance
-from oraclenet.reference import network
 from oraclenet.regress import consistency, subjects, trajectory
 from oraclenet.regress.machine import fingerprint
 
 MEMBERS = 60
 
 
-def correct(W1, b1, W2, b2, X, Y, lr, reg):
-    p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
-    network.step(p, X, Y, reg, lr)
-    return tuple(p.blocks().values())
-
-
-def reversed_rows(W1, b1, W2, b2, X, Y, lr, reg):
-    W1n, b1n, W2n, b2n = correct(W1[::-1], b1[::-1], W2[:, ::-1], b2, X, Y, lr, reg)
-    return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
-
-
 def logaddexp(W1, b1, W2, b2, X, Y, lr, reg):
     p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
     trajectory.Variant("logaddexp", True, 1).step(p, X, Y, reg, lr)
     return tuple(p.blocks().values())
-
-
-def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
-    W1n, b1n, W2n, b2n = correct(W1, b1, W2, b2, X, Y, lr, reg)
-    return W1n, b1n - lr * reg * b1, W2n, b2n
-
-
-def lr_halved(batches: int):
-    calls = [0]
-
-    def step(W1, b1, W2, b2, X, Y, lr, reg):
-        calls[0] += 1
-        return correct(W1, b1, W2, b2, X, Y, lr if calls[0] <= batches else lr / 2, reg)
-
-    return step
 
 
 def main() -> None:
@@ -95,12 +69,12 @@ def main() -> None:
                 made = subjects.mpi(work / f"{strategy}{ranks}", False, strategy, ranks)
                 real[f"mpi train --strategy {strategy}, P = {ranks}"] = judge(
                     trajectory.read(made.directory))
-        real["hidden units in reverse order"] = judge(driven(reversed_rows))
+        real["hidden units in reverse order"] = judge(driven(reversed_hidden_rows))
         real["sigmoid through logaddexp, log-softmax"] = judge(driven(logaddexp))
         batches = -(-len(run.train) // run.batch)
         planted = {"L2 term on b1 as well": judge(driven(l2_on_b1)),
                    "learning rate halved after the first epoch": judge(driven(
-                       lr_halved(batches)))}
+                       LrHalvedAfter(batches)))}
     alarms = sum(not c.consistent for c in fresh)
     real_alarms = sum(not c.consistent for c in real.values())
     seconds = time.perf_counter() - began

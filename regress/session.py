@@ -46,7 +46,7 @@ class Settings:
 
 
 def _val() -> Dataset:
-    return load("mnist5k").val
+    return subjects.mnist5k().val
 
 
 def _impl_run(s: Settings, quick: bool) -> tuple[trajectory.Run, float]:
@@ -54,7 +54,7 @@ def _impl_run(s: Settings, quick: bool) -> tuple[trajectory.Run, float]:
     from ..check.network import target
 
     step = target(s.impl, "step", s.dtype).func
-    split = load("mnist5k")
+    split = subjects.mnist5k()
     steps = subjects.epochs(quick) * -(-len(split.train) // subjects.BATCH)
     run = trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train,
                            subjects.BATCH, subjects.LR, subjects.LAM, steps, s.dtype)
@@ -65,7 +65,7 @@ def _impl_rate(s: Settings, quick: bool) -> list[float]:
     from ..check.network import target
 
     step = target(s.impl, "step", s.dtype).func
-    split = load("mnist5k")
+    split = subjects.mnist5k()
     steps = -(-len(split.train) // subjects.BATCH)
 
     def work() -> float:
@@ -92,7 +92,7 @@ def _oracle_rate(quick: bool) -> list[float]:
     """Images/s of the oracle's trainer, one epoch of mnist5k at H = 64, batch 32."""
     from ..reference.train import train
 
-    split = load("mnist5k")
+    split = subjects.mnist5k()
 
     def work() -> float:
         train(init_params(64, 0), split.train, None, epochs=1, batch=32, lr=0.1, lam=1e-4,

@@ -16,6 +16,7 @@ ensemble, at any rank count.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -26,11 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.data import load, write_idx
+from ..common.data import Split, load, write_idx
 
 HIDDEN, BATCH, LR, LAM = 16, 250, 0.5, 1e-3  # mnist5k: 18 steps an epoch
 GPU = dict(hidden=8, batch=9, images=60, epochs=2)  # 12 float32 steps in the simulator
 TIMEOUT = 600.0
+
+
+@functools.cache
+def mnist5k() -> Split:
+    """The embedded data as every subject splits it (read once: its CSV takes a while)."""
+    return load("mnist5k")
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def oracle(work: Path, quick: bool) -> Made:
     out = work / "oracle"
     _run(_oraclenet("train", *train_flags(quick), "--dump-dir", str(out), "--json",
                     str(work / "oracle.json")), "oraclenet train")
-    return _made(out, work / "oracle.json", len(load("mnist5k").val))
+    return _made(out, work / "oracle.json", len(mnist5k().val))
 
 
 def mpiexec() -> str:
@@ -92,7 +99,7 @@ def mpi(work: Path, quick: bool, strategy: str, ranks: int) -> Made:
                                                     *flags, "--dump-dir", str(out), "--json",
                                                     str(work / f"mpi-{strategy}.json"))],
          f"mpiexec -n {ranks} oraclenet mpi train --strategy {strategy}")
-    return _made(out, work / f"mpi-{strategy}.json", len(load("mnist5k").val))
+    return _made(out, work / f"mpi-{strategy}.json", len(mnist5k().val))
 
 
 def small_idx(directory: Path, images: int) -> Path:

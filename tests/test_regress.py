@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,38 +16,11 @@ from scipy import stats
 
 from oraclenet.common.data import Dataset, load
 from oraclenet.common.params import Params, init_params
+from oraclenet.corpus.outside import LrHalvedAfter, l2_on_b1, reversed_hidden_rows, step
 from oraclenet.judge.tolerances import tolerance
-from oraclenet.reference import network
 from oraclenet.regress import consistency, trajectory
 
 IMAGES, HIDDEN, BATCH, LR, LAM, EPOCHS, MEMBERS = 1000, 16, 100, 0.5, 1e-3, 2, 40
-
-
-def correct(W1, b1, W2, b2, X, Y, lr, reg):
-    p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
-    network.step(p, X, Y, reg, lr)
-    return tuple(p.blocks().values())
-
-
-def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
-    W1n, b1n, W2n, b2n = correct(W1, b1, W2, b2, X, Y, lr, reg)
-    return W1n, b1n - lr * reg * b1, W2n, b2n
-
-
-def lr_halved_after_the_first_epoch():
-    calls = [0]
-
-    def step(W1, b1, W2, b2, X, Y, lr, reg):
-        calls[0] += 1
-        return correct(W1, b1, W2, b2, X, Y, lr if calls[0] <= IMAGES // BATCH else lr / 2, reg)
-
-    return step
-
-
-def reversed_hidden_rows(W1, b1, W2, b2, X, Y, lr, reg):
-    """The hidden units in reverse order: every product sums in another order."""
-    W1n, b1n, W2n, b2n = correct(W1[::-1], b1[::-1], W2[:, ::-1], b2, X, Y, lr, reg)
-    return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
 
 
 def logaddexp_sigmoid(W1, b1, W2, b2, X, Y, lr, reg):
@@ -63,7 +35,7 @@ def baseline():
     split = load("mnist5k", "unit", 0.1, 0)
     train = Dataset(split.train.images[:IMAGES], split.train.labels[:IMAGES])
     steps = EPOCHS * IMAGES // BATCH
-    run = trajectory.drive(correct, init_params(HIDDEN, 0), train, BATCH, LR, LAM, steps,
+    run = trajectory.drive(step, init_params(HIDDEN, 0), train, BATCH, LR, LAM, steps,
                            np.float64)
     at = trajectory.checkpoints(run.steps)
     anchor = trajectory.anchors(run, at)
@@ -71,31 +43,31 @@ def baseline():
     return run, at, anchor, consistency.fit(members), trajectory.trajectory(run, at, anchor)
 
 
-def judge(baseline, step):
+def judge(baseline, implementation):
     run, at, anchor, models, recorded = baseline
-    new = trajectory.drive(step, run.params[0], run.train, run.batch, run.lr, run.lam,
+    new = trajectory.drive(implementation, run.params[0], run.train, run.batch, run.lr, run.lam,
                            run.steps, np.float64)
     return consistency.judge(models, trajectory.trajectory(new, at, anchor), recorded)
 
 
 def test_the_same_run_is_identical(baseline):
-    verdict = judge(baseline, correct)
+    verdict = judge(baseline, step)
     assert verdict.identical and verdict.consistent
 
 
-@pytest.mark.parametrize("step", [reversed_hidden_rows, logaddexp_sigmoid])
-def test_honest_changes_are_consistent(baseline, step):
-    verdict = judge(baseline, step)
+@pytest.mark.parametrize("implementation", [reversed_hidden_rows, logaddexp_sigmoid])
+def test_honest_changes_are_consistent(baseline, implementation):
+    verdict = judge(baseline, implementation)
     assert verdict.consistent and not verdict.identical, verdict.min_p
     assert verdict.min_p > tolerance("regress.false_alarm")
 
 
-@pytest.mark.parametrize(("step", "first"), [
-    (l2_on_b1, 1), (lr_halved_after_the_first_epoch(), 4)])
-def test_planted_regressions_leave_the_ensemble(baseline, step, first):
+@pytest.mark.parametrize(("implementation", "first"), [
+    (l2_on_b1, 1), (LrHalvedAfter(IMAGES // BATCH), 4)])
+def test_planted_regressions_leave_the_ensemble(baseline, implementation, first):
     """L2 on b1 leaves at the first checkpoint; the halved rate once epoch 2 has begun
     (checkpoint 4 of 6 is step 14 of 20)."""
-    verdict = judge(baseline, step)
+    verdict = judge(baseline, implementation)
     assert not verdict.consistent and verdict.first_step == first, verdict
 
 
@@ -116,55 +88,7 @@ def test_fresh_members_raise_false_alarms_at_the_stated_rate(baseline):
 ORACLENET = Path(sys.executable).parent / "oraclenet"
 ROOT = Path(__file__).resolve().parent.parent
 
-OUTSIDE = textwrap.dedent('''
-    import numpy as np
-    from oraclenet.common.params import Params
-    from oraclenet.reference import network
-
-    BATCHES_PER_EPOCH = 18
-    calls = [0]
-
-    def correct(W1, b1, W2, b2, X, Y, lr, reg):
-        p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
-        network.step(p, X, Y, reg, lr)
-        return tuple(p.blocks().values())
-
-    def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
-        W1n, b1n, W2n, b2n = correct(W1, b1, W2, b2, X, Y, lr, reg)
-        return W1n, b1n - lr * reg * b1, W2n, b2n
-
-    def lr_halved_after_the_first_epoch(W1, b1, W2, b2, X, Y, lr, reg):
-        calls[0] += 1
-        return correct(W1, b1, W2, b2, X, Y, lr if calls[0] <= BATCHES_PER_EPOCH else lr / 2,
-                       reg)
-
-    def reversed_hidden_rows(W1, b1, W2, b2, X, Y, lr, reg):
-        W1n, b1n, W2n, b2n = correct(W1[::-1], b1[::-1], W2[:, ::-1], b2, X, Y, lr, reg)
-        return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
-
-    def extra_copy_of_X(W1, b1, W2, b2, X, Y, lr, reg):
-        X = np.array(X, order="F", copy=True)  # the batch copied once more, to no purpose
-        return correct(W1, b1, W2, b2, X, Y, lr, reg)
-
-    def _blocked(C, A, B, alpha, beta, block):
-        AB = np.zeros((A.shape[0], B.shape[1]), dtype=np.float64)
-        for k in range(0, A.shape[1], block):  # K in tiles, each tile's product added
-            AB += A[:, k:k + block].astype(np.float64) @ B[k:k + block].astype(np.float64)
-        AB = AB.astype(C.dtype)
-        C[...] = alpha * AB if beta == 0 else alpha * AB + beta * C
-
-    def gemm_tile_16(C, A, B, alpha, beta):
-        _blocked(C, A, B, alpha, beta, 16)
-
-    def gemm_tile_32(C, A, B, alpha, beta):
-        _blocked(C, A, B, alpha, beta, 32)
-
-    def gemm_tf32_inputs(C, A, B, alpha, beta):
-        def tf32(M):
-            bits = np.ascontiguousarray(M, np.float32).view(np.uint32)
-            return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
-        _blocked(C, tf32(A), tf32(B), alpha, beta, 16)
-''')
+MODULE = "oraclenet.corpus.outside"  # the implementations, named as a user names theirs
 
 
 def regress(*argv, cwd=None):
@@ -173,16 +97,9 @@ def regress(*argv, cwd=None):
 
 
 @pytest.fixture(scope="module")
-def outside(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("outside") / "mine.py"
-    path.write_text(OUTSIDE)
-    return path
-
-
-@pytest.fixture(scope="module")
-def step_baseline(outside) -> Path:
-    out = outside.parent / "step-baseline"
-    done = regress("record", "--out", out, "--impl", f"{outside}:correct")
+def step_baseline(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("regress") / "step-baseline"
+    done = regress("record", "--out", out, "--impl", f"{MODULE}:step")
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -195,40 +112,39 @@ def verdicts(stdout: str) -> dict[str, str]:
             if len(cells) >= 2}
 
 
-@pytest.mark.parametrize(("step", "exit_code", "what", "verdict"), [
-    ("correct", 0, "impl: trajectory", "identical"),
+@pytest.mark.parametrize(("name", "exit_code", "what", "verdict"), [
+    ("step", 0, "impl: trajectory", "identical"),
     ("reversed_hidden_rows", 0, "impl: trajectory", "consistent"),
     ("l2_on_b1", 1, "impl: trajectory", "REGRESSION"),
     ("lr_halved_after_the_first_epoch", 1, "impl: trajectory", "REGRESSION"),
 ])
-def test_an_outside_steps_regressions_and_harmless_changes(outside, step_baseline, step,
-                                                           exit_code, what, verdict):
-    done = regress("check", "--baseline", step_baseline, "--impl", f"{outside}:{step}",
+def test_an_outside_steps_regressions_and_harmless_changes(step_baseline, name, exit_code,
+                                                           what, verdict):
+    done = regress("check", "--baseline", step_baseline, "--impl", f"{MODULE}:{name}",
                    "--no-speed")
     assert done.returncode == exit_code, done.stdout + done.stderr[-2000:]
     assert verdicts(done.stdout)[what] == verdict, done.stdout
 
 
-def test_a_speed_regression_is_caught_on_the_same_machine(outside, step_baseline, tmp_path):
+def test_a_speed_regression_is_caught_on_the_same_machine(step_baseline, tmp_path):
     done = regress("check", "--baseline", step_baseline, "--impl",
-                   f"{outside}:extra_copy_of_X", "--report", tmp_path / "r")
+                   f"{MODULE}:extra_copy_of_X", "--report", tmp_path / "r")
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
     assert verdicts(done.stdout)["speed: impl images/s"] == "slower", done.stdout
     assert verdicts(done.stdout)["impl: trajectory"] == "identical", done.stdout
     assert (tmp_path / "r" / "band-impl.png").stat().st_size > 0
 
 
-def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(outside,
-                                                                                tmp_path):
+def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(tmp_path):
     out = tmp_path / "gemm-baseline"
-    done = regress("record", "--out", out, "--quick", "--impl", f"{outside}:gemm_tile_16",
+    done = regress("record", "--out", out, "--quick", "--impl", f"{MODULE}:gemm_tile_16",
                    "--kind", "gemm", "--dtype", "float32")
     assert done.returncode == 0, done.stderr[-3000:]
-    same = regress("check", "--baseline", out, "--quick", "--impl", f"{outside}:gemm_tile_32",
+    same = regress("check", "--baseline", out, "--quick", "--impl", f"{MODULE}:gemm_tile_32",
                    "--kind", "gemm", "--dtype", "float32")
     assert same.returncode == 0, same.stdout + same.stderr[-2000:]
     tf32 = regress("check", "--baseline", out, "--quick", "--impl",
-                   f"{outside}:gemm_tf32_inputs", "--kind", "gemm", "--dtype", "float32")
+                   f"{MODULE}:gemm_tf32_inputs", "--kind", "gemm", "--dtype", "float32")
     assert tf32.returncode == 1, tf32.stdout + tf32.stderr[-2000:]
     assert "behaved like float32 (" in tf32.stdout and "now like tf32 (" in tf32.stdout, \
         tf32.stdout
@@ -243,12 +159,12 @@ def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(
         {**json.loads((d / "baseline.json").read_text()), "subjects": []})),
      "malformed (subjects)"),
 ])
-def test_a_corrupt_or_incomplete_baseline_is_one_line(outside, step_baseline, tmp_path,
+def test_a_corrupt_or_incomplete_baseline_is_one_line(step_baseline, tmp_path,
                                                       damage, message):
     copy = tmp_path / "b"
     shutil.copytree(step_baseline, copy)
     damage(copy)
-    done = regress("check", "--baseline", copy, "--impl", f"{outside}:correct", "--no-speed")
+    done = regress("check", "--baseline", copy, "--impl", f"{MODULE}:step", "--no-speed")
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
@@ -272,9 +188,9 @@ def test_an_outside_float32_run_its_reruns_and_a_bug_at_step_3(tmp_path):
     assert "leaves the roundoff ensemble at step 3" in done.stdout, done.stdout
 
 
-def test_record_writes_nothing_over_what_is_not_a_regular_file(outside, tmp_path):
+def test_record_writes_nothing_over_what_is_not_a_regular_file(tmp_path):
     (tmp_path / "B" / "baseline.json").mkdir(parents=True)
-    done = regress("record", "--out", tmp_path / "B", "--quick", "--impl", f"{outside}:correct")
+    done = regress("record", "--out", tmp_path / "B", "--quick", "--impl", f"{MODULE}:step")
     assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
     assert sorted(p.name for p in (tmp_path / "B").iterdir()) == ["baseline.json"]
 

@@ -1,0 +1,87 @@
+"""Outside implementations in the front door's conventions, for the tests and benchmarks of
+`oraclenet check` and `oraclenet regress`: the correct one, honest variants and planted
+regressions, each importable as oraclenet.corpus.outside:NAME (as a user names theirs).
+
+    step  f(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2)
+    gemm  f(C, A, B, alpha, beta), C := alpha A B + beta C in place
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..common.params import Params
+from ..reference import network
+
+# --- training steps ---------------------------------------------------------------------------
+
+
+def step(W1, b1, W2, b2, X, Y, lr, reg):
+    """The oracle's SGD step, on copies."""
+    p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
+    network.step(p, X, Y, reg, lr)
+    return tuple(p.blocks().values())
+
+
+def reversed_hidden_rows(W1, b1, W2, b2, X, Y, lr, reg):
+    """Honest: the hidden units in reverse order, so every product sums in another order."""
+    W1n, b1n, W2n, b2n = step(W1[::-1], b1[::-1], W2[:, ::-1], b2, X, Y, lr, reg)
+    return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
+
+
+def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
+    """Planted: the L2 term applied to b1 as well."""
+    W1n, b1n, W2n, b2n = step(W1, b1, W2, b2, X, Y, lr, reg)
+    return W1n, b1n - lr * reg * b1, W2n, b2n
+
+
+def extra_copy_of_X(W1, b1, W2, b2, X, Y, lr, reg):
+    """Planted, for speed: the batch copied once more, to no purpose."""
+    X = np.array(X, order="F", copy=True)
+    return step(W1, b1, W2, b2, X, Y, lr, reg)
+
+
+class LrHalvedAfter:
+    """Planted: the learning rate halved once `batches` steps (an epoch) have been taken."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches, self.calls = batches, 0
+
+    def __call__(self, W1, b1, W2, b2, X, Y, lr, reg):
+        self.calls += 1
+        return step(W1, b1, W2, b2, X, Y, lr if self.calls <= self.batches else lr / 2, reg)
+
+
+# An epoch of `oraclenet regress`'s settings: mnist5k's 4,500 training images in batches of
+# 250 (regress/subjects.py), for a check run that names this function.
+lr_halved_after_the_first_epoch = LrHalvedAfter(18)
+
+# --- GEMMs ------------------------------------------------------------------------------------
+
+
+def _tiled(C, A, B, alpha, beta, tile: int) -> None:
+    AB = np.zeros((A.shape[0], B.shape[1]), dtype=np.float64)
+    for k in range(0, A.shape[1], tile):  # K in tiles, each tile's product added
+        AB += A[:, k:k + tile].astype(np.float64) @ B[k:k + tile].astype(np.float64)
+    AB = AB.astype(C.dtype)
+    C[...] = alpha * AB if beta == 0 else alpha * AB + beta * C
+
+
+def gemm_tile_16(C, A, B, alpha, beta):
+    _tiled(C, A, B, alpha, beta, 16)
+
+
+def gemm_tile_32(C, A, B, alpha, beta):
+    """Honest: gemm_tile_16 with another tile size."""
+    _tiled(C, A, B, alpha, beta, 32)
+
+
+def tf32(M: np.ndarray) -> np.ndarray:
+    """float32 values rounded to TF32 (10 explicit significand bits), as tensor cores do."""
+    bits = np.ascontiguousarray(M, np.float32).view(np.uint32)
+    return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
+
+
+def gemm_tf32_inputs(C, A, B, alpha, beta):
+    """Planted, for precision: gemm_tile_16 on inputs rounded to TF32."""
+    _tiled(C, tf32(A), tf32(B), alpha, beta, 16)
