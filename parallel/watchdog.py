@@ -34,6 +34,7 @@ from .comm import Comm
 
 BEAT = 7  # the heartbeats' tag
 MAX_BEAT_S = 5.0
+FORWARD_S = 0.5  # seconds for mpiexec to forward the watchdog's line before the abort
 
 
 class Watchdog:
@@ -88,6 +89,9 @@ class Watchdog:
             if now - self.last > self.timeout and (verdict := self._verdict(now)):
                 print(f"{self.prog}: error: watchdog (--timeout {self.timeout:g}): {verdict}; "
                       "ending the job", file=sys.stderr, flush=True)
+                # mpiexec forwards a rank's stderr through a pipe that MPI_Abort's teardown
+                # can close unread: give it time to carry the line out (seen lost in CI)
+                time.sleep(FORWARD_S)
                 self._mpi.COMM_WORLD.Abort(EXIT_STALLED)
 
     def _verdict(self, now: float) -> str | None:
