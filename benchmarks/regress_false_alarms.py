@@ -7,9 +7,10 @@ The oracle's default subject (mnist5k, H 16, batch 250, 3 epochs: 54 steps) and 
 of 60 members, as `regress record` builds them. Harmless reruns, each judged as `regress
 check` judges a new run:
 - fresh members (seeds the ensemble was not built from): honest roundoff by construction;
-- real other implementations: the MPI trainers under mpiexec at P = 1..4, both strategies;
-  the oracle's step on the hidden units in reverse order; the sigmoid and softmax through
-  logaddexp and the log-softmax.
+- real other implementations: the oracle's step on the hidden units and the batch's columns
+  in a random order (--reorderings seeds, corpus/outside.py's Reordered); the MPI trainers
+  under mpiexec at P = 1..4, both strategies; the oracle's step on the hidden units in
+  reverse order; the sigmoid and softmax through logaddexp and the log-softmax.
 Planted regressions: the L2 term on b1 as well; the learning rate halved after the first
 epoch. Writes OUT/regress-false-alarms.md and .json.
 """
@@ -26,7 +27,7 @@ import numpy as np
 
 from oraclenet.common.files import write_json, write_text
 from oraclenet.common.params import Params
-from oraclenet.corpus.outside import LrHalvedAfter, l2_on_b1, reversed_hidden_rows
+from oraclenet.corpus.outside import LrHalvedAfter, Reordered, l2_on_b1, reversed_hidden_rows
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.regress import consistency, subjects, trajectory
 from oraclenet.regress.machine import fingerprint
@@ -43,6 +44,8 @@ def logaddexp(W1, b1, W2, b2, X, Y, lr, reg):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=300, help="fresh members judged (300)")
+    parser.add_argument("--reorderings", type=int, default=200,
+                        help="random orders of the hidden units and batch columns (200)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args()
     began = time.perf_counter()
@@ -52,7 +55,7 @@ def main() -> None:
         run = trajectory.read(subjects.oracle(work, quick=False).directory)
         at = trajectory.checkpoints(run.steps)
         anchor = trajectory.anchors(run, at)
-        models = consistency.fit(trajectory.ensemble(run, MEMBERS, at, anchor)[0])
+        models = consistency.fit(trajectory.ensemble(run, MEMBERS, at, anchor).quantities)
 
         def judge(new: trajectory.Run) -> consistency.Consistency:
             return consistency.judge(models, trajectory.trajectory(new, at, anchor))
@@ -61,8 +64,10 @@ def main() -> None:
             return trajectory.drive(step, run.params[0], run.train, run.batch, run.lr, run.lam,
                                     run.steps, np.float64)
 
-        fresh = [consistency.judge(models, trajectory.member(run, 10_000 + i, at, anchor)[0])
+        fresh = [consistency.judge(models, trajectory.member(run, 10_000 + i, at, anchor)
+                                   .quantities)
                  for i in range(args.reruns)]
+        reordered = [judge(driven(Reordered(seed))) for seed in range(args.reorderings)]
         real = {}
         for ranks in (1, 2, 3, 4):
             for strategy in ("data", "model"):
@@ -77,6 +82,7 @@ def main() -> None:
                        LrHalvedAfter(batches)))}
     alarms = sum(not c.consistent for c in fresh)
     real_alarms = sum(not c.consistent for c in real.values())
+    reordered_alarms = sum(not c.consistent for c in reordered)
     seconds = time.perf_counter() - began
     fp = fingerprint()
     machine = f"{fp['cores']}-core {fp['cpu']} ({platform.machine()})"
@@ -87,7 +93,8 @@ def main() -> None:
               for name, c in planted.items()]
     text = f"""# The ensemble consistency test's false-alarm rate
 
-Made by `python benchmarks/regress_false_alarms.py --reruns {args.reruns}` in {seconds:.0f} s on
+Made by `python benchmarks/regress_false_alarms.py --reruns {args.reruns} --reorderings
+{args.reorderings}` in {seconds:.0f} s on
 a {machine}. The oracle's default subject of
 `oraclenet regress` (mnist5k, H 16, batch 250, 3 epochs: {run.steps} steps, checkpoints
 {at}), an ensemble of {MEMBERS} members; stated false-alarm rate alpha = {alpha:g}
@@ -96,6 +103,12 @@ a {machine}. The oracle's default subject of
 **Fresh members** (honest roundoff by construction, seeds the ensemble was not built from):
 false alarms in {alarms} of {args.reruns} reruns, a rate of {alarms / args.reruns:.4f}
 (stated: at most {alpha:g}); median smallest p {np.median([c.min_p for c in fresh]):.3g}.
+
+**Random reorderings** (the oracle's step on the hidden units and on the batch's columns in a
+random order, one order per run, seeds 0 to {args.reorderings - 1}: real harmless changes
+of every sum's order): false alarms in {reordered_alarms} of {args.reorderings}; smallest p
+over them {min(c.min_p for c in reordered):.3g}, median {np.median([c.min_p for c in
+reordered]):.3g}.
 
 **Other honest implementations**: false alarms in {real_alarms} of {len(real)}. They sit deep
 inside the ensemble (p near 1): its members carry `[regress] member_roundings` roundings per
@@ -115,7 +128,9 @@ would pass too. That is the price of covering every honest formula and summation
     write_text(args.out / "regress-false-alarms.md", text)
     write_json(args.out / "regress-false-alarms.json", {
         "reruns": args.reruns, "false_alarms": alarms, "alpha": alpha, "seconds": seconds,
-        "fresh_min_p": [c.min_p for c in fresh],
+        "fresh_min_p": [c.min_p for c in fresh], "reorderings": args.reorderings,
+        "reordered_false_alarms": reordered_alarms,
+        "reordered_min_p": [c.min_p for c in reordered],
         "real": {k: {"consistent": c.consistent, "min_p": c.min_p} for k, c in real.items()},
         "planted": {k: {"consistent": c.consistent, "min_p": c.min_p,
                         "first_step": c.first_step} for k, c in planted.items()}})

@@ -29,6 +29,21 @@ def reversed_hidden_rows(W1, b1, W2, b2, X, Y, lr, reg):
     return W1n[::-1], b1n[::-1], W2n[:, ::-1], b2n
 
 
+class Reordered:
+    """Honest: the oracle's step on the hidden units and on the batch's columns in a random
+    order drawn from `seed`, so that every product and batch sum adds in another order."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def __call__(self, W1, b1, W2, b2, X, Y, lr, reg):
+        rng = np.random.default_rng([self.seed, 12])
+        h, n = rng.permutation(W1.shape[0]), rng.permutation(X.shape[1])
+        back = np.argsort(h)
+        W1n, b1n, W2n, b2n = step(W1[h], b1[h], W2[:, h], b2, X[:, n], Y[:, n], lr, reg)
+        return W1n[back], b1n[back], W2n[:, back], b2n
+
+
 def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
     """Planted: the L2 term applied to b1 as well."""
     W1n, b1n, W2n, b2n = step(W1, b1, W2, b2, X, Y, lr, reg)
@@ -85,3 +100,20 @@ def tf32(M: np.ndarray) -> np.ndarray:
 def gemm_tf32_inputs(C, A, B, alpha, beta):
     """Planted, for precision: gemm_tile_16 on inputs rounded to TF32."""
     _tiled(C, tf32(A), tf32(B), alpha, beta, 16)
+
+
+class OnDevice:
+    """A host GEMM called on Numba device arrays (copied to the host and back), as a device
+    kernel is called with `--arrays numba`."""
+
+    def __init__(self, gemm):
+        self.gemm = gemm
+
+    def __call__(self, C, A, B, alpha, beta):
+        host = C.copy_to_host()
+        self.gemm(host, A.copy_to_host(), B.copy_to_host(), alpha, beta)
+        C.copy_to_device(host)
+
+
+gemm_tile_16_on_device = OnDevice(gemm_tile_16)
+gemm_tf32_inputs_on_device = OnDevice(gemm_tf32_inputs)

@@ -4,7 +4,9 @@
                       checkpoints, loss history and validation accuracy (with the ensemble's),
                       the correctness fingerprints, the speed samples
     SUBJECT.npz       compressed: the float32 anchors at the checkpoints, the run's own
-                      quantities there, and the ensemble's (members x checkpoints x Q)
+                      quantities there, and the ensemble's (members x checkpoints x Q);
+                      the parameters after each of the first steps, whole in the run's
+                      dtype, and the ensemble's distances from them (members x steps)
 
 record() makes the subjects' runs, their ensembles, fingerprints and speed samples and
 writes them; check() makes them again and decides (Finding per quantity compared):
@@ -24,10 +26,11 @@ import numpy as np
 from ..common.files import write_json, write_npz
 from ..common.params import Params
 from ..common.shapes import BLOCKS
+from ..judge.roundoff import unit_roundoff
 from ..judge.tolerances import tolerance
 from . import consistency, machine, speed, trajectory
 
-FORMAT = 1
+FORMAT = 2
 BASELINE_JSON = "baseline.json"
 MEMBERS = {True: 30, False: 60}  # quick, default
 REPEATS = {True: 5, False: 7}
@@ -49,7 +52,8 @@ class Finding:
     """One thing compared: what, the verdict word, and the numbers in words."""
 
     what: str
-    verdict: str  # identical, consistent, same, faster, not compared, drift, REGRESSION
+    verdict: str  # identical, differs, consistent, same, faster, not compared, drift,
+    # REGRESSION
     detail: str
     regression: bool = False
 
@@ -58,9 +62,13 @@ class BaselineError(ValueError):
     """A baseline that cannot be read: corrupt, incomplete, or of another format."""
 
 
-def _anchor_arrays(anchor: list[Params]) -> dict[str, np.ndarray]:
-    return {f"anchor_{i}_{name}": block for i, p in enumerate(anchor)
+def _params_arrays(prefix: str, params: list[Params]) -> dict[str, np.ndarray]:
+    return {f"{prefix}_{i}_{name}": block for i, p in enumerate(params)
             for name, block in p.blocks().items()}
+
+
+def _params_of(arrays: dict, prefix: str, count: int) -> list[Params]:
+    return [Params(*(arrays[f"{prefix}_{i}_{b}"] for b in BLOCKS)) for i in range(count)]
 
 
 def record_subject(out: Path, subject: Subject, members: int, val=None) -> dict:
@@ -68,17 +76,19 @@ def record_subject(out: Path, subject: Subject, members: int, val=None) -> dict:
     run = subject.run
     at = trajectory.checkpoints(run.steps)
     anchor = trajectory.anchors(run, at)
-    ensemble, finals = trajectory.ensemble(run, members, at, anchor)
+    first = trajectory.first_steps(run)
+    ensemble = trajectory.ensemble(run, members, at, anchor, first)
     if val is not None:
-        subject.member_accuracy = [trajectory.val_accuracy(p, val) for p in finals]
+        subject.member_accuracy = [trajectory.val_accuracy(p, val) for p in ensemble.finals]
     write_npz(out / f"{subject.name}.npz", {
-        "recorded": trajectory.trajectory(run, at, anchor), "ensemble": ensemble,
-        **_anchor_arrays(anchor)}, compressed=True)
+        "recorded": trajectory.trajectory(run, at, anchor), "ensemble": ensemble.quantities,
+        "first_ensemble": ensemble.first, **_params_arrays("anchor", anchor),
+        **_params_arrays("first", first)}, compressed=True)
     return {"dtype": run.dtype.name, "steps": run.steps, "checkpoints": at,
-            "members": members, "batch": run.batch, "lr": run.lr, "reg": run.lam,
-            "hidden": run.params[0].hidden, "loss": trajectory.losses(run).tolist(),
-            "val_accuracy": subject.val_accuracy, "val_images": subject.val_images,
-            "member_accuracy": subject.member_accuracy}
+            "first_steps": len(first), "members": members, "batch": run.batch, "lr": run.lr,
+            "reg": run.lam, "hidden": run.params[0].hidden,
+            "loss": trajectory.losses(run).tolist(), "val_accuracy": subject.val_accuracy,
+            "val_images": subject.val_images, "member_accuracy": subject.member_accuracy}
 
 
 def write(out: Path, quick: bool, subjects: dict, prints: dict, speeds: dict) -> None:
@@ -110,28 +120,64 @@ def read(directory: Path) -> dict:
     return data
 
 
-def load_subject(directory: Path, name: str, entry: dict):
-    """(models, recorded quantities, anchors) of a recorded subject."""
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded subject as a check uses it: the ensemble's model per checkpoint, the run's
+    own quantities and the anchors there, the parameters after each of the first steps and
+    the ensemble's distances from them (members x steps, roundings of u)."""
+
+    models: list
+    quantities: np.ndarray
+    anchor: list[Params]
+    first: list[Params]
+    first_ensemble: np.ndarray
+    u: float
+
+
+def load_subject(directory: Path, name: str, entry: dict) -> Recorded:
     path = Path(directory) / f"{name}.npz"
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in f.files}
         at = entry["checkpoints"]
-        anchor = [Params(*(arrays[f"anchor_{i}_{b}"] for b in BLOCKS)) for i in range(len(at))]
+        anchor = _params_of(arrays, "anchor", len(at))
+        first = _params_of(arrays, "first", int(entry["first_steps"]))
         ensemble, recorded = arrays["ensemble"], arrays["recorded"]
+        first_ensemble = arrays["first_ensemble"]
+        u = unit_roundoff(entry["dtype"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BaselineError(f"{path}: cannot read subject {name}: {err}") from None
     if ensemble.ndim != 3 or ensemble.shape[1:] != recorded.shape or \
             recorded.shape != (len(at), len(trajectory.QUANTITIES)):
         raise BaselineError(f"{path}: the ensemble {ensemble.shape} and the recorded "
                             f"trajectory {recorded.shape} do not match {len(at)} checkpoints")
-    return consistency.fit(ensemble), recorded, anchor
+    if first_ensemble.shape != (ensemble.shape[0], len(first)):
+        raise BaselineError(f"{path}: the ensemble's first steps {first_ensemble.shape} do not "
+                            f"match {ensemble.shape[0]} members and {len(first)} steps")
+    return Recorded(consistency.fit(ensemble), recorded, anchor, first, first_ensemble, u)
 
 
-def judge_trajectory(name: str, run: trajectory.Run, models, recorded, anchor,
-                     at: list[int]) -> Finding:
-    new = trajectory.trajectory(run, at, anchor)
-    c = consistency.judge(models, new, recorded)
+def judge_first_steps(name: str, now: list[float], then: Recorded) -> Finding:
+    """Information, not a decision (the trajectory's test decides): from which of the first
+    steps on the run differs from the baseline bit for bit, and by how many roundings
+    (`now`, trajectory.distances), beside the ensemble's largest distance at each step."""
+    what = f"{name}: first steps"
+    if not any(now):
+        return Finding(what, "identical", f"the parameters after steps 1 to {len(now)} bit "
+                       "for bit the baseline's")
+    start = next(j for j, r in enumerate(now, 1) if r)
+    return Finding(what, "differs", f"from step {start}: {_figures(now)} roundings per step; "
+                   f"the ensemble's at most {_figures(then.first_ensemble.max(axis=0))}")
+
+
+def _figures(values) -> str:
+    return ", ".join(f"{v:.3g}" for v in values)
+
+
+def judge_trajectory(name: str, run: trajectory.Run, then: Recorded, at: list[int]
+                     ) -> Finding:
+    new = trajectory.trajectory(run, at, then.anchor)
+    c = consistency.judge(then.models, new, then.quantities)
     what = f"{name}: trajectory"
     if c.identical:
         return Finding(what, "identical", f"bit for bit the baseline's at steps {at}")

@@ -23,6 +23,7 @@ from ..common.data import Dataset, load
 from ..common.files import check_output, save_figure, write_json, write_text
 from ..common.params import init_params
 from ..common.report import table
+from ..gpu.bench import gpu_available
 from . import baseline, fingerprints, machine, speed, subjects, trajectory
 from .baseline import Finding, Subject
 
@@ -39,6 +40,9 @@ class Settings:
     impl: str | None = None  # an outside step or GEMM, MODULE:FUNCTION
     kind: str = "step"  # what --impl is: step or gemm
     dtype: str = "float64"  # the dtype --impl computes in
+    convention: str = "inplace"  # a GEMM's, as `check gemm` takes them
+    arrays: str = "numpy"
+    layout: str = "row"
     gpu_gemm: str = "naive"
     speed: bool = True
     report: Path | None = None
@@ -79,7 +83,7 @@ def _impl_rate(s: Settings, quick: bool) -> list[float]:
 def _gemm_target(s: Settings):
     from ..check import gemm
 
-    return gemm.target(s.impl, dtype=s.dtype)
+    return gemm.target(s.impl, s.convention, s.arrays, s.layout, s.dtype)
 
 
 def _gemm_battery(s: Settings):
@@ -119,12 +123,34 @@ def _gemm_rate(call, dtype: str, quick: bool) -> list[float]:
     return speed.rates(work, baseline.REPEATS[quick])
 
 
+def _gpu_gemm_rate(quick: bool, shape: tuple[int, int, int] = GEMM_SHAPE) -> list[float]:
+    """GFLOP/s of our regblock kernel in float32 at the course's shape on the device, C := 2 A
+    B + 5 C (device arrays, no copies; after a warm-up launch that compiles it)."""
+    from numba import cuda
+
+    from ..gpu.gemm import gemm
+
+    M, N, K = shape
+    rng = np.random.default_rng(0)
+    A, B, C = (cuda.to_device(rng.standard_normal(s).astype(np.float32))
+               for s in ((M, K), (K, N), (M, N)))
+
+    def work() -> float:
+        gemm(C, A, B, 2.0, 5.0, algorithm="regblock")
+        cuda.synchronize()
+        return 2.0 * M * N * K / 1e9
+
+    work()
+    return speed.rates(work, baseline.REPEATS[quick])
+
+
 def _numpy_gemm(C, A, B, alpha, beta):
     C[...] = alpha * (A @ B) + beta * C
 
 
 def speed_work(s: Settings, quick: bool) -> dict[str, Callable[[], list[float]]]:
-    """The speeds a baseline of this kind records, each a function measuring its samples."""
+    """The speeds a baseline of this kind records, each a function measuring its samples (an
+    outside GEMM on device arrays: with the copies in and out, as `check gemm` calls it)."""
     if s.run is not None:
         return {}
     if s.impl is not None and s.kind == "gemm":
@@ -134,8 +160,11 @@ def speed_work(s: Settings, quick: bool) -> dict[str, Callable[[], list[float]]]
             s.dtype, quick)}
     if s.impl is not None:
         return {"impl images/s": lambda: _impl_rate(s, quick)}
-    return {"oracle images/s": lambda: _oracle_rate(quick),
+    ours = {"oracle images/s": lambda: _oracle_rate(quick),
             "numpy GEMM GFLOP/s": lambda: _gemm_rate(_numpy_gemm, "float64", quick)}
+    if gpu_available():  # the simulator's speed means nothing
+        ours["GPU GEMM GFLOP/s (regblock float32)"] = lambda: _gpu_gemm_rate(quick)
+    return ours
 
 
 def _made_subject(name: str, made: subjects.Made) -> Subject:
@@ -182,7 +211,9 @@ def _record(s: Settings, out: Path, say: Say) -> None:
         elif s.impl is not None and s.kind == "gemm":
             say(f"recording the GEMM {s.impl}: its battery's precision models and ratios")
             prints = fingerprints.of_gemm(_gemm_battery(s), s.timeout)
-            entries["impl"] = {"kind": "impl-gemm", "impl": s.impl}
+            entries["impl"] = {"kind": "impl-gemm", "impl": s.impl, "dtype": s.dtype,
+                               "convention": s.convention, "arrays": s.arrays,
+                               "layout": s.layout}
         elif s.impl is not None:
             say(f"recording the step {s.impl} and its ensemble of {members}")
             run, accuracy = _impl_run(s, s.quick)
@@ -261,17 +292,19 @@ def check(s: Settings, say: Say) -> list[Finding]:
                                              f"{kind!r}")
             against = entry.get("against", name)
             reference = base["subjects"].get(against, {})
-            models, recorded, anchor = baseline.load_subject(s.directory, against, reference)
+            then = baseline.load_subject(s.directory, against, reference)
             at = reference["checkpoints"]
-            findings.append(baseline.judge_trajectory(name, run, models, recorded, anchor, at))
+            first = trajectory.distances(run, then.first, then.u)
+            findings.append(baseline.judge_first_steps(name, first, then))
+            findings.append(baseline.judge_trajectory(name, run, then, at))
             accuracy_entry = {**reference, "val_accuracy": entry.get("val_accuracy",
                                                                        reference.get(
                                                                            "val_accuracy"))}
             found = baseline.judge_accuracy(name, accuracy, accuracy_entry)
             if found is not None:
                 findings.append(found)
-            plots.append((name, models, trajectory.trajectory(run, at, anchor), at,
-                          reference.get("loss", []), trajectory.losses(run)))
+            plots.append(Plot(name, then, trajectory.trajectory(run, at, then.anchor), at,
+                              reference.get("loss", []), trajectory.losses(run), first))
         if base["fingerprints"]:
             if not prints:
                 say("correctness fingerprints")
@@ -309,11 +342,24 @@ def terminal(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-def plot_band(label: str, models, new: np.ndarray, at: list[int], then_loss, now_loss,
-              path: Path) -> None:
+@dataclass(frozen=True)
+class Plot:
+    """What one subject's figure draws: the new run against the recorded ensemble."""
+
+    label: str
+    then: baseline.Recorded
+    quantities: np.ndarray  # checkpoints x Q, the new run's
+    at: list[int]
+    then_loss: list[float]
+    now_loss: np.ndarray
+    first: list[float]  # the new run's roundings from the baseline after the first steps
+
+
+def plot_band(plot: Plot, path: Path) -> None:
     """Each quantity standardised by the ensemble at each checkpoint: the band of +-3
-    standard deviations (grey) and the new run over it (red); and the loss curves, the
-    baseline's and this run's."""
+    standard deviations (grey) and the new run over it (red); the loss curves, the
+    baseline's and this run's; the distance from the baseline after each of the first steps,
+    the run's and the ensemble's range."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -321,9 +367,12 @@ def plot_band(label: str, models, new: np.ndarray, at: list[int], then_loss, now
     import matplotlib.ticker
 
     z = np.array([np.where(m.sd > 0, (row - m.mean) / np.where(m.sd > 0, m.sd, 1), 0.0)
-                  for m, row in zip(models, new, strict=True)])
-    fig, axes = plt.subplots(3, 4, figsize=(11, 6.5))
-    for q, ax in enumerate(axes[:2].flat):
+                  for m, row in zip(plot.then.models, plot.quantities, strict=True)])
+    at = plot.at
+    fig = plt.figure(figsize=(11, 7), layout="constrained")
+    grid = fig.add_gridspec(3, 4)
+    axes = [fig.add_subplot(grid[q // 4, q % 4]) for q in range(len(trajectory.QUANTITIES))]
+    for q, ax in enumerate(axes):
         ax.fill_between(at, -3, 3, color="0.85", label="ensemble +-3 sd")
         ax.axhline(0, color="0.6", lw=0.8)
         ax.plot(at, z[:, q], "o-", color="tab:red", lw=1.2, ms=3, label="this run")
@@ -331,27 +380,41 @@ def plot_band(label: str, models, new: np.ndarray, at: list[int], then_loss, now
         ax.set_ylim(min(-4, np.nanmin(z[:, q]) * 1.1), max(4, np.nanmax(z[:, q]) * 1.1))
         ax.set_yscale("symlog", linthresh=4)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    axes[0, 0].legend(fontsize=7)
-    loss = fig.add_subplot(3, 1, 3)
-    for ax in axes[2]:
-        ax.remove()
-    loss.plot(range(1, len(then_loss) + 1), then_loss, color="0.5", lw=2, label="baseline")
-    loss.plot(range(1, len(now_loss) + 1), now_loss, color="tab:red", lw=1, label="this run")
+    axes[0].legend(fontsize=7)
+    loss = fig.add_subplot(grid[2, :3])
+    loss.plot(range(1, len(plot.then_loss) + 1), plot.then_loss, color="0.5", lw=2,
+              label="baseline")
+    loss.plot(range(1, len(plot.now_loss) + 1), plot.now_loss, color="tab:red", lw=1,
+              label="this run")
+    loss.set_xlabel("step", fontsize=8)
     loss.set_ylabel("loss J", fontsize=8)
     loss.legend(fontsize=7)
-    fig.suptitle(f"{label}: the run against the roundoff ensemble (z-scores by checkpoint)",
-                 fontsize=9)
+    first = fig.add_subplot(grid[2, 3])
+    steps = np.arange(1, len(plot.first) + 1)
+    spread = plot.then.first_ensemble
+    first.fill_between(steps, spread.min(axis=0), spread.max(axis=0), color="0.85",
+                       label="ensemble")
+    first.plot(steps, plot.first, "o-", color="tab:red", lw=1.2, ms=3, label="this run")
+    first.set_yscale("symlog", linthresh=1)
+    first.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    first.set_xticks(steps)
+    first.set_xlabel("step", fontsize=8)
+    first.set_ylabel("roundings from the baseline's", fontsize=8)
+    first.legend(fontsize=7)
+    fig.suptitle(f"{plot.label}: the run against the roundoff ensemble (z-scores by "
+                 "checkpoint)", fontsize=9)
     save_figure(fig, path)
     plt.close(fig)
 
 
-def write_report(s: Settings, base: dict, findings: list[Finding], plots) -> None:
+def write_report(s: Settings, base: dict, findings: list[Finding], plots: list[Plot]
+                 ) -> None:
     out = s.report
     check_output(out / "report.md")
     images = []
-    for label, models, new, at, then_loss, now_loss in plots:
-        name = "band-" + re.sub(r"[^0-9A-Za-z]+", "-", label).strip("-").lower() + ".png"
-        plot_band(label, models, new, at, then_loss, now_loss, out / name)
+    for plot in plots:
+        name = "band-" + re.sub(r"[^0-9A-Za-z]+", "-", plot.label).strip("-").lower() + ".png"
+        plot_band(plot, out / name)
         images.append(name)
     bad = regressions(findings)
     lines = [f"# oraclenet regress check against {s.directory}", "",

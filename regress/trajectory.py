@@ -19,6 +19,11 @@ uniform in [-1, 1], u the unit roundoff of the run's dtype and c [regress] membe
 each element independently: the few roundings by which an honest step in that precision
 differs from another. The spread at a checkpoint is how
 far roundoff alone moves each quantity there.
+
+The parameters after each of the first FIRST_STEPS steps are kept whole as well: before
+chaos amplifies anything, the distance of a run from them in roundings (normwise per block)
+says from which step on it stopped being bit for bit the baseline, and by how much, with the
+ensemble's distances at the same steps beside it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..reference import network
 
 QUANTITIES = tuple(f"{b} {what}" for b in BLOCKS for what in ("sum", "signed sum"))
 CHECKPOINTS = 6
+FIRST_STEPS = 4  # the parameters after each of the first steps are kept whole
 
 
 def _signs(shape: tuple[int, ...]) -> np.ndarray:
@@ -90,6 +96,31 @@ def read(run_dir) -> Run:
     s = found.settings
     return Run(found.train, int(s["batch"]), float(s["lr"]), float(s["reg"]), found.dtype,
                [read_params(path) for path in found.steps])
+
+
+def first_steps(run: Run) -> list[Params]:
+    """The run's parameters after steps 1, 2, ... FIRST_STEPS (or fewer), in its dtype."""
+    return run.params[1:FIRST_STEPS + 1]
+
+
+def roundings(p: Params, base: Params, u: float) -> float:
+    """How far p lies from base in roundings of u: the largest over the blocks of
+    max|p - base| / (u max|base|), normwise so that entries near zero do not dominate."""
+    worst = 0.0
+    for block, b in zip(p.blocks().values(), base.blocks().values(), strict=True):
+        b = np.asarray(b, np.float64)
+        d = float(np.abs(np.asarray(block, np.float64) - b).max())
+        scale = u * float(np.abs(b).max())
+        worst = max(worst, d / scale if scale > 0 else (0.0 if d == 0 else np.inf))
+    return worst
+
+
+def distances(run: Run, first: list[Params], u: float) -> list[float]:
+    """The run's roundings from `first`, the baseline's parameters after steps 1, 2, ..."""
+    if run.steps < len(first):
+        raise ValueError(f"the run has {run.steps} steps; the baseline keeps the first "
+                         f"{len(first)}")
+    return [roundings(p, q, u) for p, q in zip(run.params[1:], first, strict=False)]
 
 
 def anchors(run: Run, steps: list[int]) -> list[Params]:
@@ -161,20 +192,35 @@ class Variant:
             block -= lr * g
 
 
-def member(run: Run, seed: int, steps: list[int], anchor: list[Params]
-           ) -> tuple[np.ndarray, Params]:
-    """One ensemble member's quantities at the checkpoints, and its final parameters."""
+@dataclass(frozen=True)
+class Member:
+    """One ensemble member: its quantities at the checkpoints (checkpoints x Q), how far it
+    lies from the baseline's parameters after each of the first steps (roundings), and its
+    final parameters."""
+
+    quantities: np.ndarray
+    first: list[float]
+    final: Params
+
+
+def member(run: Run, seed: int, steps: list[int], anchor: list[Params],
+           first: list[Params] = ()) -> Member:
+    """One member, run from the start of `run` to its last checkpoint; `first` are the
+    baseline's parameters after steps 1, 2, ... to measure it against."""
     rng = np.random.default_rng([seed, 20261125])
-    u = tolerance("regress.member_roundings") * unit_roundoff(run.dtype)
+    u = unit_roundoff(run.dtype)
+    scale = tolerance("regress.member_roundings") * u
     variant = Variant.draw(rng)
-    p = _perturbed(run.params[0].astype(np.float64), u, rng)
-    rows, at = [], dict(zip(steps, anchor, strict=True))
-    for k in range(1, steps[-1] + 1):
+    p = _perturbed(run.params[0].astype(np.float64), scale, rng)
+    rows, near, at = [], [], dict(zip(steps, anchor, strict=True))
+    for k in range(1, max(steps[-1], len(first)) + 1):
         variant.step(p, *run.batch_of(k), run.lam, run.lr)
-        p = _perturbed(p, u, rng)
+        p = _perturbed(p, scale, rng)
         if k in at:
             rows.append(summary(p, at[k]))
-    return np.array(rows), p
+        if k <= len(first):
+            near.append(roundings(p, first[k - 1], u))
+    return Member(np.array(rows), near, p)
 
 
 def drive(step, start: Params, train: Dataset, batch: int, lr: float, lam: float, steps: int,
@@ -195,11 +241,22 @@ def drive(step, start: Params, train: Dataset, batch: int, lr: float, lam: float
     return shell
 
 
+@dataclass(frozen=True)
+class Ensemble:
+    """members x checkpoints x Q quantities, members x first steps roundings, and each
+    member's final parameters."""
+
+    quantities: np.ndarray
+    first: np.ndarray
+    finals: list[Params]
+
+
 def ensemble(run: Run, members: int, steps: list[int], anchor: list[Params],
-             first_seed: int = 0) -> tuple[np.ndarray, list[Params]]:
-    """members x len(steps) x Q, and each member's final parameters."""
-    found = [member(run, first_seed + m, steps, anchor) for m in range(members)]
-    return np.stack([t for t, _ in found]), [p for _, p in found]
+             first: list[Params] = ()) -> Ensemble:
+    found = [member(run, m, steps, anchor, first) for m in range(members)]
+    return Ensemble(np.stack([m.quantities for m in found]),
+                    np.array([m.first for m in found], np.float64).reshape(members, len(first)),
+                    [m.final for m in found])
 
 
 def val_accuracy(p: Params, val: Dataset) -> float:

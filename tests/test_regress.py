@@ -17,8 +17,10 @@ from scipy import stats
 from oraclenet.common.data import Dataset, load
 from oraclenet.common.params import Params, init_params
 from oraclenet.corpus.outside import LrHalvedAfter, l2_on_b1, reversed_hidden_rows, step
+from oraclenet.judge.roundoff import unit_roundoff
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.regress import consistency, trajectory
+from oraclenet.regress.baseline import FORMAT
 
 IMAGES, HIDDEN, BATCH, LR, LAM, EPOCHS, MEMBERS = 1000, 16, 100, 0.5, 1e-3, 2, 40
 
@@ -39,7 +41,7 @@ def baseline():
                            np.float64)
     at = trajectory.checkpoints(run.steps)
     anchor = trajectory.anchors(run, at)
-    members, _ = trajectory.ensemble(run, MEMBERS, at, anchor)
+    members = trajectory.ensemble(run, MEMBERS, at, anchor).quantities
     return run, at, anchor, consistency.fit(members), trajectory.trajectory(run, at, anchor)
 
 
@@ -77,7 +79,7 @@ def test_fresh_members_raise_false_alarms_at_the_stated_rate(baseline):
     with probability 1e-3."""
     run, at, anchor, models, _ = baseline
     draws = 100
-    alarms = sum(not consistency.judge(models, trajectory.member(run, seed, at, anchor)[0])
+    alarms = sum(not consistency.judge(models, trajectory.member(run, seed, at, anchor).quantities)
                  .consistent for seed in range(1000, 1000 + draws))
     alpha = tolerance("regress.false_alarm")
     assert alarms <= stats.binom.isf(alpha, draws, alpha), alarms
@@ -112,47 +114,65 @@ def verdicts(stdout: str) -> dict[str, str]:
             if len(cells) >= 2}
 
 
-@pytest.mark.parametrize(("name", "exit_code", "what", "verdict"), [
-    ("step", 0, "impl: trajectory", "identical"),
-    ("reversed_hidden_rows", 0, "impl: trajectory", "consistent"),
-    ("l2_on_b1", 1, "impl: trajectory", "REGRESSION"),
-    ("lr_halved_after_the_first_epoch", 1, "impl: trajectory", "REGRESSION"),
+@pytest.mark.parametrize(("name", "exit_code", "verdict", "first"), [
+    ("step", 0, "identical", "identical"),
+    ("reversed_hidden_rows", 0, "consistent", "from step 1"),
+    ("l2_on_b1", 1, "REGRESSION", "from step 2"),  # b1 starts at 0: step 1 is the same
+    ("lr_halved_after_the_first_epoch", 1, "REGRESSION", "identical"),  # epoch 1: 18 steps
 ])
 def test_an_outside_steps_regressions_and_harmless_changes(step_baseline, name, exit_code,
-                                                           what, verdict):
+                                                           verdict, first):
+    """The trajectory's verdict, and the first steps kept whole: from which step the run
+    stops being the baseline bit for bit."""
     done = regress("check", "--baseline", step_baseline, "--impl", f"{MODULE}:{name}",
                    "--no-speed")
     assert done.returncode == exit_code, done.stdout + done.stderr[-2000:]
-    assert verdicts(done.stdout)[what] == verdict, done.stdout
+    found = verdicts(done.stdout)
+    assert found["impl: trajectory"] == verdict, done.stdout
+    line = next(line for line in done.stdout.splitlines() if line.startswith("impl: first"))
+    assert first in line, line
 
 
-def test_a_speed_regression_is_caught_on_the_same_machine(step_baseline, tmp_path):
-    done = regress("check", "--baseline", step_baseline, "--impl",
-                   f"{MODULE}:extra_copy_of_X", "--report", tmp_path / "r")
-    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
-    assert verdicts(done.stdout)["speed: impl images/s"] == "slower", done.stdout
-    assert verdicts(done.stdout)["impl: trajectory"] == "identical", done.stdout
-    assert (tmp_path / "r" / "band-impl.png").stat().st_size > 0
+def test_roundings_count_units_of_the_largest_entry_of_a_block():
+    """W1's largest entry made 0.5, then moved by exactly 6 u of itself (0.5 + 3 u is a
+    float64): 6 roundings, the other blocks none."""
+    u = unit_roundoff(np.float64)
+    base = init_params(HIDDEN, 0).astype(np.float64)
+    base.W1[0, 0] = 0.5
+    moved = base.astype(np.float64)
+    moved.W1[0, 0] = 0.5 + 3 * u
+    assert np.abs(base.W1).max() == 0.5
+    assert trajectory.roundings(base, base, u) == 0
+    assert trajectory.roundings(moved, base, u) == 6
 
 
-def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(tmp_path):
-    out = tmp_path / "gemm-baseline"
-    done = regress("record", "--out", out, "--quick", "--impl", f"{MODULE}:gemm_tile_16",
-                   "--kind", "gemm", "--dtype", "float32")
+def test_a_gemm_on_device_arrays_is_recorded_and_checked_on_them(tmp_path):
+    """--arrays numba (Numba's simulator here): the same GEMM again is the same precision,
+    its TF32-input twin a regression; --arrays without --kind gemm is a usage error."""
+    out, device = tmp_path / "gemm-baseline", ("--kind", "gemm", "--dtype", "float32",
+                                                "--arrays", "numba", "--no-speed", "--quick")
+    done = regress("record", "--out", out, "--impl", f"{MODULE}:gemm_tile_16_on_device",
+                   *device)
     assert done.returncode == 0, done.stderr[-3000:]
-    same = regress("check", "--baseline", out, "--quick", "--impl", f"{MODULE}:gemm_tile_32",
-                   "--kind", "gemm", "--dtype", "float32")
-    assert same.returncode == 0, same.stdout + same.stderr[-2000:]
-    tf32 = regress("check", "--baseline", out, "--quick", "--impl",
-                   f"{MODULE}:gemm_tf32_inputs", "--kind", "gemm", "--dtype", "float32")
-    assert tf32.returncode == 1, tf32.stdout + tf32.stderr[-2000:]
-    assert "behaved like float32 (" in tf32.stdout and "now like tf32 (" in tf32.stdout, \
-        tf32.stdout
+    assert json.loads((out / "baseline.json").read_text())["subjects"]["impl"]["arrays"] == \
+        "numba"
+    tf32 = regress("check", "--baseline", out, "--impl",
+                   f"{MODULE}:gemm_tf32_inputs_on_device", *device)
+    assert tf32.returncode == 1 and "now like tf32 (" in tf32.stdout, \
+        tf32.stdout + tf32.stderr[-2000:]
+    usage = regress("check", "--baseline", out, "--impl", f"{MODULE}:gemm_tile_16",
+                    "--arrays", "numba")
+    assert usage.returncode == 2 and "--arrays: only for a GEMM, with --kind gemm" in \
+        usage.stderr, usage.stderr
 
 
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: (d / "baseline.json").write_text("{"), "cannot read the baseline"),
-    (lambda d: (d / "baseline.json").write_text('{"format": 0}'), "not a baseline of format 1"),
+    (lambda d: (d / "baseline.json").write_text('{"format": 0}'),
+     f"not a baseline of format {FORMAT}"),
+    (lambda d: (d / "baseline.json").write_text(json.dumps({
+        **json.loads((d / "baseline.json").read_text()), "format": 1})),
+     f"not a baseline of format {FORMAT}"),
     (lambda d: (d / "impl.npz").write_bytes(b"PK\x03"), "cannot read subject impl"),
     (lambda d: (d / "impl.npz").unlink(), "cannot read subject impl"),
     (lambda d: (d / "baseline.json").write_text(json.dumps(
@@ -186,6 +206,8 @@ def test_an_outside_float32_run_its_reruns_and_a_bug_at_step_3(tmp_path):
         assert done.returncode == exit_code, done.stdout + done.stderr[-2000:]
         assert verdicts(done.stdout)["run: trajectory"] == verdict, done.stdout
     assert "leaves the roundoff ensemble at step 3" in done.stdout, done.stdout
+    assert verdicts(done.stdout)["run: first steps"] == "differs", done.stdout
+    assert "from step 3:" in done.stdout, done.stdout
 
 
 def test_record_writes_nothing_over_what_is_not_a_regular_file(tmp_path):

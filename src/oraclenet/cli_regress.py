@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .common.cli import EXIT_FAILED, EXIT_OK, positive_float, positive_int
 
+GEMM_DEFAULTS = {"convention": "inplace", "arrays": "numpy", "layout": "row"}
+
 
 def _settings(args: argparse.Namespace, directory: Path):
     from .regress.session import Settings
@@ -17,9 +19,16 @@ def _settings(args: argparse.Namespace, directory: Path):
         raise ValueError("--kind gemm describes --impl; give --impl MODULE:FUNCTION")
     if args.run_dir is not None and args.impl is not None:
         raise ValueError("--run and --impl name two different subjects; give one")
+    gemm_only = [f"--{name}" for name, default in GEMM_DEFAULTS.items()
+                 if getattr(args, name) != default]
+    if gemm_only and args.kind != "gemm":
+        raise ValueError(f"{', '.join(gemm_only)}: only for a GEMM, with --kind gemm")
     return Settings(directory, quick=args.quick, ranks=args.ranks, run=args.run_dir, impl=args.impl,
-                    kind=args.kind, dtype=args.dtype, gpu_gemm=args.gemm, speed=args.speed,
-                    report=getattr(args, "report", None), timeout=args.timeout)
+                    kind=args.kind, dtype=args.dtype, convention=args.convention,
+                    arrays=args.arrays, layout=args.layout, gpu_gemm=args.gemm,
+                    speed=args.speed, report=getattr(args, "report", None),
+                    timeout=args.timeout)
+
 
 
 def _say(prog: str):
@@ -52,6 +61,9 @@ def cmd_regress_check(args: argparse.Namespace) -> int:
 
 def add_commands(tree, sub) -> None:
     """The `regress` group."""
+    from .check.arrays import KINDS, LAYOUTS
+    from .check.gemm import CONVENTIONS
+
     group = tree.group(sub, "regress", "regression runs before submission: regress record | "
                                        "check")
     for name, handler, help in (
@@ -84,6 +96,13 @@ def add_commands(tree, sub) -> None:
                        help="what --impl is (step)")
         p.add_argument("--dtype", choices=("float32", "float64"), default="float64",
                        help="the dtype --impl computes in (float64)")
+        p.add_argument("--convention", choices=CONVENTIONS, default="inplace",
+                       help="how a GEMM is called, as for `check gemm` (inplace)")
+        p.add_argument("--arrays", choices=KINDS, default="numpy",
+                       help="what a GEMM takes: host numpy arrays, or Numba or CuPy device "
+                            "arrays (numpy)")
+        p.add_argument("--layout", choices=LAYOUTS, default="row",
+                       help="a GEMM's order: row (C) or col (Fortran) (row)")
         p.add_argument("--gemm", choices=("naive", "shared", "regblock"), default="naive",
                        help="the GEMM kernel of the device trainer's run (naive)")
         p.add_argument("--no-speed", dest="speed", action="store_false",
