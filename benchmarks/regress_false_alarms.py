@@ -12,12 +12,15 @@ check` judges a new run:
   under mpiexec at P = 1..4, both strategies; the oracle's step on the hidden units in
   reverse order; the sigmoid and softmax through logaddexp and the log-softmax.
 Planted regressions: the L2 term on b1 as well; the learning rate halved after the first
-epoch. Writes OUT/regress-false-alarms.md and .json.
+epoch; and, for the test's resolution, the learning rate scaled by 1 + eps for eps from
+1e-15 to 1e-6 (the smallest eps caught says how small a systematic change it sees).
+Writes OUT/regress-false-alarms.md and .json.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import tempfile
 import time
@@ -27,7 +30,13 @@ import numpy as np
 
 from oraclenet.common.files import write_json, write_text
 from oraclenet.common.params import Params
-from oraclenet.corpus.outside import LrHalvedAfter, Reordered, l2_on_b1, reversed_hidden_rows
+from oraclenet.corpus.outside import (
+    LrHalvedAfter,
+    Reordered,
+    l2_on_b1,
+    reversed_hidden_rows,
+    step,
+)
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.regress import consistency, subjects, trajectory
 from oraclenet.regress.machine import fingerprint
@@ -39,6 +48,10 @@ def logaddexp(W1, b1, W2, b2, X, Y, lr, reg):
     p = Params(W1.copy(), b1.copy(), W2.copy(), b2.copy())
     trajectory.Variant("logaddexp", True, 1).step(p, X, Y, reg, lr)
     return tuple(p.blocks().values())
+
+
+def _lr_scaled(factor, W1, b1, W2, b2, X, Y, lr, reg):
+    return step(W1, b1, W2, b2, X, Y, lr * factor, reg)
 
 
 def main() -> None:
@@ -80,6 +93,8 @@ def main() -> None:
         planted = {"L2 term on b1 as well": judge(driven(l2_on_b1)),
                    "learning rate halved after the first epoch": judge(driven(
                        LrHalvedAfter(batches)))}
+        scaled = {eps: judge(driven(functools.partial(_lr_scaled, 1 + eps)))
+                  for eps in 10.0 ** np.arange(-15, -5)}
     alarms = sum(not c.consistent for c in fresh)
     real_alarms = sum(not c.consistent for c in real.values())
     reordered_alarms = sum(not c.consistent for c in reordered)
@@ -113,11 +128,20 @@ reordered]):.3g}.
 **Other honest implementations**: false alarms in {real_alarms} of {len(real)}. They sit deep
 inside the ensemble (p near 1): its members carry `[regress] member_roundings` roundings per
 step, more than these implementations differ by, so a change smaller than that per step
-would pass too. That is the price of covering every honest formula and summation order.
+would pass too. That is the price of covering every honest formula and summation order; the
+resolution below measures it.
 
 | rerun | verdict | smallest p |
 |---|---|---|
 {chr(10).join(rows)}
+
+**Resolution**: the learning rate scaled by 1 + eps, a systematic change of eps per step.
+Caught from eps = {min((e for e, c in scaled.items() if not c.consistent), default=None)}:
+
+| eps | verdict | smallest p |
+|---|---|---|
+{chr(10).join(f"| {e:.0e} | {'caught' if not c.consistent else 'passes'} | {c.min_p:.3g} |"
+              for e, c in scaled.items())}
 
 **Planted regressions**:
 
@@ -132,6 +156,8 @@ would pass too. That is the price of covering every honest formula and summation
         "reordered_false_alarms": reordered_alarms,
         "reordered_min_p": [c.min_p for c in reordered],
         "real": {k: {"consistent": c.consistent, "min_p": c.min_p} for k, c in real.items()},
+        "scaled_lr": {f"{e:.0e}": {"consistent": c.consistent, "min_p": c.min_p}
+                      for e, c in scaled.items()},
         "planted": {k: {"consistent": c.consistent, "min_p": c.min_p,
                         "first_step": c.first_step} for k, c in planted.items()}})
     print(text)
