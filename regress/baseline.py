@@ -6,23 +6,25 @@
     SUBJECT.npz       compressed: the float32 anchors at the checkpoints, the run's own
                       quantities there, and the ensemble's (members x checkpoints x Q);
                       the parameters after each of the first steps, whole in the run's
-                      dtype, and the ensemble's distances from them (members x steps)
+                      dtype, and the ensemble's distances from them (members x steps);
+                      the predicted class of each validation image at the end
 
 record() makes the subjects' runs, their ensembles, fingerprints and speed samples and
 writes them; check() makes them again and decides (Finding per quantity compared):
-trajectories by ensemble consistency, accuracy against the ensemble's band and a binomial
-interval, precision models and worst ratios against the recorded ones, speed by a rank test
+trajectories by ensemble consistency, accuracy against the ensemble's band and, image by
+image, a binomial interval on the images lost and gained, precision models and worst ratios against the recorded ones, speed by a rank test
 on the same machine only.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..common.data import Dataset
 from ..common.files import write_json, write_npz
 from ..common.params import Params
 from ..common.shapes import BLOCKS
@@ -42,9 +44,7 @@ class Subject:
 
     name: str
     run: trajectory.Run
-    val_accuracy: float | None = None
-    val_images: int = 0
-    member_accuracy: list[float] = field(default_factory=list)
+    val: Dataset | None = None  # the validation set of its data, where it has one
 
 
 @dataclass(frozen=True)
@@ -71,24 +71,33 @@ def _params_of(arrays: dict, prefix: str, count: int) -> list[Params]:
     return [Params(*(arrays[f"{prefix}_{i}_{b}"] for b in BLOCKS)) for i in range(count)]
 
 
-def record_subject(out: Path, subject: Subject, members: int, val=None) -> dict:
+def outcome(run: trajectory.Run, val: Dataset | None) -> dict:
+    """The run's validation accuracy and the size of the set, for baseline.json."""
+    if val is None:
+        return {"val_accuracy": None, "val_images": 0}
+    return {"val_accuracy": trajectory.val_accuracy(run.params[-1], val),
+            "val_images": len(val)}
+
+
+def record_subject(out: Path, subject: Subject, members: int) -> dict:
     """Write SUBJECT.npz; the subject's entry of baseline.json."""
-    run = subject.run
+    run, val = subject.run, subject.val
     at = trajectory.checkpoints(run.steps)
     anchor = trajectory.anchors(run, at)
     first = trajectory.first_steps(run)
     ensemble = trajectory.ensemble(run, members, at, anchor, first)
-    if val is not None:
-        subject.member_accuracy = [trajectory.val_accuracy(p, val) for p in ensemble.finals]
+    outcomes = {} if val is None else {
+        "val_predictions": trajectory.predictions(run.params[-1], val)}
     write_npz(out / f"{subject.name}.npz", {
         "recorded": trajectory.trajectory(run, at, anchor), "ensemble": ensemble.quantities,
         "first_ensemble": ensemble.first, **_params_arrays("anchor", anchor),
-        **_params_arrays("first", first)}, compressed=True)
+        **_params_arrays("first", first), **outcomes}, compressed=True)
     return {"dtype": run.dtype.name, "steps": run.steps, "checkpoints": at,
             "first_steps": len(first), "members": members, "batch": run.batch, "lr": run.lr,
             "reg": run.lam, "hidden": run.params[0].hidden,
-            "loss": trajectory.losses(run).tolist(), "val_accuracy": subject.val_accuracy,
-            "val_images": subject.val_images, "member_accuracy": subject.member_accuracy}
+            "loss": trajectory.losses(run).tolist(), **outcome(run, val),
+            "member_accuracy": [] if val is None else [
+                trajectory.val_accuracy(p, val) for p in ensemble.finals]}
 
 
 def write(out: Path, quick: bool, subjects: dict, prints: dict, speeds: dict) -> None:
@@ -132,6 +141,7 @@ class Recorded:
     first: list[Params]
     first_ensemble: np.ndarray
     u: float
+    predictions: np.ndarray | None  # on the validation set, from the final parameters
 
 
 def load_subject(directory: Path, name: str, entry: dict) -> Recorded:
@@ -144,6 +154,7 @@ def load_subject(directory: Path, name: str, entry: dict) -> Recorded:
         first = _params_of(arrays, "first", int(entry["first_steps"]))
         ensemble, recorded = arrays["ensemble"], arrays["recorded"]
         first_ensemble = arrays["first_ensemble"]
+        predictions = arrays.get("val_predictions")
         u = unit_roundoff(entry["dtype"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BaselineError(f"{path}: cannot read subject {name}: {err}") from None
@@ -154,7 +165,11 @@ def load_subject(directory: Path, name: str, entry: dict) -> Recorded:
     if first_ensemble.shape != (ensemble.shape[0], len(first)):
         raise BaselineError(f"{path}: the ensemble's first steps {first_ensemble.shape} do not "
                             f"match {ensemble.shape[0]} members and {len(first)} steps")
-    return Recorded(consistency.fit(ensemble), recorded, anchor, first, first_ensemble, u)
+    if predictions is not None and predictions.shape != (entry.get("val_images"),):
+        raise BaselineError(f"{path}: {predictions.shape} validation predictions for "
+                            f"{entry.get('val_images')} images")
+    return Recorded(consistency.fit(ensemble), recorded, anchor, first, first_ensemble, u,
+                    predictions)
 
 
 def judge_first_steps(name: str, now: list[float], then: Recorded) -> Finding:
@@ -190,24 +205,40 @@ def judge_trajectory(name: str, run: trajectory.Run, then: Recorded, at: list[in
                    f"{at[c.first_step - 1]}: {worst}", regression=True)
 
 
-def judge_accuracy(name: str, accuracy: float | None, entry: dict) -> Finding | None:
-    """Below the ensemble's band and below the binomial interval of the baseline's accuracy
-    on the same number of images: a regression."""
+def judge_accuracy(name: str, run: trajectory.Run, val: Dataset | None, then: Recorded,
+                   entry: dict) -> Finding | None:
+    """Validation accuracy of the run's final parameters, paired image by image with the
+    baseline's predictions (None where either has no validation set). A regression when the
+    accuracy is below the ensemble's band and the images it lost outnumber those it gained
+    beyond chance: of the images whose verdict changed, the share lost has a binomial
+    confidence interval (Clopper-Pearson, scipy.stats.binomtest) lying above one half, at
+    [regress] false_alarm one-sided (McNemar's exact test). An unpaired interval on the
+    accuracy would be blind to a few points on a few hundred images."""
     from scipy.stats import binomtest
 
-    if accuracy is None or entry.get("val_accuracy") is None:
+    if then.predictions is None or val is None:
         return None
-    n, then = entry["val_images"], entry["val_accuracy"]
-    band = entry.get("member_accuracy") or [then]
-    low_band = min(band)
-    interval = binomtest(round(then * n), n).proportion_ci(
-        1 - tolerance("regress.false_alarm"))
-    detail = (f"{accuracy:.4f} on {n} images; baseline {then:.4f}, ensemble "
-              f"{low_band:.4f} to {max(band):.4f}, binomial interval {interval.low:.4f} to "
-              f"{interval.high:.4f}")
-    if accuracy < low_band and accuracy < interval.low:
-        return Finding(f"{name}: validation accuracy", "REGRESSION", detail, regression=True)
-    return Finding(f"{name}: validation accuracy", "consistent", detail)
+    now = trajectory.predictions(run.params[-1], val)
+    if len(now) != len(then.predictions):
+        raise ValueError(f"{name}: {len(now)} validation images; the baseline judged "
+                         f"{len(then.predictions)}")
+    right_then, right_now = then.predictions == val.labels, now == val.labels
+    before, accuracy = float(right_then.mean()), float(right_now.mean())
+    lost, gained = int((right_then & ~right_now).sum()), int((~right_then & right_now).sum())
+    band = entry.get("member_accuracy") or [before]
+    what, alpha = f"{name}: validation accuracy", tolerance("regress.false_alarm")
+    detail = (f"{accuracy:.4f} on {len(now)} images; baseline {before:.4f}, ensemble "
+              f"{min(band):.4f} to {max(band):.4f}")
+    if lost + gained == 0:
+        return Finding(what, "consistent", f"{detail}; every image judged as before")
+    test = binomtest(lost, lost + gained, 0.5, alternative="greater")
+    interval = binomtest(lost, lost + gained).proportion_ci(1 - 2 * alpha)
+    detail += (f"; {lost} images lost, {gained} gained: the share lost "
+               f"{lost / (lost + gained):.2f} (interval {interval.low:.2f} to "
+               f"{interval.high:.2f}), p = {test.pvalue:.2g}")
+    if accuracy < min(band) and test.pvalue < alpha:
+        return Finding(what, "REGRESSION", detail, regression=True)
+    return Finding(what, "consistent", detail)
 
 
 def judge_fingerprints(then: dict, now: dict) -> list[Finding]:

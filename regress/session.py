@@ -49,12 +49,8 @@ class Settings:
     timeout: float = 300.0
 
 
-def _val() -> Dataset:
-    return subjects.mnist5k().val
-
-
-def _impl_run(s: Settings, quick: bool) -> tuple[trajectory.Run, float]:
-    """The outside step driven on the oracle's settings; (run, its validation accuracy)."""
+def _impl_run(s: Settings, quick: bool) -> trajectory.Run:
+    """The outside step driven on the oracle's settings."""
     from ..check.network import target
 
     step = target(s.impl, "step", s.dtype).func
@@ -62,7 +58,7 @@ def _impl_run(s: Settings, quick: bool) -> tuple[trajectory.Run, float]:
     steps = subjects.epochs(quick) * -(-len(split.train) // subjects.BATCH)
     run = trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train,
                            subjects.BATCH, subjects.LR, subjects.LAM, steps, s.dtype)
-    return run, trajectory.val_accuracy(run.params[-1], split.val)
+    return run
 
 
 def _impl_rate(s: Settings, quick: bool) -> list[float]:
@@ -167,10 +163,6 @@ def speed_work(s: Settings, quick: bool) -> dict[str, Callable[[], list[float]]]
     return ours
 
 
-def _made_subject(name: str, made: subjects.Made) -> Subject:
-    return Subject(name, trajectory.read(made.directory), made.val_accuracy, made.val_images)
-
-
 def _outside_val(run_dir: Path) -> Dataset | None:
     from ..check.run import read_run
 
@@ -180,6 +172,24 @@ def _outside_val(run_dir: Path) -> Dataset | None:
         return None
     return load(data, settings.get("pixels", "unit"), settings.get("val_fraction", 0.1),
                 settings.get("seed", 0)).val
+
+
+def make(s: Settings, kind: str, work: Path, ranks: int | None = None
+         ) -> tuple[trajectory.Run, Dataset | None]:
+    """A subject's run made (or read) as users make it, and its data's validation set."""
+    if kind == "run":
+        return trajectory.read(s.run), _outside_val(s.run)
+    if kind == "impl-step":
+        return _impl_run(s, s.quick), subjects.mnist5k().val
+    if kind == "oracle":
+        made = subjects.oracle(work, s.quick)
+    elif kind in ("mpi-data", "mpi-model"):
+        made = subjects.mpi(work / f"p{ranks}", s.quick, kind.split("-")[1], ranks)
+    elif kind == "gpu":
+        made = subjects.gpu(work, s.quick, s.gpu_gemm)
+    else:
+        raise baseline.BaselineError(f"{s.directory}: a subject of unknown kind {kind!r}")
+    return trajectory.read(made.directory), made.val
 
 
 # --- record ---------------------------------------------------------------------------------
@@ -202,12 +212,8 @@ def _record(s: Settings, out: Path, say: Say) -> None:
         work = Path(tmp)
         if s.run is not None:
             say(f"recording the outside run {s.run} and its ensemble of {members}")
-            val = _outside_val(s.run)
-            run = trajectory.read(s.run)
-            accuracy = None if val is None else trajectory.val_accuracy(run.params[-1], val)
             entries["run"] = {"kind": "run", **baseline.record_subject(
-                out, Subject("run", run, accuracy, 0 if val is None else len(val)),
-                members, val)}
+                out, Subject("run", *make(s, "run", work)), members)}
         elif s.impl is not None and s.kind == "gemm":
             say(f"recording the GEMM {s.impl}: its battery's precision models and ratios")
             prints = fingerprints.of_gemm(_gemm_battery(s), s.timeout)
@@ -216,23 +222,22 @@ def _record(s: Settings, out: Path, say: Say) -> None:
                                "layout": s.layout}
         elif s.impl is not None:
             say(f"recording the step {s.impl} and its ensemble of {members}")
-            run, accuracy = _impl_run(s, s.quick)
             entries["impl"] = {"kind": "impl-step", "impl": s.impl, **baseline.record_subject(
-                out, Subject("impl", run, accuracy, len(_val())), members, _val())}
+                out, Subject("impl", *make(s, "impl-step", work)), members)}
         else:
             say("the oracle's run and its ensemble")
             entries["oracle"] = {"kind": "oracle", **baseline.record_subject(
-                out, _made_subject("oracle", subjects.oracle(work, s.quick)), members, _val())}
+                out, Subject("oracle", *make(s, "oracle", work)), members)}
             for ranks in (s.ranks,) if s.ranks else MPI_RANKS:
                 for strategy in ("data", "model"):
                     say(f"mpiexec -n {ranks} oraclenet mpi train --strategy {strategy}")
-                    made = subjects.mpi(work / f"p{ranks}", s.quick, strategy, ranks)
-                    entries[f"mpi-{strategy}-p{ranks}"] = {
-                        "kind": f"mpi-{strategy}", "against": "oracle", "ranks": ranks,
-                        "val_accuracy": made.val_accuracy, "val_images": made.val_images}
+                    kind = f"mpi-{strategy}"
+                    entries[f"{kind}-p{ranks}"] = {
+                        "kind": kind, "against": "oracle", "ranks": ranks,
+                        **baseline.outcome(*make(s, kind, work, ranks))}
             say(f"the device trainer in float32 ({machine.gpu_name()}) and its ensemble")
             entries["gpu"] = {"kind": "gpu", **baseline.record_subject(
-                out, _made_subject("gpu", subjects.gpu(work, s.quick, s.gpu_gemm)), members)}
+                out, Subject("gpu", *make(s, "gpu", work)), members)}
             say("correctness fingerprints: the quick corpus's honest variants, the kernels")
             prints = fingerprints.ours()
         if s.speed:
@@ -273,23 +278,7 @@ def check(s: Settings, say: Say) -> list[Finding]:
             if kind == "impl-gemm":
                 prints = fingerprints.of_gemm(_gemm_battery(s), s.timeout)
                 continue
-            if kind == "run":
-                run, val = trajectory.read(s.run), _outside_val(s.run)
-                accuracy = None if val is None else trajectory.val_accuracy(run.params[-1], val)
-            elif kind == "impl-step":
-                run, accuracy = _impl_run(s, s.quick)
-            elif kind == "oracle":
-                made = subjects.oracle(work, s.quick)
-                run, accuracy = trajectory.read(made.directory), made.val_accuracy
-            elif kind in ("mpi-data", "mpi-model"):
-                made = subjects.mpi(work / f"p{ranks}", s.quick, kind.split("-")[1], ranks)
-                run, accuracy = trajectory.read(made.directory), made.val_accuracy
-            elif kind == "gpu":
-                made = subjects.gpu(work, s.quick, s.gpu_gemm)
-                run, accuracy = trajectory.read(made.directory), made.val_accuracy
-            else:
-                raise baseline.BaselineError(f"{s.directory}: subject {name} of unknown kind "
-                                             f"{kind!r}")
+            run, val = make(s, kind, work, ranks)
             against = entry.get("against", name)
             reference = base["subjects"].get(against, {})
             then = baseline.load_subject(s.directory, against, reference)
@@ -297,10 +286,7 @@ def check(s: Settings, say: Say) -> list[Finding]:
             first = trajectory.distances(run, then.first, then.u)
             findings.append(baseline.judge_first_steps(name, first, then))
             findings.append(baseline.judge_trajectory(name, run, then, at))
-            accuracy_entry = {**reference, "val_accuracy": entry.get("val_accuracy",
-                                                                       reference.get(
-                                                                           "val_accuracy"))}
-            found = baseline.judge_accuracy(name, accuracy, accuracy_entry)
+            found = baseline.judge_accuracy(name, run, val, then, reference)
             if found is not None:
                 findings.append(found)
             plots.append(Plot(name, then, trajectory.trajectory(run, at, then.anchor), at,

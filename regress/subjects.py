@@ -9,7 +9,7 @@
     impl        an outside training step, MODULE:FUNCTION, driven on the oracle's settings
 
 Every subject ends as a run directory (common/dump.py's format, written by the trainers'
-own --dump-dir) and a validation accuracy where the data have a validation set. The oracle
+own --dump-dir) and the validation set of its data (judged on the final parameters). The oracle
 and the MPI trainers share one setting, so the MPI runs are judged against the oracle's
 ensemble, at any rank count.
 """
@@ -17,7 +17,6 @@ ensemble, at any rank count.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.data import Split, load, write_idx
+from ..common.data import Dataset, Split, load, write_idx
 
 HIDDEN, BATCH, LR, LAM = 16, 250, 0.5, 1e-3  # mnist5k: 18 steps an epoch
 GPU = dict(hidden=8, batch=9, images=60, epochs=2)  # 12 float32 steps in the simulator
@@ -42,12 +41,10 @@ def mnist5k() -> Split:
 
 @dataclass(frozen=True)
 class Made:
-    """A subject's run: its dump directory, its validation accuracy (None: no validation set
-    in its data) and the size of that set."""
+    """A subject's run: its dump directory and the validation set of its data."""
 
     directory: Path
-    val_accuracy: float | None
-    val_images: int
+    val: Dataset
 
 
 def epochs(quick: bool) -> int:
@@ -69,11 +66,6 @@ def _run(argv: list[str], what: str, env: dict | None = None) -> None:
         raise ValueError(f"{what} failed (exit code {done.returncode}): {tail}")
 
 
-def _made(directory: Path, record: Path, val_images: int) -> Made:
-    accuracy = json.loads(record.read_text()).get("val_accuracy")
-    return Made(directory, accuracy, val_images)
-
-
 def train_flags(quick: bool) -> list[str]:
     return ["-n", str(HIDDEN), "-b", str(BATCH), "-l", str(LR), "-r", str(LAM), "-e",
             str(epochs(quick)), "--quiet"]
@@ -81,9 +73,8 @@ def train_flags(quick: bool) -> list[str]:
 
 def oracle(work: Path, quick: bool) -> Made:
     out = work / "oracle"
-    _run(_oraclenet("train", *train_flags(quick), "--dump-dir", str(out), "--json",
-                    str(work / "oracle.json")), "oraclenet train")
-    return _made(out, work / "oracle.json", len(mnist5k().val))
+    _run(_oraclenet("train", *train_flags(quick), "--dump-dir", str(out)), "oraclenet train")
+    return Made(out, mnist5k().val)
 
 
 def mpiexec() -> str:
@@ -96,10 +87,9 @@ def mpi(work: Path, quick: bool, strategy: str, ranks: int) -> Made:
     out = work / f"mpi-{strategy}"
     flags = [f for f in train_flags(quick) if f != "--quiet"]
     _run([mpiexec(), "-n", str(ranks), *_oraclenet("mpi", "train", "--strategy", strategy,
-                                                    *flags, "--dump-dir", str(out), "--json",
-                                                    str(work / f"mpi-{strategy}.json"))],
+                                                    *flags, "--dump-dir", str(out))],
          f"mpiexec -n {ranks} oraclenet mpi train --strategy {strategy}")
-    return _made(out, work / f"mpi-{strategy}.json", len(mnist5k().val))
+    return Made(out, mnist5k().val)
 
 
 def small_idx(directory: Path, images: int) -> Path:
@@ -124,6 +114,6 @@ def gpu(work: Path, quick: bool, gemm: str = "naive") -> Made:
     env = {} if simulated() or device_error() is None else {"NUMBA_ENABLE_CUDASIM": "1"}
     _run(_oraclenet("gpu", "train", "--data", str(data), "-n", str(GPU["hidden"]), "-b",
                     str(GPU["batch"]), "-e", str(GPU["epochs"]), "-l", str(LR), "-r", str(LAM),
-                    "--dtype", "float32", "--gemm", gemm, "--quiet", "--dump-dir", str(out),
-                    "--json", str(work / "gpu.json")), "oraclenet gpu train", env)
-    return _made(out, work / "gpu.json", len(load(str(data)).val))
+                    "--dtype", "float32", "--gemm", gemm, "--quiet", "--dump-dir", str(out)),
+         "oraclenet gpu train", env)
+    return Made(out, load(str(data)).val)

@@ -114,21 +114,24 @@ def verdicts(stdout: str) -> dict[str, str]:
             if len(cells) >= 2}
 
 
-@pytest.mark.parametrize(("name", "exit_code", "verdict", "first"), [
-    ("step", 0, "identical", "identical"),
-    ("reversed_hidden_rows", 0, "consistent", "from step 1"),
-    ("l2_on_b1", 1, "REGRESSION", "from step 2"),  # b1 starts at 0: step 1 is the same
-    ("lr_halved_after_the_first_epoch", 1, "REGRESSION", "identical"),  # epoch 1: 18 steps
+@pytest.mark.parametrize(("name", "exit_code", "verdict", "accuracy", "first"), [
+    ("step", 0, "identical", "consistent", "identical"),
+    ("reversed_hidden_rows", 0, "consistent", "consistent", "from step 1"),
+    # b1 starts at 0: step 1 is the same; the final predictions too (a correctness regression)
+    ("l2_on_b1", 1, "REGRESSION", "consistent", "from step 2"),
+    # epoch 1 (18 steps) is the same; 0.690 against 0.738 on 500 images, 31 lost and 7 gained
+    ("lr_halved_after_the_first_epoch", 1, "REGRESSION", "REGRESSION", "identical"),
 ])
 def test_an_outside_steps_regressions_and_harmless_changes(step_baseline, name, exit_code,
-                                                           verdict, first):
-    """The trajectory's verdict, and the first steps kept whole: from which step the run
-    stops being the baseline bit for bit."""
+                                                           verdict, accuracy, first):
+    """The trajectory's verdict, the accuracy's, and the first steps kept whole: from which
+    step the run stops being the baseline bit for bit."""
     done = regress("check", "--baseline", step_baseline, "--impl", f"{MODULE}:{name}",
                    "--no-speed")
     assert done.returncode == exit_code, done.stdout + done.stderr[-2000:]
     found = verdicts(done.stdout)
     assert found["impl: trajectory"] == verdict, done.stdout
+    assert found["impl: validation accuracy"] == accuracy, done.stdout
     line = next(line for line in done.stdout.splitlines() if line.startswith("impl: first"))
     assert first in line, line
 
@@ -166,6 +169,12 @@ def test_a_gemm_on_device_arrays_is_recorded_and_checked_on_them(tmp_path):
         usage.stderr, usage.stderr
 
 
+def _edited(data: dict, **impl) -> dict:
+    """baseline.json with some of the impl subject's entries replaced."""
+    data["subjects"]["impl"].update(impl)
+    return data
+
+
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: (d / "baseline.json").write_text("{"), "cannot read the baseline"),
     (lambda d: (d / "baseline.json").write_text('{"format": 0}'),
@@ -175,6 +184,9 @@ def test_a_gemm_on_device_arrays_is_recorded_and_checked_on_them(tmp_path):
      f"not a baseline of format {FORMAT}"),
     (lambda d: (d / "impl.npz").write_bytes(b"PK\x03"), "cannot read subject impl"),
     (lambda d: (d / "impl.npz").unlink(), "cannot read subject impl"),
+    (lambda d: (d / "baseline.json").write_text(json.dumps(_edited(
+        json.loads((d / "baseline.json").read_text()), val_images=499))),
+     "(500,) validation predictions for 499 images"),
     (lambda d: (d / "baseline.json").write_text(json.dumps(
         {**json.loads((d / "baseline.json").read_text()), "subjects": []})),
      "malformed (subjects)"),
