@@ -39,6 +39,7 @@ from oraclenet.corpus.outside import (
 )
 from oraclenet.judge.tolerances import tolerance
 from oraclenet.regress import consistency, subjects, trajectory
+from oraclenet.regress.baseline import judge_accuracy
 from oraclenet.regress.machine import fingerprint
 
 MEMBERS = 60
@@ -68,9 +69,17 @@ def main() -> None:
         run = trajectory.read(subjects.oracle(work, quick=False).directory)
         at = trajectory.checkpoints(run.steps)
         anchor = trajectory.anchors(run, at)
-        models = consistency.fit(trajectory.ensemble(run, MEMBERS, at, anchor).quantities)
+        ensemble = trajectory.ensemble(run, MEMBERS, at, anchor)
+        models = consistency.fit(ensemble.quantities)
+        val = subjects.mnist5k().val
+        then = trajectory.predictions(run.params[-1], val)
+        band = [trajectory.val_accuracy(p, val) for p in ensemble.finals]
+        accuracy_alarms = []
 
         def judge(new: trajectory.Run) -> consistency.Consistency:
+            """The trajectory's verdict; the accuracy's false alarms are counted apart."""
+            found = judge_accuracy("rerun", new, val, then, band)
+            accuracy_alarms.append(found.regression)
             return consistency.judge(models, trajectory.trajectory(new, at, anchor))
 
         def driven(step) -> trajectory.Run:
@@ -89,6 +98,7 @@ def main() -> None:
                     trajectory.read(made.directory))
         real["hidden units in reverse order"] = judge(driven(reversed_hidden_rows))
         real["sigmoid through logaddexp, log-softmax"] = judge(driven(logaddexp))
+        harmless_accuracy_alarms = sum(accuracy_alarms)
         batches = -(-len(run.train) // run.batch)
         planted = {"L2 term on b1 as well": judge(driven(l2_on_b1)),
                    "learning rate halved after the first epoch": judge(driven(
@@ -125,6 +135,10 @@ of every sum's order): false alarms in {reordered_alarms} of {args.reorderings};
 over them {min(c.min_p for c in reordered):.3g}, median {np.median([c.min_p for c in
 reordered]):.3g}.
 
+**Validation accuracy** (image by image against the baseline's predictions, the same 500
+images): false alarms in {harmless_accuracy_alarms} of the {args.reorderings + len(real)} real
+harmless reruns above and below.
+
 **Other honest implementations**: false alarms in {real_alarms} of {len(real)}. They sit deep
 inside the ensemble (p near 1): its members carry `[regress] member_roundings` roundings per
 step, more than these implementations differ by, so a change smaller than that per step
@@ -155,6 +169,7 @@ Caught from eps = {min((e for e, c in scaled.items() if not c.consistent), defau
         "fresh_min_p": [c.min_p for c in fresh], "reorderings": args.reorderings,
         "reordered_false_alarms": reordered_alarms,
         "reordered_min_p": [c.min_p for c in reordered],
+        "harmless_accuracy_false_alarms": harmless_accuracy_alarms,
         "real": {k: {"consistent": c.consistent, "min_p": c.min_p} for k, c in real.items()},
         "scaled_lr": {f"{e:.0e}": {"consistent": c.consistent, "min_p": c.min_p}
                       for e, c in scaled.items()},

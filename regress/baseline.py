@@ -12,8 +12,8 @@
 record() makes the subjects' runs, their ensembles, fingerprints and speed samples and
 writes them; check() makes them again and decides (Finding per quantity compared):
 trajectories by ensemble consistency, accuracy against the ensemble's band and, image by
-image, a binomial interval on the images lost and gained, precision models and worst ratios against the recorded ones, speed by a rank test
-on the same machine only.
+image, a binomial interval on the images lost and gained, precision models and worst
+ratios against the recorded ones, speed by a rank test on the same machine only.
 """
 
 from __future__ import annotations
@@ -205,10 +205,11 @@ def judge_trajectory(name: str, run: trajectory.Run, then: Recorded, at: list[in
                    f"{at[c.first_step - 1]}: {worst}", regression=True)
 
 
-def judge_accuracy(name: str, run: trajectory.Run, val: Dataset | None, then: Recorded,
-                   entry: dict) -> Finding | None:
+def judge_accuracy(name: str, run: trajectory.Run, val: Dataset | None,
+                   then: np.ndarray | None, band: list[float]) -> Finding | None:
     """Validation accuracy of the run's final parameters, paired image by image with the
-    baseline's predictions (None where either has no validation set). A regression when the
+    baseline's predictions `then` (None where either has no validation set); `band`: the
+    ensemble members' accuracies (empty: the baseline's alone). A regression when the
     accuracy is below the ensemble's band and the images it lost outnumber those it gained
     beyond chance: of the images whose verdict changed, the share lost has a binomial
     confidence interval (Clopper-Pearson, scipy.stats.binomtest) lying above one half, at
@@ -216,16 +217,16 @@ def judge_accuracy(name: str, run: trajectory.Run, val: Dataset | None, then: Re
     accuracy would be blind to a few points on a few hundred images."""
     from scipy.stats import binomtest
 
-    if then.predictions is None or val is None:
+    if then is None or val is None:
         return None
     now = trajectory.predictions(run.params[-1], val)
-    if len(now) != len(then.predictions):
+    if len(now) != len(then):
         raise ValueError(f"{name}: {len(now)} validation images; the baseline judged "
-                         f"{len(then.predictions)}")
-    right_then, right_now = then.predictions == val.labels, now == val.labels
+                         f"{len(then)}")
+    right_then, right_now = then == val.labels, now == val.labels
     before, accuracy = float(right_then.mean()), float(right_now.mean())
     lost, gained = int((right_then & ~right_now).sum()), int((~right_then & right_now).sum())
-    band = entry.get("member_accuracy") or [before]
+    band = band or [before]
     what, alpha = f"{name}: validation accuracy", tolerance("regress.false_alarm")
     detail = (f"{accuracy:.4f} on {len(now)} images; baseline {before:.4f}, ensemble "
               f"{min(band):.4f} to {max(band):.4f}")

@@ -286,7 +286,8 @@ def check(s: Settings, say: Say) -> list[Finding]:
             first = trajectory.distances(run, then.first, then.u)
             findings.append(baseline.judge_first_steps(name, first, then))
             findings.append(baseline.judge_trajectory(name, run, then, at))
-            found = baseline.judge_accuracy(name, run, val, then, reference)
+            found = baseline.judge_accuracy(name, run, val, then.predictions,
+                                            reference.get("member_accuracy", []))
             if found is not None:
                 findings.append(found)
             plots.append(Plot(name, then, trajectory.trajectory(run, at, then.anchor), at,
