@@ -246,4 +246,6 @@ def test_the_committed_quick_baseline_holds_at_3_ranks(tmp_path):
         assert found[f"mpi-{strategy} (P = 3): trajectory"] == "consistent", done.stdout
     assert sum(what.startswith("mpi-") and what.endswith("trajectory") for what in found) == 2
     assert found["oracle: trajectory"] in ("identical", "consistent"), done.stdout
+    assert all(found[f"{who}: validation accuracy"] == "consistent" for who in (
+        "oracle", "mpi-data (P = 3)", "mpi-model (P = 3)", "gpu")), done.stdout
     assert (tmp_path / "r" / "band-mpi-model-p-3.png").stat().st_size > 0
