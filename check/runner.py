@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..gpu.target import tune_simulator
 from ..judge.verdict import Verdict
 
 STATUSES = ("pass", "FAIL", "timeout", "error")
@@ -66,6 +67,7 @@ def _safe(run: Callable[[object], Outcome], case, name: str, shape: str) -> Outc
 
 
 def _child(run, cases, names, shapes, start: int, conn) -> None:
+    tune_simulator()  # the library's and the plugin's callers keep their own interpreter
     for i in range(start, len(cases)):
         conn.send(("start", i))
         conn.send(("done", _safe(run, cases[i], names[i], shapes[i])))

@@ -28,6 +28,7 @@ from .common.cli import (
     say_error,
 )
 from .common.process import exit_on_sigterm, quiet_float_warnings, tune_for_speed
+from .gpu.target import tune_simulator
 
 MPI_TRAIN = "oraclenet mpi train"
 SECTIONS = ("oracle", "gradcheck", "mpi", "gpu", "separation")  # verify.SECTIONS, without numpy
@@ -337,6 +338,7 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     tune_for_speed()
+    tune_simulator()
     exit_on_sigterm()
     quiet_float_warnings()
     argv = sys.argv[1:] if argv is None else argv
