@@ -8,7 +8,8 @@ beyond roundoff or made anything slower.
     subjects.py     the runs a baseline covers, made the way users start them
     fingerprints.py worst ratios of correct runs, precision models of kernels and GEMMs
     machine.py      the machine's fingerprint and the provenance
-    speed.py        repeated timings and the Mann-Whitney decision
+    speed.py        timings against a probe, one process per sample, and the rank test
+    speed_worker.py internal: the fresh process that takes one speed sample
     baseline.py     the baseline's files, and each decision against them
     session.py      regress record and regress check, and the report
 """

@@ -32,7 +32,7 @@ from ..judge.roundoff import unit_roundoff
 from ..judge.tolerances import tolerance
 from . import consistency, machine, speed, trajectory
 
-FORMAT = 2
+FORMAT = 3
 BASELINE_JSON = "baseline.json"
 MEMBERS = {True: 30, False: 60}  # quick, default
 REPEATS = {True: 5, False: 7}
@@ -123,8 +123,8 @@ def read(directory: Path) -> dict:
         raise BaselineError(f"{path}: incomplete, missing {', '.join(missing)}")
     shapes = {"subjects": dict, "fingerprints": dict, "speed": dict, "machine": dict}
     wrong = [k for k, kind in shapes.items() if not isinstance(data[k], kind)]
-    if wrong or not all(isinstance(e, dict) for e in data["subjects"].values()) or not all(
-            isinstance(v, list) and len(v) >= 2 for v in data["speed"].values()):
+    if wrong or not all(isinstance(e, dict) for e in data["subjects"].values()) or any(
+            speed.Samples.from_json(v) is None for v in data["speed"].values()):
         raise BaselineError(f"{path}: malformed ({', '.join(wrong) or 'subjects or speed'})")
     return data
 
@@ -281,18 +281,19 @@ def judge_fingerprints(then: dict, now: dict) -> list[Finding]:
     return found
 
 
-def judge_speed(then: dict, now: dict, machine_then: dict, machine_now: dict
+def judge_speed(then: dict, now: dict[str, speed.Samples], differ: list[str]
                 ) -> list[Finding]:
-    differ = machine.differences(machine_then, machine_now)
+    """then: the baseline's speed entries (read() checked them); now: the samples measured
+    on this machine, whose differences from the recording machine are `differ`."""
     found = []
-    for name, samples in then.items():
-        if name not in now:
-            continue
+    for name, entry in then.items():
         if differ:
-            v = speed.SpeedVerdict(name, "", "not compared", None, None,
+            v = speed.SpeedVerdict(name, "not compared", None, None,
                                    "another machine: " + "; ".join(differ))
+        elif name not in now:
+            continue
         else:
-            v = speed.compare(name, "", samples, now[name])
+            v = speed.compare(name, speed.Samples.from_json(entry), now[name])
         detail = v.reason if v.status == "not compared" else str(v).split(": ", 1)[1]
         found.append(Finding(f"speed: {name}", v.status, detail,
                              regression=v.status == "slower"))

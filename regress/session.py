@@ -10,8 +10,11 @@ baseline covers what --run (a run directory) or --impl (a training step, or a GE
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,7 +64,10 @@ def _impl_run(s: Settings, quick: bool) -> trajectory.Run:
     return run
 
 
-def _impl_rate(s: Settings, quick: bool) -> list[float]:
+# --- speed: the work of one sample, measured in a fresh process each (regress/speed.py) -----
+
+def _impl_work(s: Settings) -> speed.Work:
+    """Images/s of the outside step: an epoch on the oracle's settings."""
     from ..check.network import target
 
     step = target(s.impl, "step", s.dtype).func
@@ -73,7 +79,7 @@ def _impl_rate(s: Settings, quick: bool) -> list[float]:
                          subjects.LR, subjects.LAM, steps, s.dtype)
         return float(len(split.train))
 
-    return speed.rates(work, baseline.REPEATS[quick])
+    return work
 
 
 def _gemm_target(s: Settings):
@@ -88,24 +94,26 @@ def _gemm_battery(s: Settings):
     return gemm.battery(_gemm_target(s), "quick")
 
 
-def _oracle_rate(quick: bool) -> list[float]:
-    """Images/s of the oracle's trainer, one epoch of mnist5k at H = 64, batch 32."""
+def _oracle_work(batch: int = subjects.BATCH) -> speed.Work:
+    """Images/s of the oracle's trainer, one epoch of mnist5k at H = 64 in the subjects'
+    batches of 250 (in batches of 32 the per-step Python work is more of the time, and its
+    rate less steady from one process to the next)."""
     from ..reference.train import train
 
     split = subjects.mnist5k()
 
     def work() -> float:
-        train(init_params(64, 0), split.train, None, epochs=1, batch=32, lr=0.1, lam=1e-4,
+        train(init_params(64, 0), split.train, None, epochs=1, batch=batch, lr=0.1, lam=1e-4,
               progress=False)
         return float(len(split.train))
 
-    return speed.rates(work, baseline.REPEATS[quick])
+    return work
 
 
 GEMM_SHAPE = (800, 1000, 784)  # the course's benchmark: C := 2 A B + 5 C
 
 
-def _gemm_rate(call, dtype: str, quick: bool) -> list[float]:
+def _gemm_work(call, dtype: str) -> speed.Work:
     """GFLOP/s of call(C, A, B, alpha, beta) at the course's shape."""
     M, N, K = GEMM_SHAPE
     rng = np.random.default_rng(0)
@@ -116,12 +124,12 @@ def _gemm_rate(call, dtype: str, quick: bool) -> list[float]:
         call(C, A, B, 2.0, 5.0)
         return 2.0 * M * N * K / 1e9
 
-    return speed.rates(work, baseline.REPEATS[quick])
+    return work
 
 
-def _gpu_gemm_rate(quick: bool, shape: tuple[int, int, int] = GEMM_SHAPE) -> list[float]:
+def _gpu_gemm_work(shape: tuple[int, int, int] = GEMM_SHAPE) -> speed.Work:
     """GFLOP/s of our regblock kernel in float32 at the course's shape on the device, C := 2 A
-    B + 5 C (device arrays, no copies; after a warm-up launch that compiles it)."""
+    B + 5 C (device arrays, no copies; the warm-up sample compiles it)."""
     from numba import cuda
 
     from ..gpu.gemm import gemm
@@ -136,31 +144,73 @@ def _gpu_gemm_rate(quick: bool, shape: tuple[int, int, int] = GEMM_SHAPE) -> lis
         cuda.synchronize()
         return 2.0 * M * N * K / 1e9
 
-    work()
-    return speed.rates(work, baseline.REPEATS[quick])
+    return work
 
 
 def _numpy_gemm(C, A, B, alpha, beta):
     C[...] = alpha * (A @ B) + beta * C
 
 
-def speed_work(s: Settings, quick: bool) -> dict[str, Callable[[], list[float]]]:
-    """The speeds a baseline of this kind records, each a function measuring its samples (an
+GPU_GEMM = "GPU GEMM GFLOP/s (regblock float32)"
+
+
+def speed_work(s: Settings) -> dict[str, Callable[[], speed.Work]]:
+    """The speeds a baseline of this kind records, each a function that prepares its work (an
     outside GEMM on device arrays: with the copies in and out, as `check gemm` calls it)."""
     if s.run is not None:
         return {}
     if s.impl is not None and s.kind == "gemm":
-        target = _gemm_target(s)
-        return {"impl GEMM GFLOP/s": lambda: _gemm_rate(
-            lambda C, A, B, alpha, beta: target.call(C, A, B, alpha, beta, False, False),
-            s.dtype, quick)}
+        def impl_gemm() -> speed.Work:
+            target = _gemm_target(s)
+            return _gemm_work(lambda C, A, B, alpha, beta: target.call(
+                C, A, B, alpha, beta, False, False), s.dtype)
+
+        return {"impl GEMM GFLOP/s": impl_gemm}
     if s.impl is not None:
-        return {"impl images/s": lambda: _impl_rate(s, quick)}
-    ours = {"oracle images/s": lambda: _oracle_rate(quick),
-            "numpy GEMM GFLOP/s": lambda: _gemm_rate(_numpy_gemm, "float64", quick)}
+        return {"impl images/s": lambda: _impl_work(s)}
+    ours = {"oracle images/s": _oracle_work,
+            "numpy GEMM GFLOP/s": lambda: _gemm_work(_numpy_gemm, "float64")}
     if gpu_available():  # the simulator's speed means nothing
-        ours["GPU GEMM GFLOP/s (regblock float32)"] = lambda: _gpu_gemm_rate(quick)
+        ours[GPU_GEMM] = _gpu_gemm_work
     return ours
+
+
+def sample(s: Settings, name: str) -> tuple[float, float | None]:
+    """One sample of speed `name` in this process: (rate, rate relative to the probe, or
+    None)."""
+    return speed.measure(speed_work(s)[name](), probe=name != GPU_GEMM)
+
+
+SAMPLE_FIELDS = ("quick", "impl", "kind", "dtype", "convention", "arrays", "layout")
+
+
+def spawn_sample(s: Settings, name: str) -> tuple[float, float | None]:
+    """sample() in a fresh process (regress/speed_worker.py), given the settings that choose
+    and prepare the work. A worker that fails (the outside code raised, say) is a ValueError
+    with the last line it wrote."""
+    given = json.dumps({k: getattr(s, k) for k in SAMPLE_FIELDS})
+    try:
+        done = subprocess.run([sys.executable, "-m", f"{__package__}.speed_worker", given,
+                               name], capture_output=True, text=True, timeout=subjects.TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"speed: {name}: no sample within {subjects.TIMEOUT:g} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise ValueError(f"speed: {name}: the measuring process failed: {last}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return found["rate"], found["relative"]
+
+
+def _speeds(s: Settings, say: Say, names=None) -> dict[str, speed.Samples]:
+    """The speed samples of this kind of baseline (those named, of a check), each from a
+    fresh process, one after another; measured before anything else is made."""
+    found = {}
+    for name in speed_work(s):
+        if names is None or name in names:
+            repeats = baseline.REPEATS[s.quick]
+            say(f"speed: {name}, {repeats} processes")
+            found[name] = speed.Samples.of([spawn_sample(s, name) for _ in range(repeats)])
+    return found
 
 
 def _outside_val(run_dir: Path) -> Dataset | None:
@@ -207,7 +257,8 @@ def record(s: Settings, say: Say) -> None:
 
 def _record(s: Settings, out: Path, say: Say) -> None:
     members = baseline.MEMBERS[s.quick]
-    entries, speeds, prints = {}, {}, {}
+    entries, prints = {}, {}
+    speeds = {name: samples.to_json() for name, samples in _speeds(s, say).items()}
     with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:
         work = Path(tmp)
         if s.run is not None:
@@ -240,11 +291,8 @@ def _record(s: Settings, out: Path, say: Say) -> None:
                 out, Subject("gpu", *make(s, "gpu", work)), members)}
             say("correctness fingerprints: the quick corpus's honest variants, the kernels")
             prints = fingerprints.ours()
-        if s.speed:
-            for name, measure in speed_work(s, s.quick).items():
-                say(f"speed: {name}, {baseline.REPEATS[s.quick]} runs")
-                speeds[name] = measure()
     baseline.write(out, s.quick, entries, prints, speeds)
+
 
 
 # --- check ----------------------------------------------------------------------------------
@@ -262,7 +310,9 @@ def check(s: Settings, say: Say) -> list[Finding]:
     if kinds & {"impl-step", "impl-gemm"} and s.impl is None:
         raise ValueError(f"{s.directory} is an outside implementation's baseline: give it with "
                          "--impl MODULE:FUNCTION")
-    findings, plots, speeds, prints = [], [], {}, {}
+    findings, plots, prints = [], [], {}
+    differ = machine.differences(base["machine"], machine.fingerprint())
+    speeds = _speeds(s, say, base["speed"]) if s.speed and not differ else {}
     done = set()
     with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:
         work = Path(tmp)
@@ -298,13 +348,7 @@ def check(s: Settings, say: Say) -> list[Finding]:
                 prints = fingerprints.ours()
             findings += baseline.judge_fingerprints(base["fingerprints"], prints)
         if s.speed and base["speed"]:
-            measures = speed_work(s, s.quick)
-            for name in base["speed"]:
-                if name in measures:
-                    say(f"speed: {name}")
-                    speeds[name] = measures[name]()
-            findings += baseline.judge_speed(base["speed"], speeds, base["machine"],
-                                             machine.fingerprint())
+            findings += baseline.judge_speed(base["speed"], speeds, differ)
         elif base["speed"]:
             findings.append(Finding("speed", "not compared", "--no-speed"))
     if s.report is not None:

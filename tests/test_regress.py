@@ -136,6 +136,31 @@ def test_an_outside_steps_regressions_and_harmless_changes(step_baseline, name, 
     assert first in line, line
 
 
+def test_a_speed_regression_is_caught_on_the_same_machine(step_baseline, tmp_path):
+    """An extra copy of X per step: the same trajectory bit for bit, 0.8x the speed."""
+    done = regress("check", "--baseline", step_baseline, "--impl",
+                   f"{MODULE}:extra_copy_of_X", "--report", tmp_path / "r")
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    assert verdicts(done.stdout)["speed: impl images/s"] == "slower", done.stdout
+    assert verdicts(done.stdout)["impl: trajectory"] == "identical", done.stdout
+    assert (tmp_path / "r" / "band-impl.png").stat().st_size > 0
+
+
+def test_a_gemm_on_tf32_inputs_is_a_precision_regression_and_a_tile_size_is_not(tmp_path):
+    out = tmp_path / "gemm-baseline"
+    done = regress("record", "--out", out, "--quick", "--impl", f"{MODULE}:gemm_tile_16",
+                   "--kind", "gemm", "--dtype", "float32")
+    assert done.returncode == 0, done.stderr[-3000:]
+    same = regress("check", "--baseline", out, "--quick", "--impl", f"{MODULE}:gemm_tile_32",
+                   "--kind", "gemm", "--dtype", "float32")
+    assert same.returncode == 0, same.stdout + same.stderr[-2000:]
+    tf32 = regress("check", "--baseline", out, "--quick", "--impl",
+                   f"{MODULE}:gemm_tf32_inputs", "--kind", "gemm", "--dtype", "float32")
+    assert tf32.returncode == 1, tf32.stdout + tf32.stderr[-2000:]
+    assert "behaved like float32 (" in tf32.stdout and "now like tf32 (" in tf32.stdout, \
+        tf32.stdout
+
+
 def test_roundings_count_units_of_the_largest_entry_of_a_block():
     """W1's largest entry made 0.5, then moved by exactly 6 u of itself (0.5 + 3 u is a
     float64): 6 roundings, the other blocks none."""
