@@ -18,8 +18,8 @@ SEEDS = range(20)
 
 
 def gemm_worst(dtype, tier: str) -> float:
-    """One product (float32), or two in the other order than the oracle's (float64): one or
-    two roundings against gamma_3 or gamma_4, the worst of 20 draws. The statistical tier:
+    """One product (float32), or three in two orders (float64): one or two roundings against
+    gamma_3 or gamma_5, the worst of 20 draws. The statistical tier:
     1,000 equal terms one by one in float32, a systematic error the random walk barely
     covers."""
     if tier == "statistical":
@@ -28,12 +28,16 @@ def gemm_worst(dtype, tier: str) -> float:
         C0 = np.zeros((8, 9), dtype)
         return compare_gemm(G.honest("one by one")(A, B, C0, 1.0, 0.0), A, B,
                             C0).statistical_ratio
+    # float64 is judged against numpy's own float64 product, whose order its BLAS picks:
+    # summed one by one, or reversed, or with FMAs, it differs from one of these two orders.
+    shape, orders = ((1, 1, 1), ["reversed"]) if dtype == np.float32 else (
+        (1, 1, 3), ["reversed", "one by one"])
     worst = 0.0
     for seed in SEEDS:
-        shape = (1, 1, 1) if dtype == np.float32 else (1, 1, 2)
         A, B, C0, alpha, beta = C.gemm_problem("uniform", shape, dtype, seed)
-        v = compare_gemm(G.honest("reversed")(A, B, C0, alpha, beta), A, B, C0, alpha, beta)
-        worst = max(worst, v.rigorous_ratio)
+        for order in orders:
+            v = compare_gemm(G.honest(order)(A, B, C0, alpha, beta), A, B, C0, alpha, beta)
+            worst = max(worst, v.rigorous_ratio)
     return worst
 
 
