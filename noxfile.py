@@ -11,9 +11,15 @@ BACKEND = "uv|venv"
 @nox.session(venv_backend=BACKEND)
 def tests(session: nox.Session) -> None:
     """The whole test suite: tests/test_wheel.py builds and installs the wheel as well, and
-    tests/test_examples.py is `nox -s examples`."""
+    tests/test_examples.py is `nox -s examples`. One pytest worker per core (pytest-xdist),
+    each taking whole files, so that a module's costly fixture (the installed wheel, a
+    recorded baseline) is built once; then the tests that time something, alone (marked
+    serial)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "loadfile", "-m", "not serial",
+                *session.posargs)
+    # exit code 5: the arguments selected no serial test
+    session.run("pytest", "-m", "serial", *session.posargs, success_codes=[0, 5])
 
 
 @nox.session(venv_backend=BACKEND)

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MPIEXEC, ORACLENET = BIN / "mpiexec", BIN / "oraclenet"
 TIMEOUT_S = 300
+GPU_RANKS = 3  # the rank count at which the test suite runs tests/mpi's --gpu tests
 choose()  # --gpu runs: on the GPU, or in the simulator, as the GPU tests
 
 
@@ -38,8 +39,11 @@ def mpi(*argv, ranks=2):
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
 def test_equivalence_suite_under_mpiexec(ranks):
     """tests/mpi at P ranks (4 oversubscribe the 2 cores): every step against the oracle,
-    the planted MPI bugs, the bytes per step."""
-    out = mpiexec(sys.executable, "-m", "mpi4py", "-m", "pytest", "--with-mpi", "-q",
+    the planted MPI bugs, the bytes per step. The --gpu tests run at P = 3 alone here, where
+    the splits are uneven and a rank has no column (every simulated step costs seconds);
+    `nox -s mpi` runs them at P = 2, 3 and 4."""
+    only = () if ranks == GPU_RANKS else ("-k", "not gpu")
+    out = mpiexec(sys.executable, "-m", "mpi4py", "-m", "pytest", "--with-mpi", "-q", *only,
                   "tests/mpi", ranks=ranks)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
@@ -196,6 +200,7 @@ def rank_pids(rank: int) -> list[int]:
     return found
 
 
+@pytest.mark.serial  # a loaded machine could starve another rank for seconds
 def test_a_stopped_rank_ends_the_job_within_the_timeout_naming_it(tmp_path):
     """SIGSTOP rank 1 of a data-parallel run: the watchdog ends the job within --timeout
     plus a few seconds, and names rank 1 and the step it was in."""

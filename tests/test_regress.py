@@ -136,6 +136,7 @@ def test_an_outside_steps_regressions_and_harmless_changes(step_baseline, name, 
     assert first in line, line
 
 
+@pytest.mark.serial
 def test_a_speed_regression_is_caught_on_the_same_machine(step_baseline, tmp_path):
     """An extra copy of X per step: the same trajectory bit for bit, 0.8x the speed."""
     done = regress("check", "--baseline", step_baseline, "--impl",
