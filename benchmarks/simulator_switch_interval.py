@@ -7,7 +7,9 @@ forces it to, once per switch interval (Python's default: 5 ms). Every thread th
 barrier waits for that. The bench times one training step of the device network (H 6, a
 batch of 4: the z1 product alone has 196 barriers per block) with each GEMM kernel at each
 interval, checks that the parameters come out bit for bit the same at every interval, and
-writes docs/simulator-switch-interval.md.
+counts at each interval how often threads that ask for a shared array together get arrays
+of their own, with the simulator's allocation as it ships and as gpu/target.py guards it
+(`split_rounds`). It writes docs/simulator-switch-interval.md.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from oraclenet.common.files import write_text
 from oraclenet.common.params import init_params
 from oraclenet.common.report import table
 from oraclenet.gpu.network import DeviceNetwork
-from oraclenet.gpu.target import SIMULATOR_SWITCH_INTERVAL
+from oraclenet.gpu.target import SIMULATOR_SWITCH_INTERVAL, split_rounds, tune_simulator
 from oraclenet.judge.steps import in_dtype, representable
 from oraclenet.regress.machine import cpu_model
 
 INTERVALS = (5e-3, 1e-3, 3e-4, SIMULATOR_SWITCH_INTERVAL, 3e-5, 1e-5)
 ALGORITHMS = ("naive", "shared", "regblock")
+ROUNDS = 300  # of 64 threads released together, per interval and allocator
 
 
 def one_step(algorithm: str, dtype) -> tuple[float, list[np.ndarray]]:
@@ -45,8 +48,30 @@ def one_step(algorithm: str, dtype) -> tuple[float, list[np.ndarray]]:
     return time.perf_counter() - began, list(net.params().blocks().values())
 
 
+def split_counts() -> list[tuple[str, str, str]]:
+    """(interval, rounds split as the simulator ships, rounds split guarded) per interval."""
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+
+    shipped = FakeCUDAShared.array
+    tune_simulator()
+    guarded = FakeCUDAShared.array
+    rows = []
+    for interval in INTERVALS:
+        sys.setswitchinterval(interval)
+        split = {}
+        for name, allocator in (("shipped", shipped), ("guarded", guarded)):
+            FakeCUDAShared.array = allocator
+            split[name] = split_rounds(ROUNDS)
+        print(f"{interval:g} s", split, flush=True)
+        rows.append((f"{interval * 1e3:g} ms", f"{split['shipped']} of {ROUNDS}",
+                     f"{split['guarded']} of {ROUNDS}"))
+    FakeCUDAShared.array = guarded
+    return rows
+
+
 def main() -> None:
     rows, default = [], sys.getswitchinterval()
+    splits = split_counts()
     for algorithm in ALGORITHMS:
         seconds, first = {}, None
         for interval in INTERVALS:
@@ -70,6 +95,15 @@ is on, the entry points (`oraclenet`, the check's child processes, the test conf
 with barriers gain (shared, regblock); naive has none.
 
 {table(("kernel", "switch interval", "seconds", "speedup over 5 ms"), rows)}
+
+The simulator hands out a block's shared arrays by call site with a lookup and a store that
+no lock guards, so threads that reach `cuda.shared.array` together may each get an array of
+their own, and a barrier then shares nothing between them (a GEMM with one wrong row and
+column of C: a false alarm). gpu/target.py serialises the allocation. Rounds of 64 threads,
+released together by a barrier, each asking for two arrays at two call sites, in which some
+threads did not get the same array (`split_rounds`):
+
+{table(("switch interval", "as numba-cuda ships it", "guarded (gpu/target.py)"), splits)}
 """
     write_text(Path(__file__).resolve().parent.parent / "docs" / "simulator-switch-interval.md",
                text)

@@ -12,9 +12,10 @@ docs/simulator-switch-interval.md).
 The simulator hands out a block's shared arrays by call site, with a lookup and a store that
 no lock guards (numba-cuda 0.30.4, `FakeCUDAShared.array`): two threads of a block that
 reach `cuda.shared.array` together may each get an array of their own, and then a barrier
-shares nothing between them. At a 0.1 ms switch interval 28 of 300 rounds of 64 threads did
-so here (0 of 300 at 5 ms); in a GEMM it reads as a wrong row and a wrong column of C, a
-false alarm. So the simulator's allocation is serialised by a lock of ours.
+shares nothing between them. In a GEMM that reads as a wrong row and a wrong column of C, a
+false alarm. It happens far more often at 0.1 ms than at 5 ms (`split_rounds` counts it:
+docs/simulator-switch-interval.md), so the simulator's allocation is serialised by a lock
+of ours.
 """
 
 import os
@@ -86,3 +87,29 @@ def _serialise_shared_arrays() -> None:
 
     array.serialised = True
     FakeCUDAShared.array = array
+
+
+def split_rounds(rounds: int, threads: int = 64) -> int:
+    """In how many of `rounds` rounds `threads` threads, released together by a barrier and
+    each asking for two shared arrays at two call sites, did not all get the same array from
+    a site (the simulator's FakeCUDAShared as it is now: guarded by tune_simulator, or not)."""
+    from numba import float32, float64
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+
+    split = 0
+    for _ in range(rounds):
+        shared, together, got = FakeCUDAShared(0), threading.Barrier(threads), [None] * threads
+
+        def thread(t, shared=shared, together=together, got=got):
+            together.wait()
+            a = shared.array((4, 16), float64)  # a site is a line: one call per line
+            b = shared.array((16, 17), float32)
+            got[t] = a, b
+
+        started = [threading.Thread(target=thread, args=(t,)) for t in range(threads)]
+        for t in started:
+            t.start()
+        for t in started:
+            t.join()
+        split += any(len({id(pair[site]) for pair in got}) > 1 for site in (0, 1))
+    return split
