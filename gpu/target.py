@@ -5,8 +5,8 @@ it are entry points (the test conftests, `oraclenet separation`), never an impor
 The simulator runs one Python thread per CUDA thread, and the thread that manages a block
 polls them without ever blocking, so it lets go of the GIL only when the interpreter forces
 it to, once per switch interval: every thread that leaves a barrier waits for that. At 0.1 ms
-instead of Python's 5 ms a training step with the shared or the regblock GEMM runs 1.6 and
-3.6 times faster, bit for bit the same (`python benchmarks/simulator_switch_interval.py`:
+instead of Python's 5 ms a training step with the shared or the regblock GEMM ran 1.4 and
+3.0 times faster here, bit for bit the same (`python benchmarks/simulator_switch_interval.py`:
 docs/simulator-switch-interval.md).
 
 The simulator hands out a block's shared arrays by call site, with a lookup and a store that
