@@ -41,12 +41,17 @@ def run(*argv, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """The bin folder of a fresh venv holding the wheel (and its dependencies, from pip)."""
+    """The bin folder of a fresh venv holding the wheel (and its dependencies, from pip),
+    built from a copy of the checkout's sources: pip builds in the tree it is given, and
+    setuptools' build/ there would keep a module removed since an earlier build."""
     where = tmp_path_factory.mktemp("wheel")
+    sources = where / "sources"
+    shutil.copytree(ROOT, sources, ignore=shutil.ignore_patterns(
+        ".git", ".nox", ".venv", "build", "*.egg-info", "reports", "__pycache__"))
     venv.create(where / "venv", with_pip=True)  # its own pip: the test's venv may have none
     bin_dir = where / "venv" / "bin"
     built = run(bin_dir / "python", "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                where / "dist", ROOT, cwd=where)
+                where / "dist", sources, cwd=where)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (where / "dist").glob("oraclenet-*.whl")
     # pytest as users have it beside the package: the plugin's example needs it
