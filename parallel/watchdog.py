@@ -13,7 +13,10 @@ outside a collective is stuck in its own work.
 
 When its own main thread has made no progress for `timeout` seconds:
 - rank 0 names the ranks it has not heard from for `timeout` seconds, else the ranks stuck
-  outside a collective, else every rank (all wait: a deadlock), and ends the job;
+  outside a collective, else every rank (all wait: a deadlock), and ends the job; but while
+  a rank has missed its beats (nothing for 2 beats) without being silent for `timeout` yet,
+  it waits: that rank may have stopped inside the collective the others wait in, and its
+  silence, not a deadlock, is then the verdict;
 - another rank leaves that to rank 0, unless rank 0 has been silent for `timeout` (then it
   names rank 0) or `grace` more seconds pass without the job ending (then it names itself).
 
@@ -44,6 +47,7 @@ class Watchdog:
         self._mpi, self.comm, self.timeout, self.prog = MPI, comm, timeout, prog
         self.beat = min(max(timeout / 4, 0.05), MAX_BEAT_S) if beat is None else beat
         self.grace = 2 * self.beat + 1.0
+        self.quiet = 2 * self.beat  # a peer that beats every `beat` s has missed a beat
         self.rank, self.size = comm.rank, comm.size
         self.wc = comm.comm.Dup()
         self.peers = list(range(1, self.size)) if self.rank == 0 else [0]
@@ -105,6 +109,8 @@ class Watchdog:
                              f"{now - self.heard[r][0]:.0f} s (it last said it was in "
                              f"{self.heard[r][1]})" for r in silent) + (
                 f", while rank {self.rank} waits in {where}")
+        if any(now - self.heard[r][0] > self.quiet for r in self.peers):
+            return None  # its silence will name it, or its next beat will come
         if self.rank != 0:
             if idle > self.timeout + self.grace:
                 return (f"rank {self.rank} made no progress for {idle:.0f} s, in {where}, and "

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from oraclenet.common import data
 from oraclenet.common.params import init_params
 from oraclenet.gpu.target import choose
 from oraclenet.judge import bounds
+from oraclenet.parallel.watchdog import Watchdog
 from tests.idx_files import idx_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +200,34 @@ def rank_pids(rank: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def watchdog_state(now: float, heard: dict[int, float]) -> Watchdog:
+    """Rank 0's watchdog (--timeout 4, a beat a second), its main thread idle for 4.2 s in an
+    allreduce, having last heard each peer at heard[peer], each then waiting in it too: the
+    state its thread judges (no MPI here; the runs under mpiexec are the tests below)."""
+    dog = object.__new__(Watchdog)
+    dog.threaded, dog.rank, dog.peers, dog.timeout, dog.beat = True, 0, sorted(heard), 4.0, 1.0
+    dog.grace, dog.quiet = 2 * dog.beat + 1.0, 2 * dog.beat
+    dog.where, dog.last = "step 2 (batch 2 of 282)", now - 4.2
+    dog.comm = SimpleNamespace(waiting="allreduce (step)")
+    dog.heard = {r: (t, "step 2 (batch 2 of 282)", now - t, "allreduce (step)")
+                 for r, t in heard.items()}
+    return dog
+
+
+def test_a_rank_that_missed_its_beats_is_not_called_a_deadlock():
+    """CI once saw rank 1 stopped inside the allreduce a beat after rank 0 entered it: at
+    rank 0's timeout rank 1 was 3 s quiet, not yet 4 s silent, and every rank's last word
+    was 'in the allreduce', so the verdict was a deadlock. Now it waits for the silence;
+    ranks that all keep beating are still a deadlock."""
+    now = 100.0
+    assert watchdog_state(now, {1: now - 3.0, 2: now - 0.5})._verdict(now) is None
+    later = now + 1.1
+    assert watchdog_state(later, {1: now - 3.0, 2: later - 0.5})._verdict(later).startswith(
+        "rank 1 stalled: no word from it for 4 s (it last said it was in step 2")
+    assert watchdog_state(now, {1: now - 1.4, 2: now - 0.5})._verdict(now).startswith(
+        "no rank made progress for 4 s, each waiting for the others")
 
 
 @pytest.mark.serial  # a loaded machine could starve another rank for seconds
