@@ -4,10 +4,10 @@ planted slowdown: `python benchmarks/regress_speed_noise.py [--baselines N]`.
 Each subject's speed is measured N times the way a default baseline measures it (regress/
 speed.py: 7 samples, each from a fresh process), one after another; then every ordered pair
 of those (i as recorded, j as checked) is judged as `regress check` judges it. Honest pairs
-give the false alarms; pairs of the outside step (recorded) and its twin with an extra copy
-of X per step (checked) give the detections. Beside it, the old way for the outside step:
-all 7 samples from one process, which share that process's own speed. Writes
-docs/regress-speed.md.
+give the false alarms; pairs of the outside step (recorded) and its twins with an extra
+copy of X per step, contiguous or column by column (checked), give the detections. Beside
+it, the old way for the outside step: all 7 samples from one process, which share that
+process's own speed. Writes docs/regress-speed.md.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ SUBJECTS = {  # row: (settings, the speed's name)
     "outside step": (session.Settings(Path("."), quick=False, impl=f"{OUTSIDE}:step"), STEP),
     "outside step, extra copy of X": (
         session.Settings(Path("."), quick=False, impl=f"{OUTSIDE}:extra_copy_of_X"), STEP),
+    "outside step, extra copy of X by columns": (
+        session.Settings(Path("."), quick=False,
+                         impl=f"{OUTSIDE}:extra_copy_of_X_by_columns"), STEP),
 }
 
 
@@ -45,10 +48,10 @@ def in_one_process(settings, name: str) -> speed.Samples:
     return speed.Samples.of([session.sample(settings, name) for _ in range(REPEATS[False])])
 
 
-def judged(then: list, now: list, same: bool) -> list[str]:
+def judged(then: list, now: list, same: bool) -> list[speed.SpeedVerdict]:
     pairs = itertools.permutations(range(len(then)), 2) if same else itertools.product(
         range(len(then)), range(len(now)))
-    return [speed.compare("x", then[i], now[j]).status for i, j in pairs]
+    return [speed.compare("x", then[i], now[j]) for i, j in pairs]
 
 
 def rows_for(label: str, measured: dict) -> list[tuple]:
@@ -56,13 +59,16 @@ def rows_for(label: str, measured: dict) -> list[tuple]:
     for name, found in measured.items():
         medians = [statistics.median(s.relative) for s in found]
         every = [r for s in found for r in s.relative]
-        planted = name.endswith("extra copy of X")
+        planted = "extra copy of X" in name
         verdicts = judged(measured["outside step"], found, False) if planted else judged(
             found, found, True)
         what = "detections" if planted else "false alarms"
+        ratios = [v.ratio for v in verdicts]
+        slower = sum(v.status == "slower" for v in verdicts)
         rows.append((name, label, f"{max(every) / min(every) - 1:.1%}",
                      f"{max(medians) / min(medians) - 1:.1%}",
-                     f"{verdicts.count('slower')} of {len(verdicts)} ({what})"))
+                     f"{min(ratios):.3f} to {max(ratios):.3f}",
+                     f"{slower} of {len(verdicts)} ({what})"))
         print(*rows[-1], sep="  ", flush=True)
     return rows
 
@@ -85,10 +91,11 @@ probe's beside them, on one BLAS thread: regress/speed.py), and every ordered pa
 judged as `regress check` judges it (a slowdown of 10% or more at p < 0.01 is "slower"). "a
 process each" is how a baseline takes its samples; "one process" takes all of them in one
 process. A spread is the largest relative rate over the smallest, less one: of the samples
-(each a process's, or all from one process) and of the baselines' medians.
+(each a process's, or all from one process) and of the baselines' medians. A pair's ratio is
+the Hodges-Lehmann estimate of checked over recorded speed that the check decides on.
 
-{table(("subject", "samples from", "spread of samples", "of baselines", "pairs called slower"),
-       rows)}
+{table(("subject", "samples from", "spread of samples", "of baselines", "pairs' ratios",
+        "pairs called slower"), rows)}
 """
     write_text(Path(__file__).resolve().parent.parent / "docs" / "regress-speed.md", text)
 

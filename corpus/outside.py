@@ -51,8 +51,16 @@ def l2_on_b1(W1, b1, W2, b2, X, Y, lr, reg):
 
 
 def extra_copy_of_X(W1, b1, W2, b2, X, Y, lr, reg):
-    """Planted, for speed: the batch copied once more, to no purpose."""
+    """Planted, for speed: the batch copied once more, to no purpose (at the subjects' H 16
+    and batch 250 it costs 13% to 17% of a step: near the 10% a check calls slower)."""
     X = np.array(X, order="F", copy=True)
+    return step(W1, b1, W2, b2, X, Y, lr, reg)
+
+
+def extra_copy_of_X_by_columns(W1, b1, W2, b2, X, Y, lr, reg):
+    """Planted, for speed: the batch copied once more, column by column, as a loop that
+    gathers a batch's images copies it (about half the speed)."""
+    X = np.stack([X[:, j].copy() for j in range(X.shape[1])], axis=1)
     return step(W1, b1, W2, b2, X, Y, lr, reg)
 
 

@@ -67,16 +67,18 @@ def _impl_run(s: Settings, quick: bool) -> trajectory.Run:
 # --- speed: the work of one sample, measured in a fresh process each (regress/speed.py) -----
 
 def _impl_work(s: Settings) -> speed.Work:
-    """Images/s of the outside step: an epoch on the oracle's settings."""
+    """Images/s of the outside step: an epoch on the oracle's settings, its batches made
+    beforehand (the harness's own copy of each batch would dilute the step's time)."""
     from ..check.network import target
 
     step = target(s.impl, "step", s.dtype).func
     split = subjects.mnist5k()
     steps = -(-len(split.train) // subjects.BATCH)
+    inputs = trajectory.batches(split.train, subjects.BATCH, steps, s.dtype)
 
     def work() -> float:
         trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train, subjects.BATCH,
-                         subjects.LR, subjects.LAM, steps, s.dtype)
+                         subjects.LR, subjects.LAM, steps, s.dtype, inputs)
         return float(len(split.train))
 
     return work

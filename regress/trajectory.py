@@ -223,19 +223,26 @@ def member(run: Run, seed: int, steps: list[int], anchor: list[Params],
     return Member(np.array(rows), near, p)
 
 
+def batches(train: Dataset, batch: int, steps: int, dtype) -> list[tuple[np.ndarray, ...]]:
+    """The (X, Y) of steps 1..steps as a step takes them: contiguous, in dtype."""
+    shell = Run(train, batch, 0.0, 0.0, np.dtype(dtype), [])
+    return [tuple(np.ascontiguousarray(a, dtype) for a in shell.batch_of(k))
+            for k in range(1, steps + 1)]
+
+
 def drive(step, start: Params, train: Dataset, batch: int, lr: float, lam: float, steps: int,
-          dtype) -> Run:
+          dtype, inputs: list[tuple[np.ndarray, ...]] | None = None) -> Run:
     """A Run made by calling step(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) (an
-    outside training step, as `check step` takes it) `steps` times on arrays of dtype."""
+    outside training step, as `check step` takes it) `steps` times on arrays of dtype; on
+    `inputs`, batches(train, batch, steps, dtype) made beforehand, when given (a speed
+    sample times the step, not the making of its batches)."""
     from ..check.network import as_params, shaped
 
     t = np.dtype(dtype).type
     p = start.astype(dtype)
     shell = Run(train, batch, lr, lam, np.dtype(dtype), [p])
-    for k in range(1, steps + 1):
-        X, Y = shell.batch_of(k)
-        out = step(*p.blocks().values(), np.ascontiguousarray(X, dtype),
-                   np.ascontiguousarray(Y, dtype), t(lr), t(lam))
+    for X, Y in batches(train, batch, steps, dtype) if inputs is None else inputs:
+        out = step(*p.blocks().values(), X, Y, t(lr), t(lam))
         p = shaped(as_params(out, BLOCKS, "the step's result"), p, BLOCKS).astype(dtype)
         shell.params.append(p)
     return shell
