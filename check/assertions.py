@@ -130,27 +130,36 @@ class Report:
 
 def check_gemm(func: Callable | str, *, convention: str = "inplace", arrays: str = "numpy",
                layout: str = "row", dtype: str = "float64", precision: str | None = None,
-               sizes: str = "quick", timeout: float | None = 300.0) -> Report:
+               sizes: str = "quick", timeout: float | None = 300.0,
+               keep_going: bool = False) -> Report:
     """func through the GEMM battery (check/gemm.py), each case in a child process with
-    `timeout` seconds (None: in this process)."""
-    target = gemm.target(func, convention, arrays, layout, dtype, precision, flag="func")
-    return Report(f"check_gemm({_name(func)})", gemm.battery(target, sizes).check(timeout))
+    `timeout` seconds (None: in this process); after a case that hangs the rest are skipped
+    unless keep_going."""
+    target = gemm.target(func, convention, arrays, layout, dtype, precision, flag="func",
+                         timeout=timeout)
+    return Report(f"check_gemm({_name(func)})",
+                  gemm.battery(target, sizes).check(timeout, keep_going=keep_going))
 
 
 def check_grad(func: Callable | str, *, dtype: str = "float64", sizes: str = "quick",
-               timeout: float | None = 300.0) -> Report:
-    """func(W1, b1, W2, b2, X, Y, reg) -> (dW1, db1, dW2, db2) through the backprop battery."""
-    target = network.target(func, "grad", dtype, flag="func")
+               reg: float = network.LAM, timeout: float | None = 300.0,
+               keep_going: bool = False) -> Report:
+    """func(W1, b1, W2, b2, X, Y, reg) -> (dW1, db1, dW2, db2) through the backprop battery,
+    called with this L2 weight reg (default 0.01)."""
+    target = network.target(func, "grad", dtype, flag="func", lam=reg, timeout=timeout)
     return Report(f"check_grad({_name(func)})",
-                  network.battery(target, "grad", sizes).check(timeout))
+                  network.battery(target, sizes).check(timeout, keep_going=keep_going))
 
 
 def check_step(func: Callable | str, *, dtype: str = "float64", sizes: str = "quick",
-               timeout: float | None = 300.0) -> Report:
-    """func(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) through the step battery."""
-    target = network.target(func, "step", dtype, flag="func")
+               lr: float = network.LR, reg: float = network.LAM,
+               timeout: float | None = 300.0, keep_going: bool = False) -> Report:
+    """func(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) through the step battery,
+    called with this learning rate (default 0.5) and L2 weight (default 0.01)."""
+    target = network.target(func, "step", dtype, flag="func", lam=reg, lr=lr,
+                            timeout=timeout)
     return Report(f"check_step({_name(func)})",
-                  network.battery(target, "step", sizes).check(timeout))
+                  network.battery(target, sizes).check(timeout, keep_going=keep_going))
 
 
 def _name(func) -> str:

@@ -34,11 +34,13 @@ from ..judge.roundoff import (
     compare_gemm,
     compare_gemm_chain,
     compare_gemm_exact,
+    compare_unchanged,
     gemm_ratio_map,
 )
+from ..judge.verdict import Verdict
 from .arrays import Arrays
-from .runner import Battery, Outcome, judged
-from .target import check_arity, load_callable
+from .runner import BadResult, Battery, Outcome, judged
+from .target import Implementation, implementation
 
 CONVENTIONS = {
     "inplace": ("C", "A", "B", "alpha", "beta"),
@@ -120,40 +122,51 @@ def cases(sizes: str, convention: str) -> list[GemmCase]:
 class GemmTarget:
     """The implementation and how to call it."""
 
-    func: object
+    impl: Implementation
     convention: str = "inplace"
     arrays: Arrays = field(default_factory=Arrays)
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     precision: str | None = None
 
-    def call(self, C, A, B, alpha: float, beta: float, transa: bool, transb: bool):
-        """Call the implementation on host arrays (A, B stored as the transposes ask); the C
-        it leaves or returns, on the host."""
-        a = self.arrays
+    def call(self, C, A, B, alpha: float, beta: float, transa: bool, transb: bool
+             ) -> tuple[np.ndarray, list[Verdict]]:
+        """Call the implementation on its own copies of the host arrays (A, B stored as the
+        transposes ask); the C it leaves or returns, on the host, and a failing verdict for
+        A or B if it modified them."""
+        a, func = self.arrays, self.impl.func
+        kept = {"A": a.ordered(A), "B": a.ordered(B)}
         dA, dB = a.to_device(a.ordered(A)), a.to_device(a.ordered(B))
         t = self.dtype.type
         if self.convention == "product":
-            return a.to_host(self.func(dA, dB))
-        dC = a.to_device(a.ordered(C)) if not isinstance(C, _Placed) else C.device
-        if self.convention == "inplace":
-            self.func(dC, dA, dB, t(alpha), t(beta))
+            C = a.to_host(func(dA, dB))
+            want = (A.shape[0], B.shape[1])
+            if C.dtype.kind not in "fiub" or C.shape != want:
+                raise BadResult(f"f(A, B) returned {type(C).__name__} of dtype {C.dtype} and "
+                                f"shape {C.shape}, not a {want[0]} x {want[1]} real matrix")
         else:
-            self.func(dC, dA, dB, t(alpha), t(beta), transa, transb)
-        return a.to_host(dC) if not isinstance(C, _Placed) else C.host()
+            dC = a.to_device(a.ordered(C)) if not isinstance(C, _Placed) else C.device
+            if self.convention == "inplace":
+                func(dC, dA, dB, t(alpha), t(beta))
+            else:
+                func(dC, dA, dB, t(alpha), t(beta), transa, transb)
+            C = a.to_host(dC) if not isinstance(C, _Placed) else C.host()
+        modified = [compare_unchanged(name, after, kept[name])
+                    for name, after in (("A", a.to_host(dA)), ("B", a.to_host(dB)))
+                    if not np.array_equal(after, kept[name], equal_nan=True)]
+        return C, modified
 
 
 def target(impl: str | Callable, convention: str = "inplace", arrays: str = "numpy",
            layout: str = "row", dtype: str = "float64", precision: str | None = None,
-           flag: str = "--impl") -> GemmTarget:
-    """The implementation (a callable, or MODULE:FUNCTION to load) checked against its
-    convention; a ValueError naming `flag` when it cannot be called that way."""
+           flag: str = "--impl", timeout: float | None = 300.0) -> GemmTarget:
+    """The implementation (a callable, or MODULE:FUNCTION imported in a child process within
+    `timeout` seconds) checked against its convention; a ValueError naming `flag` when it
+    cannot be called that way."""
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, "
                          f"got {convention!r}")
-    func = load_callable(impl, flag) if isinstance(impl, str) else impl
-    check_arity(func, CONVENTIONS[convention], impl if isinstance(impl, str) else
-                getattr(func, "__name__", repr(func)), convention, flag)
-    return GemmTarget(func, convention, Arrays(arrays, layout), np.dtype(dtype), precision)
+    found = implementation(impl, CONVENTIONS[convention], convention, flag, timeout)
+    return GemmTarget(found, convention, Arrays(arrays, layout), np.dtype(dtype), precision)
 
 
 def battery(target: GemmTarget, sizes: str = "quick") -> Battery:
@@ -189,33 +202,36 @@ def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
     A, B, C0 = operands(case, target.dtype)
     stored_A = A.T if case.transa else A
     stored_B = B.T if case.transb else B
-    call = lambda C: target.call(C, stored_A, stored_B, case.alpha, case.beta,  # noqa: E731
-                                 case.transa, case.transb)
+    modified = []
+
+    def call(C):
+        after, changed = target.call(C, stored_A, stored_B, case.alpha, case.beta,
+                                     case.transa, case.transb)
+        modified.extend(v for v in changed if v.check not in {m.check for m in modified})
+        return after
+
+    judge = functools.partial(compare_gemm, precision=target.precision, dtype=target.dtype)
     judge_C0 = np.zeros_like(C0) if case.kind == "nan" else C0
     if case.kind == "chain":
         chain = [C0]
         for _ in range(case.calls):
             chain.append(call(chain[-1]))
-        verdicts = [compare_gemm(after, A, B, before, case.alpha, case.beta,
-                                 precision=target.precision)
+        verdicts = [judge(after, A, B, before, case.alpha, case.beta)
                     for before, after in itertools.pairwise(chain)]
         verdicts.append(compare_gemm_chain(chain, A, B, case.alpha, case.beta,
                                            target.precision))
-        return judged(case.name, case.shape, verdicts,
+        return judged(case.name, case.shape, [*modified, *verdicts],
                       gemm_ratio_map(chain[-1], A, B, chain[-2], case.alpha, case.beta,
                                      target.precision))
     if case.kind == "guard":
         C, band = _guarded_call(target, case, C0, call)
-        verdicts = [compare_gemm(C, A, B, C0, case.alpha, case.beta,
-                                 precision=target.precision),
+        verdicts = [judge(C, A, B, C0, case.alpha, case.beta),
                     compare_bounded("guard band", band, np.full(band.shape, SENTINEL), 0.0)]
     else:
         C = call(C0)
-        verdicts = [compare_gemm_exact(C, A, B, C0, case.alpha, case.beta)
-                    if case.kind == "exact" else
-                    compare_gemm(C, A, B, judge_C0, case.alpha, case.beta,
-                                 precision=target.precision)]
-    return judged(case.name, case.shape, verdicts,
+        verdicts = [compare_gemm_exact(C, A, B, C0, case.alpha, case.beta, target.dtype)
+                    if case.kind == "exact" else judge(C, A, B, judge_C0, case.alpha, case.beta)]
+    return judged(case.name, case.shape, [*modified, *verdicts],
                   gemm_ratio_map(C, A, B, judge_C0, case.alpha, case.beta, target.precision))
 
 

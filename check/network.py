@@ -15,6 +15,7 @@ from files: the parameters before and after, and the batch.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,14 @@ from ..common.matrices import read_matrix
 from ..common.params import Params, read_params
 from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
 from ..judge import bounds, gradcheck
-from .runner import Battery, Outcome, judged
-from .target import check_arity, load_callable
+from ..judge.roundoff import compare_unchanged
+from ..judge.verdict import Verdict
+from .runner import BadResult, Battery, Outcome, judged
+from .target import Implementation, implementation
 
-LAM, LR = 1e-2, 0.5  # lambda large enough that a wrong L2 term shows; a typical step size
+# The defaults of --reg and --lr: lambda large enough that a wrong L2 term shows; a typical
+# step size.
+LAM, LR = 1e-2, 0.5
 SIZES = {"quick": [(1, 1), (7, 5), (16, 40)],
          "course": [(1, 1), (7, 5), (16, 40), (64, 100), (100, 256)],
          "full": [(1, 1), (2, 3), (7, 5), (16, 40), (33, 17), (64, 100), (100, 256),
@@ -82,89 +87,119 @@ def as_params(result, names: tuple[str, ...], what: str) -> Params:
     if isinstance(result, Mapping):
         missing = [n for n in names if n not in result]
         if missing:
-            raise ValueError(f"{what} has no {', '.join(missing)} (expected "
-                             f"{', '.join(names)})")
+            raise BadResult(f"{what} has no {', '.join(missing)} (expected "
+                            f"{', '.join(names)})")
         result = [result[n] for n in names]
     try:
         parts = list(result)
     except TypeError:
-        raise ValueError(f"{what} is a {type(result).__name__}, not ({', '.join(names)})"
-                         ) from None
+        raise BadResult(f"{what} is a {type(result).__name__}, not ({', '.join(names)})"
+                        ) from None
     if len(parts) != 4:
-        raise ValueError(f"{what} has {len(parts)} arrays, not 4 ({', '.join(names)})")
+        raise BadResult(f"{what} has {len(parts)} arrays, not 4 ({', '.join(names)})")
     host = Arrays()
     return Params(*(host.to_host(a) for a in parts))
 
 
 def shaped(p: Params, like: Params, names: tuple[str, ...]) -> Params:
     """p with its biases reshaped like `like`'s (a row or a vector is accepted); a
-    ValueError naming the block whose shape is wrong."""
+    BadResult naming the block whose shape is wrong."""
     blocks = []
     for name, got, want in zip(names, p.blocks().values(), like.blocks().values(),
                                strict=True):
         if name.lstrip("d").startswith("b") and got.size == want.size:
             got = got.reshape(want.shape)
         if got.shape != want.shape:
-            raise ValueError(f"{name} has shape {got.shape}, expected {want.shape}")
+            raise BadResult(f"{name} has shape {got.shape}, expected {want.shape}")
         blocks.append(got)
     return Params(*blocks)
 
 
+GRAD_NAMES = tuple(f"d{b}" for b in BLOCKS)
+INPUTS = (*BLOCKS, "X", "Y")
+ARGUMENTS = {"grad": (*INPUTS, "reg"), "step": (*INPUTS, "lr", "reg")}
+# What the implementation must only read: a step may update its parameters in place.
+READ_ONLY = {"grad": INPUTS, "step": ("X", "Y")}
+
+
 @dataclass(frozen=True)
 class NetTarget:
-    """The implementation and the dtype it computes in."""
+    """The implementation, the dtype it computes in, and the lambda (and, for a step, the
+    learning rate) it is called with."""
 
-    func: object
+    impl: Implementation
+    what: str  # grad or step
     dtype: np.dtype
+    lam: float = LAM
+    lr: float = LR
 
-    def args(self, p: Params, X: np.ndarray, Y: np.ndarray, dtype=None) -> list[np.ndarray]:
+    def call(self, p: Params, X: np.ndarray, Y: np.ndarray, dtype=None, lam=None
+             ) -> tuple[Params, list[Verdict]]:
+        """The implementation's result on its own copies of p, X, Y in dtype (default its
+        own) with lambda lam (default its own), and a failing verdict for each argument it
+        modified that it must only read."""
         t = np.dtype(dtype or self.dtype)
-        return [np.ascontiguousarray(a, dtype=t) for a in (*p.blocks().values(), X, Y)]
+        given = [np.array(a, dtype=t, order="C", copy=True) for a in (*p.blocks().values(),
+                                                                         X, Y)]
+        kept = [a.copy() for a in given]
+        lam = t.type(self.lam if lam is None else lam)
+        scalars = (lam,) if self.what == "grad" else (t.type(self.lr), lam)
+        result = self.impl.func(*given, *scalars)
+        names = GRAD_NAMES if self.what == "grad" else BLOCKS
+        out = shaped(as_params(result, names, "f's result"), p, names)
+        modified = [compare_unchanged(name, after, before)
+                    for name, after, before in zip(INPUTS, given, kept, strict=True)
+                    if name in READ_ONLY[self.what] and not np.array_equal(
+                        after, before, equal_nan=True)]
+        return out, modified
 
 
-GRAD_NAMES = tuple(f"d{b}" for b in BLOCKS)
-ARGUMENTS = {"grad": ("W1", "b1", "W2", "b2", "X", "Y", "reg"),
-             "step": ("W1", "b1", "W2", "b2", "X", "Y", "lr", "reg")}
-
-
-def target(impl: str | Callable, what: str, dtype: str = "float64",
-           flag: str = "--impl") -> NetTarget:
+def target(impl: str | Callable, what: str, dtype: str = "float64", flag: str = "--impl",
+           lam: float = LAM, lr: float = LR, timeout: float | None = 300.0) -> NetTarget:
     """A backprop (what = "grad") or a training step ("step"), a callable or MODULE:FUNCTION
-    to load, checked against its call; a ValueError naming `flag` otherwise."""
-    func = load_callable(impl, flag) if isinstance(impl, str) else impl
-    check_arity(func, ARGUMENTS[what], impl if isinstance(impl, str) else
-                getattr(func, "__name__", repr(func)), f"check {what}", flag)
-    return NetTarget(func, np.dtype(dtype))
+    (imported in a child process within `timeout` seconds), checked against its call, with
+    the lambda and learning rate it is given; a ValueError naming `flag` otherwise."""
+    _check_rates(lam, lr)
+    return NetTarget(implementation(impl, ARGUMENTS[what], f"check {what}", flag, timeout),
+                     what, np.dtype(dtype), lam, lr)
 
 
-def battery(target: NetTarget, what: str, sizes: str = "quick") -> Battery:
-    run = run_grad_case if what == "grad" else run_step_case
-    return Battery("backprop" if what == "grad" else "training step", cases(sizes, what),
-                   functools.partial(run, target))
+def _check_rates(lam: float, lr: float) -> None:
+    if not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"reg (lambda) must be a finite number >= 0, got {lam!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+
+
+def battery(target: NetTarget, sizes: str = "quick") -> Battery:
+    run = run_grad_case if target.what == "grad" else run_step_case
+    return Battery("backprop" if target.what == "grad" else "training step",
+                   cases(sizes, target.what), functools.partial(run, target))
 
 
 def run_grad_case(target: NetTarget, case: NetCase) -> Outcome:
     p, X, Y = problem(case, target.dtype if case.kind == "bounds" else np.float64)
     if case.kind == "central differences":
         return _central_differences(target, case, p, X, Y)
-    t = target.dtype.type
-    grad = shaped(as_params(target.func(*target.args(p, X, Y), t(LAM)), GRAD_NAMES,
-                            "f's result"), p, GRAD_NAMES)
-    return judged(case.name, case.shape, list(bounds.compare_gradient(grad, p, X, Y,
-                                                                      LAM).values()))
+    grad, modified = target.call(p, X, Y)
+    return judged(case.name, case.shape, [
+        *modified, *bounds.compare_gradient(grad, p, X, Y, target.lam, target.dtype).values()])
 
 
 def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
+    modified = []
+
     def backward(q: Params, X_, Y_, lam: float) -> Params:
-        out = shaped(as_params(target.func(*target.args(q, X_, Y_, np.float64),
-                                           np.float64(lam)), GRAD_NAMES, "f's result"),
-                     q, GRAD_NAMES)
+        out, changed = target.call(q, X_, Y_, np.float64, lam)
+        modified.extend(changed)
         if out.W1.dtype != np.float64:
             raise ValueError(f"central differences call f on float64 arrays and it returned "
                              f"{out.W1.dtype}: this check needs a dtype-generic f")
         return out
 
-    report = gradcheck.check(p, X, Y, LAM, backward=backward)
+    report = gradcheck.check(p, X, Y, target.lam, backward=backward)
+    if modified:
+        return judged(case.name, case.shape, modified[:1])
     failed = [f"d{b}" for b in BLOCKS if b in report.failed_blocks()]
     if report.whole is not None and not report.whole.passed:
         failed.append("the whole gradient")
@@ -176,11 +211,10 @@ def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
 
 def run_step_case(target: NetTarget, case: NetCase) -> Outcome:
     p, X, Y = problem(case, target.dtype)
-    t = target.dtype.type
-    updated = shaped(as_params(target.func(*target.args(p, X, Y), t(LR), t(LAM)), BLOCKS,
-                               "f's result"), p, BLOCKS)
-    return judged(case.name, case.shape, list(bounds.compare_step(updated, p, X, Y, LAM,
-                                                                  LR).values()))
+    updated, modified = target.call(p, X, Y)
+    return judged(case.name, case.shape, [
+        *modified, *bounds.compare_step(updated, p, X, Y, target.lam, target.lr,
+                                        target.dtype).values()])
 
 
 # --- one step from files ----------------------------------------------------------------------

@@ -57,10 +57,11 @@ def _battery(config: pytest.Config, what: str, spec: str):
     flag = f"--oraclenet-{what}"
     if what == "gemm":
         target = gemm.target(spec, option("convention"), option("arrays"), option("layout"),
-                             option("dtype"), option("precision"), flag=flag)
+                             option("dtype"), option("precision"), flag=flag,
+                             timeout=option("timeout"))
         return gemm.battery(target, option("sizes"))
-    return network.battery(network.target(spec, what, option("dtype"), flag=flag), what,
-                           option("sizes"))
+    return network.battery(network.target(spec, what, option("dtype"), flag=flag,
+                                          timeout=option("timeout")), option("sizes"))
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --deselect see the items

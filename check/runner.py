@@ -1,16 +1,21 @@
 """Runs the cases of a check one at a time in a child process, each with a timeout, so that a
 hung or crashing implementation ends as one case's outcome instead of hanging the check.
 
-The child is forked: it inherits the implementation already loaded (a callable from Python
-too, which could not be pickled) and runs the cases in order, sending each Outcome back; a
-case that passes its timeout or kills the child is recorded as such, and a new child goes on
-from the next case. Fork before anything initialises CUDA in this process (the check never
-does): a CUDA context does not survive a fork.
+The child is forked: it runs the cases in order, sending each Outcome back; a case that
+passes its timeout or ends the child is recorded as such, and a new child goes on from the
+next case (after a hang, the rest are skipped unless keep_going). Whatever the child prints,
+its tracebacks included, goes to a file of its own, never to the user's terminal: the
+outcome says what happened. The implementation is imported in the child (check/target.py).
+Fork before anything initialises CUDA in this process (the check never does): a CUDA
+context does not survive a fork.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,13 +25,15 @@ import numpy as np
 from ..gpu.target import tune_simulator
 from ..judge.verdict import Verdict
 
-STATUSES = ("pass", "FAIL", "timeout", "error")
+STATUSES = ("pass", "FAIL", "timeout", "error", "skipped")
+JOIN_SECONDS = 5.0  # for a child that has said all it will say to exit before it is killed
 
 
 @dataclass
 class Outcome:
     """One case: its verdicts (the worst decides), or why it has none (timeout, an exception
-    from the implementation), and for a failing GEMM the map of error / allowed over C."""
+    from the implementation, skipped), and for a failing GEMM the map of error / allowed over
+    C."""
 
     case: str
     shape: str
@@ -45,88 +52,180 @@ class Outcome:
         return self.status == "pass"
 
 
+class BadResult(ValueError):
+    """The implementation returned something that is not the result asked for (3 arrays
+    instead of 4, a wrong shape): a FAIL of the case, not an error of the check."""
+
+
 def judged(case: str, shape: str, verdicts: list[Verdict], ratio_map=None) -> Outcome:
     passed = all(v.passed for v in verdicts)
     return Outcome(case, shape, "pass" if passed else "FAIL", verdicts,
                    ratio_map=None if passed else ratio_map)
 
 
-def _one_line(err: BaseException) -> str:
+def describe(err: BaseException) -> str:
+    """What the implementation did, in one line."""
+    if isinstance(err, SystemExit):
+        return f"called sys.exit({err.code!r})"
     text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return f"raised {type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def death(exitcode: int | None) -> str:
+    """How a child that said nothing more ended, in words."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = f", {signal.Signals(-exitcode).name}"
+        except ValueError:
+            name = ""
+        return f"killed its process (signal {-exitcode}{name})"
+    return f"ended its process (exit code {exitcode}) without a result"
 
 
 def _safe(run: Callable[[object], Outcome], case, name: str, shape: str) -> Outcome:
     began = time.perf_counter()
     try:
         outcome = run(case)
-    except Exception as err:  # the implementation under test may raise anything
-        outcome = Outcome(name, shape, "error", message=_one_line(err))
+    except BadResult as err:
+        outcome = Outcome(name, shape, "FAIL", message=str(err))
+    except BaseException as err:  # the implementation may raise anything
+        outcome = Outcome(name, shape, "error", message="the implementation " + describe(err))
     outcome.seconds = time.perf_counter() - began
     return outcome
 
 
-def _child(run, cases, names, shapes, start: int, conn) -> None:
-    tune_simulator()  # the library's and the plugin's callers keep their own interpreter
-    for i in range(start, len(cases)):
-        conn.send(("start", i))
-        conn.send(("done", _safe(run, cases[i], names[i], shapes[i])))
-    conn.close()
+class _Child:
+    """A forked child running work(send), its output in a file of its own."""
+
+    def __init__(self, work: Callable[[Callable], None]):
+        context = multiprocessing.get_context("fork")
+        self.output = tempfile.TemporaryFile()
+        self.parent, child_end = context.Pipe(duplex=False)
+        self.process = context.Process(target=self._main, args=(work, child_end), daemon=True)
+        self.process.start()
+        child_end.close()
+
+    def _main(self, work, conn) -> None:
+        for fd in (1, 2):  # the user's prints and any traceback: not the terminal
+            os.dup2(self.output.fileno(), fd)
+        code = 0
+        try:
+            tune_simulator()  # the library's and the plugin's callers keep their interpreter
+            work(conn.send)
+            conn.close()
+        except BaseException:  # the connection itself may be gone
+            code = 1
+        os._exit(code)  # no atexit handlers of the user's, no multiprocessing traceback
+
+    def receive(self, timeout: float | None):
+        """("message", value), ("timeout", None) or ("ended", how the child ended), waiting
+        at most timeout seconds (None: for ever)."""
+        if not self.parent.poll(None if timeout is None else max(timeout, 0.0)):
+            return "timeout", None
+        try:
+            return "message", self.parent.recv()
+        except (EOFError, OSError):
+            self.process.join(JOIN_SECONDS)
+            if self.process.is_alive():  # it closed our pipe and went on
+                self.process.kill()
+                self.process.join()
+                return "ended", "closed the check's connection to its process"
+            return "ended", death(self.process.exitcode)
+        except Exception as err:  # a result that does not unpickle
+            return "ended", f"sent a result that cannot be read back ({type(err).__name__})"
+
+    def close(self) -> None:
+        self.process.join(JOIN_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.parent.close()
+        self.output.close()
+
+
+class ChildFailed(Exception):
+    """in_child's work did not return: the message says what it did instead."""
+
+
+def in_child(work: Callable[[], object], timeout: float | None, doing: str) -> object:
+    """work() in a forked child within `timeout` seconds (None: no limit), and what it
+    returned; ChildFailed("<doing> raised ...", "... called sys.exit(0)", "... killed its
+    process (signal 11, SIGSEGV)", "... did not finish within 300 s") otherwise."""
+    def run(send) -> None:
+        try:
+            send(("ok", work()))
+        except BaseException as err:  # the user's code may raise anything
+            send(("raised", describe(err)))
+
+    child = _Child(run)
+    try:
+        kind, value = child.receive(timeout)
+        if kind == "timeout":
+            child.process.kill()
+    finally:
+        child.close()
+    if kind == "timeout":
+        raise ChildFailed(f"{doing} did not finish within {timeout:g} s")
+    if kind == "ended":
+        raise ChildFailed(f"{doing} {value}")
+    status, result = value
+    if status == "raised":
+        raise ChildFailed(f"{doing} {result}")
+    return result
+
+
+SKIPPED = "not run: an earlier case hung (--keep-going runs every case)"
 
 
 def run_cases(run: Callable[[object], Outcome], cases: Sequence, names: Sequence[str],
               shapes: Sequence[str], timeout: float | None,
-              say: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
+              say: Callable[[Outcome], None] = lambda o: None,
+              keep_going: bool = False) -> list[Outcome]:
     """Each case through `run`, in a forked child with `timeout` seconds per case (None: in
-    this process, without one). `say` hears of each outcome as it comes."""
+    this process, without one). After a case that hangs, the rest are skipped unless
+    keep_going. `say` hears of each outcome as it comes."""
     outcomes: list[Outcome] = []
+
+    def add(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        say(outcome)
+
     if timeout is None:
         for case, name, shape in zip(cases, names, shapes, strict=True):
-            outcomes.append(_safe(run, case, name, shape))
-            say(outcomes[-1])
+            add(_safe(run, case, name, shape))
         return outcomes
-    context = multiprocessing.get_context("fork")
     while len(outcomes) < len(cases):
+        if not keep_going and any(o.status == "timeout" for o in outcomes):
+            for i in range(len(outcomes), len(cases)):
+                add(Outcome(names[i], shapes[i], "skipped", message=SKIPPED))
+            break
         start = len(outcomes)
-        parent, child_end = context.Pipe(duplex=False)
-        child = context.Process(target=_child, args=(run, cases, names, shapes, start,
-                                                     child_end), daemon=True)
-        child.start()
-        child_end.close()
+
+        def work(send, start=start) -> None:
+            for i in range(start, len(cases)):
+                send(("start", i))
+                send(("done", _safe(run, cases[i], names[i], shapes[i])))
+
+        child = _Child(work)
         current, began = start, time.monotonic()
         while len(outcomes) < len(cases):
-            left = timeout - (time.monotonic() - began)
-            if not parent.poll(max(left, 0.0)):
-                child.kill()
-                outcomes.append(Outcome(names[current], shapes[current], "timeout",
-                                        message=f"no result within {timeout:g} s",
-                                        seconds=timeout))
-                say(outcomes[-1])
+            kind, value = child.receive(timeout - (time.monotonic() - began))
+            if kind == "timeout":
+                child.process.kill()
+                add(Outcome(names[current], shapes[current], "timeout",
+                            message=f"no result within {timeout:g} s", seconds=timeout))
                 break
-            try:
-                kind, value = parent.recv()
-            except (EOFError, OSError):
-                child.join()
-                outcomes.append(Outcome(names[current], shapes[current], "error",
-                                        message=_death(child.exitcode)))
-                say(outcomes[-1])
+            if kind == "ended":
+                add(Outcome(names[current], shapes[current], "error",
+                            message=f"the implementation {value}"))
                 break
-            if kind == "start":
-                current, began = value, time.monotonic()
+            what, found = value
+            if what == "start":
+                current, began = found, time.monotonic()
             else:
-                outcomes.append(value)
-                say(value)
-        child.join(timeout=5)
-        if child.is_alive():
-            child.kill()
-        parent.close()
+                add(found)
+        child.close()
     return outcomes
-
-
-def _death(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        return f"the implementation killed its process (signal {-exitcode})"
-    return f"the implementation ended its process (exit code {exitcode})"
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
@@ -149,9 +248,10 @@ class Battery:
     def shapes(self) -> list[str]:
         return [c.shape for c in self.cases]
 
-    def check(self, timeout: float | None,
-              say: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
-        return run_cases(self.run, self.cases, self.names(), self.shapes(), timeout, say)
+    def check(self, timeout: float | None, say: Callable[[Outcome], None] = lambda o: None,
+              keep_going: bool = False) -> list[Outcome]:
+        return run_cases(self.run, self.cases, self.names(), self.shapes(), timeout, say,
+                         keep_going)
 
     def one(self, i: int, timeout: float | None) -> Outcome:
         """Case i alone (the plugin's test items)."""

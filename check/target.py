@@ -1,5 +1,11 @@
 """The implementation under test, named as MODULE:FUNCTION (importable) or
-path/to/file.py:FUNCTION (loaded from the file), checked against the call it must accept."""
+path/to/file.py:FUNCTION (loaded from the file), checked against the call it must accept.
+
+A named implementation is never imported into this process by the check: `probe` imports it
+and inspects its signature in a child process with the case's timeout (check/runner.py), so
+that a module which exits, crashes or hangs while importing ends the check with one line
+(exit code 2), and each case's child imports it again for itself (Implementation.func).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,14 @@ import inspect
 import sys
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 def load_callable(spec: str, flag: str = "--impl") -> Callable:
     """The function `spec` names; a ValueError naming the flag and what is wrong otherwise
     (no colon, a module that does not import, no such function, not callable)."""
-    module_part, sep, name = spec.rpartition(":")
-    if not sep or not module_part or not name:
-        raise ValueError(f"{flag} {spec!r}: expected MODULE:FUNCTION or path/to/file.py:FUNCTION")
+    module_part, name = split_spec(spec, flag)
     try:
         module = _module(module_part)
     except Exception as err:  # the user's module may raise anything while importing
@@ -31,6 +36,13 @@ def load_callable(spec: str, flag: str = "--impl") -> Callable:
     if not callable(target):
         raise ValueError(f"{flag} {spec!r}: {name} is a {type(target).__name__}, not a function")
     return target
+
+
+def split_spec(spec: str, flag: str) -> tuple[str, str]:
+    module_part, sep, name = spec.rpartition(":")
+    if not sep or not module_part or not name:
+        raise ValueError(f"{flag} {spec!r}: expected MODULE:FUNCTION or path/to/file.py:FUNCTION")
+    return module_part, name
 
 
 def _module(module_part: str):
@@ -65,3 +77,54 @@ def check_arity(func: Callable, arguments: tuple[str, ...], spec: str, conventio
     except TypeError as err:
         raise ValueError(f"{flag} {spec!r}: {convention} calls it as f({', '.join(arguments)}); "
                          f"its signature is {signature}: {err}") from None
+
+
+@dataclass
+class Implementation:
+    """A callable given as such (the library), or a MODULE:FUNCTION loaded on first use in
+    the process that calls it (a case's child)."""
+
+    spec: str | None = None
+    given: Callable | None = None
+    flag: str = "--impl"
+    _loaded: Callable | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec or getattr(self.given, "__qualname__", repr(self.given))
+
+    @property
+    def func(self) -> Callable:
+        if self.given is not None:
+            return self.given
+        if self._loaded is None:
+            self._loaded = load_callable(self.spec, self.flag)
+        return self._loaded
+
+
+def implementation(impl: str | Callable, arguments: tuple[str, ...], convention: str,
+                   flag: str, timeout: float | None) -> Implementation:
+    """`impl` checked against the call it must accept: a callable here, a MODULE:FUNCTION in
+    a child process (runner.in_child) within `timeout` seconds; a ValueError naming `flag`
+    and what the module did otherwise."""
+    from .runner import ChildFailed, in_child
+
+    if not isinstance(impl, str):
+        check_arity(impl, arguments, getattr(impl, "__name__", repr(impl)), convention, flag)
+        return Implementation(given=impl, flag=flag)
+    module_part, _ = split_spec(impl, flag)
+
+    def probe() -> str | None:
+        try:
+            check_arity(load_callable(impl, flag), arguments, impl, convention, flag)
+        except ValueError as err:
+            return str(err)
+        return None
+
+    try:
+        refused = in_child(probe, timeout, f"importing {module_part}")
+    except ChildFailed as err:
+        raise ValueError(f"{flag} {impl!r}: {err}") from None
+    if refused:
+        raise ValueError(refused)
+    return Implementation(spec=impl, flag=flag)

@@ -62,6 +62,17 @@ def _float_in(text: str, low: float, low_open: bool) -> float:
     return value
 
 
+def finite_float(text: str) -> float:
+    """Any finite number (NaN and the infinities are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or abs(value) == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     return _float_in(text, 0.0, low_open=True)
 

@@ -33,7 +33,14 @@ import numpy as np
 from ..common.params import Params
 from ..common.shapes import N_CLASSES, N_PIXELS
 from ..reference import network
-from .roundoff import Verdict, compare_bounded, gamma, gamma_tilde, unit_roundoff
+from .roundoff import (
+    Verdict,
+    compare_bounded,
+    gamma,
+    gamma_tilde,
+    judged_dtype,
+    unit_roundoff,
+)
 from .step_precision import analyse_gradient, analyse_step
 from .tolerances import tolerance
 
@@ -113,16 +120,25 @@ def _tiers(p, X, Y, lam, dtype) -> tuple[tuple[Params, float], tuple[Params, flo
     return _allowed(p, X, Y, lam, dtype), _allowed(p, X, Y, lam, dtype, statistical=True)
 
 
-def compare_gradient(grad: Params, p: Params, X, Y, lam: float) -> dict[str, Verdict]:
-    """Judge an implementation's gradient (its dtype is grad's) at p on one batch: both
-    tiers and the effective precision of each block (judge/step_precision.py)."""
-    dtype = grad.W1.dtype
+def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | None]]:
+    """(result in the judged dtype, that dtype, each block's cause of failure): the declared
+    dtype (default: the dtype of result's first block); a block coarser than it fails."""
+    declared = judged_dtype(result.W1, dtype)[0]
+    causes = {name: judged_dtype(block, declared)[1] for name, block in result.blocks().items()}
+    return result.astype(declared), declared, causes
+
+
+def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
+                     ) -> dict[str, Verdict]:
+    """Judge an implementation's gradient in the declared dtype (default: grad's) at p on one
+    batch: both tiers and the effective precision of each block (judge/step_precision.py)."""
+    judged, dtype, causes = _declared(grad, dtype)
     expected = network.backward(p, X, Y, lam)
     (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
-    precision = analyse_gradient(grad, p, X, Y, lam)
+    precision = analyse_gradient(judged, p, X, Y, lam)
     return {name: compare_bounded(f"d{name}", getattr(grad, name), getattr(expected, name),
                                   getattr(rigorous, name), getattr(statistical, name),
-                                  precision[name])
+                                  precision[name], causes[name])
             for name in grad.blocks()}
 
 
@@ -134,11 +150,11 @@ def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
                            np.array([statistical]))
 
 
-def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float
+def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=None
                  ) -> dict[str, Verdict]:
-    """Judge parameters after one SGD step from p (their dtype is the implementation's):
+    """Judge parameters after one SGD step from p in the declared dtype (default: updated's):
     lr times the gradient bounds, plus the rounding of lr g and of the subtraction."""
-    dtype = updated.W1.dtype
+    judged, dtype, causes = _declared(updated, dtype)
     grad = network.backward(p, X, Y, lam)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))
@@ -149,8 +165,8 @@ def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float
         return lr * getattr(tier, name) + u * (np.abs(getattr(expected, name))
                                                + 2 * lr * np.abs(getattr(grad, name)))
 
-    precision = analyse_step(updated, p, X, Y, lam, lr)
+    precision = analyse_step(judged, p, X, Y, lam, lr)
     return {name: compare_bounded(f"{name} after a step", getattr(updated, name),
                                   getattr(expected, name), allowed(rigorous, name),
-                                  allowed(statistical, name), precision[name])
+                                  allowed(statistical, name), precision[name], causes[name])
             for name in updated.blocks()}

@@ -29,9 +29,10 @@ import numpy as np
 from . import precision as precision_test
 from .precision import FORMATS, Format
 from .tolerances import tolerance
-from .verdict import Precision, Verdict, assert_passes, judge_elements
+from .verdict import CannotJudge, Precision, Verdict, assert_passes, judge_elements
 
 __all__ = [
+    "CannotJudge",
     "Verdict",
     "assert_passes",
     "compare_bounded",
@@ -39,6 +40,7 @@ __all__ = [
     "compare_gemm_exact",
     "compare_rowsum",
     "compare_ulps",
+    "compare_unchanged",
     "gamma",
     "gamma_tilde",
     "ulp_distance",
@@ -108,21 +110,58 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(a) | np.isnan(b), NAN_ULPS, dist)
 
 
+def judged_dtype(actual, declared=None) -> tuple[np.dtype, str | None]:
+    """(the dtype a result is judged in, why it fails whatever its values or None): the
+    declared dtype (default: the result's own), and a result in a coarser one than declared
+    fails, named ("returned float32; declared float64")."""
+    got = np.asarray(actual).dtype
+    if got.kind not in "fiub":
+        raise ValueError(f"the result is of dtype {got}, not real numbers")
+    if declared is None:
+        return _float_dtype(got), None
+    want = _float_dtype(declared)
+    if got.kind != "f" or np.finfo(got).nmant < np.finfo(want).nmant:
+        return want, f"returned {got}; declared {want}"
+    return want, None
+
+
+def compare_unchanged(check: str, after, before) -> Verdict:
+    """An input the implementation must only read, bit for bit as it was given (NaN as NaN);
+    the first changed element is the verdict's index."""
+    after, before = np.asarray(after), np.asarray(before)
+    _check_shape(after, before.shape, check)
+    changed = (after.view(np.uint8).reshape(*after.shape, -1)
+               != before.view(np.uint8).reshape(*before.shape, -1)).any(axis=-1) \
+        if after.dtype == before.dtype else np.ones(after.shape, bool)
+    error = np.where(changed, np.inf, 0.0)
+    cause = None
+    if changed.any():
+        first = tuple(int(i) for i in np.unravel_index(np.argmax(changed), changed.shape))
+        cause = (f"the implementation modified {check}, which it must only read: "
+                 f"{int(changed.sum())} of {changed.size} elements changed, the first at "
+                 f"{first}: {float(before[first])!r} before, {float(after[first])!r} after")
+    return judge_elements(f"{check} unchanged", after, np.nan_to_num(before), error, 0.0,
+                          cause=cause)
+
+
 def _check_shape(actual: np.ndarray, shape: tuple, what: str) -> None:
     if actual.shape != shape:
         raise ValueError(f"{what}: result has shape {actual.shape}, expected {shape}")
 
 
 def compare_bounded(check: str, actual, expected, allowed, statistical=None,
-                    precision: Precision | None = None) -> Verdict:
+                    precision: Precision | None = None, cause: str | None = None) -> Verdict:
     """Elementwise |actual - expected| <= allowed (the rigorous tier) and <= statistical
-    (where given), with the error taken in float64; and the precision test where given."""
+    (where given), with the error taken in float64; and the precision test where given.
+    `cause`: why actual fails whatever its values."""
     actual = np.asarray(actual)
     expected = np.asarray(expected, dtype=np.float64)
     _check_shape(actual, expected.shape, check)
-    error = np.abs(actual.astype(np.float64) - expected)
-    error = np.where(np.isnan(actual), np.inf, error)
-    return judge_elements(check, actual, expected, error, allowed, statistical, precision)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf: NaN, judged below
+        error = np.abs(actual.astype(np.float64) - expected)
+    error = np.where(np.isnan(error), np.inf, error)
+    return judge_elements(check, actual, expected, error, allowed, statistical, precision,
+                          cause)
 
 
 CHUNK = 1 << 22  # terms examined at once when the statistical bound is widened
@@ -216,13 +255,15 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
 
 
 def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
-                 factor: float | None = None, precision: str | None = None) -> Verdict:
+                 factor: float | None = None, precision: str | None = None,
+                 dtype=None) -> Verdict:
     """Judge C = alpha A B + beta C0 (A: M x K and B: K x N, already transposed as op
     requires; C0: C before the call) against the float64 oracle: both tiers, the effective
-    precision, and the precision test against `precision` (default: C's dtype; e.g. "tf32"
-    for a kernel meant to round its inputs to TF32, judged against that precision's bounds)."""
+    precision, and the precision test against `precision` (default: the declared `dtype`'s,
+    which defaults to C's; e.g. "tf32" for a kernel meant to round its inputs to TF32, judged
+    against that precision's bounds). A C coarser than the declared dtype fails, named."""
     actual = np.asarray(actual)
-    dtype = _float_dtype(actual.dtype)
+    dtype, cause = judged_dtype(actual, dtype)
     f = _declared(precision, dtype)
     A64, B64, C064 = _gemm_operands(A, B, C0, beta)
     _check_shape(actual, (A64.shape[0], B64.shape[1]), "gemm")
@@ -237,9 +278,10 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
         return np.column_stack([alpha * A64[i, :] * B64[:, j].T, beta * C064[i, j]])
 
     statistical = widen_statistical(error, rigorous, statistical, terms, f.u_acc)
-    found = precision_test.analyse(actual, A64, B64, C064, alpha, beta, f.name)
+    analysed = actual if actual.dtype in FLOATS else actual.astype(dtype)
+    found = precision_test.analyse(analysed, A64, B64, C064, alpha, beta, f.name)
     return judge_elements(f"gemm {dtype}", actual, expected, error, rigorous, statistical,
-                          found)
+                          found, cause)
 
 
 def compare_gemm_chain(chain, A, B, alpha: float, beta: float,
@@ -290,13 +332,14 @@ def exact_limit(dtype) -> float:
     return 2.0 ** (np.finfo(_float_dtype(dtype)).nmant + 1)
 
 
-def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0
-                       ) -> Verdict:
+def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
+                       dtype=None) -> Verdict:
     """Exact mode: integer-valued alpha, beta, A, B, C0 with |alpha||A||B| + |beta||C0| below
     2^p, so every product and partial sum is exact in any order; C must equal the oracle
-    bit for bit (+0 and -0 are not told apart: their sign depends on the summation order)."""
+    bit for bit (+0 and -0 are not told apart: their sign depends on the summation order).
+    A C coarser than the declared dtype (default: C's) fails, named."""
     actual = np.asarray(actual)
-    dtype = _float_dtype(actual.dtype)
+    dtype, cause = judged_dtype(actual, dtype)
     A64, B64, C064 = _gemm_operands(A, B, C0, beta)
     for name, x in (("A", A64), ("B", B64), ("C0", C064), ("alpha", alpha), ("beta", beta)):
         if not np.all(np.isfinite(x) & (np.asarray(x) == np.round(x))):
@@ -307,7 +350,7 @@ def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 
         raise ValueError(f"exact mode needs |alpha||A||B| + |beta||C0| < 2^"
                          f"{np.finfo(dtype).nmant + 1} for {dtype}, got {peak:.3g}")
     expected = alpha * (A64 @ B64) + beta * C064
-    return compare_bounded(f"gemm exact {dtype}", actual, expected, 0.0)
+    return compare_bounded(f"gemm exact {dtype}", actual, expected, 0.0, cause=cause)
 
 
 def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:

@@ -12,8 +12,13 @@ A verdict holds up to three tests, each a ratio that passes at 1 or below:
   Gradient and step verdicts report their effective bits without the test.
 
 `ratio` is the largest of them and `passed` needs all; index, actual, expected, error and
-allowed describe the worst element of the tier with the largest ratio. str() says which test
-failed and what that means.
+allowed describe the worst element of the tier with the largest ratio. A `cause` fails the
+verdict whatever the ratios (a result in a coarser dtype than declared, an argument the
+implementation modified) and says so. str() says which test failed and what that means.
+
+A verdict is never a pass that was not computed: a bound or an oracle's value that is not
+finite raises CannotJudge (the check says "cannot judge" and exits 2), and a NaN ratio is an
+infinite one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ MEANING = {
     "statistical": "too large for honest roundoff in this precision",
     "precision": "computed in a lower precision than declared",
 }
+
+
+class CannotJudge(ValueError):
+    """The judge cannot decide: its bound or the oracle's value is not finite for these
+    inputs, or they lie outside the range where the bounds were derived."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class Verdict:
     statistical_ratio: float | None = None  # None: no statistical tier (ulps, exact mode)
     precision: Precision | None = None  # GEMM, row-sum, gradient and step verdicts
     tier: str = "rigorous"  # which test decided ratio
+    cause: str | None = None  # a failure whatever the ratios, in words
 
     @property
     def effective_bits(self) -> float | None:
@@ -83,6 +94,8 @@ class Verdict:
     def __str__(self) -> str:
         failed = self.failed_tests()
         status = "pass" if self.passed else f"FAIL ({'; '.join(MEANING[t] for t in failed)})"
+        if self.cause is not None:
+            status = f"FAIL ({self.cause})"
         tiers = f"rigorous ratio {self.rigorous_ratio:.3g}"
         if self.statistical_ratio is not None:
             tiers += f", statistical ratio {self.statistical_ratio:.3g}"
@@ -114,33 +127,46 @@ def _worst(error: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, int, flo
     return ratio, flat, float(ratio.flat[flat])
 
 
+def _finite(check: str, what: str, values: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        at = tuple(int(i) for i in np.unravel_index(bad[0], values.shape))
+        raise CannotJudge(f"cannot judge {check}: {what} is {values.flat[bad[0]]} at {at} "
+                          f"({bad.size} of {values.size} elements): the inputs lie outside "
+                          "the range where its bounds hold (overflow)")
+
+
 def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: np.ndarray,
                    rigorous: np.ndarray, statistical: np.ndarray | None = None,
-                   precision: Precision | None = None) -> Verdict:
+                   precision: Precision | None = None, cause: str | None = None) -> Verdict:
     """A verdict from per-element errors and each tier's allowed errors (float64, broadcast
-    to the error's shape)."""
+    to the error's shape); CannotJudge where the expected values or a bound are not finite.
+    `cause`: why the result fails whatever its errors."""
     error = np.asarray(error, dtype=np.float64)
+    _finite(check, "the oracle's value", np.asarray(expected, dtype=np.float64))
     if error.size == 0:
-        return Verdict(check, True, 0.0, (), np.nan, np.nan, 0.0, 0.0, 0, 0, 0.0,
-                       None if statistical is None else 0.0, precision)
+        return Verdict(check, cause is None, 0.0, (), np.nan, np.nan, 0.0, 0.0, 0, 0, 0.0,
+                       None if statistical is None else 0.0, precision, cause=cause)
     tiers = {"rigorous": rigorous} | ({} if statistical is None else
                                       {"statistical": statistical})
     found = {}
     for name, allowed in tiers.items():
         allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), error.shape)
+        _finite(check, f"the {name} bound", allowed)
         found[name] = (allowed, *_worst(error, allowed))
     tier = max(found, key=lambda name: found[name][3])
     allowed, ratio, flat, worst = found[tier]
     tested = 0.0 if precision is None or precision.ratio is None else precision.ratio
+    tested = np.inf if np.isnan(tested) else tested  # a test that could not compute fails
     overall = max(worst, tested)
     if tested > worst:
         tier = "precision"
     return Verdict(
-        check=check, passed=bool(overall <= 1.0), ratio=overall,
+        check=check, passed=bool(overall <= 1.0) and cause is None, ratio=overall,
         index=tuple(int(i) for i in np.unravel_index(flat, error.shape)),
         actual=float(actual.flat[flat]), expected=float(expected.flat[flat]),
         error=float(error.flat[flat]), allowed=float(allowed.flat[flat]),
         n_failed=int(np.count_nonzero(ratio > 1.0)), size=error.size,
         rigorous_ratio=found["rigorous"][3],
         statistical_ratio=found["statistical"][3] if "statistical" in found else None,
-        precision=precision, tier=tier)
+        precision=precision, tier=tier, cause=cause)

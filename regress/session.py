@@ -56,7 +56,7 @@ def _impl_run(s: Settings, quick: bool) -> trajectory.Run:
     """The outside step driven on the oracle's settings."""
     from ..check.network import target
 
-    step = target(s.impl, "step", s.dtype).func
+    step = target(s.impl, "step", s.dtype, timeout=s.timeout).impl.func
     split = subjects.mnist5k()
     steps = subjects.epochs(quick) * -(-len(split.train) // subjects.BATCH)
     run = trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train,
@@ -71,7 +71,7 @@ def _impl_work(s: Settings) -> speed.Work:
     beforehand (the harness's own copy of each batch would dilute the step's time)."""
     from ..check.network import target
 
-    step = target(s.impl, "step", s.dtype).func
+    step = target(s.impl, "step", s.dtype, timeout=s.timeout).impl.func
     split = subjects.mnist5k()
     steps = -(-len(split.train) // subjects.BATCH)
     inputs = trajectory.batches(split.train, subjects.BATCH, steps, s.dtype)
@@ -87,7 +87,7 @@ def _impl_work(s: Settings) -> speed.Work:
 def _gemm_target(s: Settings):
     from ..check import gemm
 
-    return gemm.target(s.impl, s.convention, s.arrays, s.layout, s.dtype)
+    return gemm.target(s.impl, s.convention, s.arrays, s.layout, s.dtype, timeout=s.timeout)
 
 
 def _gemm_battery(s: Settings):

@@ -122,12 +122,15 @@ def test_the_course_sizes_pass_in_float32_and_tf32_inputs_fail_there(impl):
         tf32.stdout
 
 
-def test_a_hung_case_times_out_and_the_rest_still_run(impl):
+def test_after_a_hung_case_the_rest_are_skipped_unless_keep_going(impl):
     began = time.monotonic()
     run = check("--impl", f"{impl}:hangs", "--timeout", 1)
     assert run.returncode == 1
-    assert run.stdout.count("  timeout  ") == 10, run.stdout
-    assert time.monotonic() - began < 60
+    assert run.stdout.count("  timeout  ") == 1, run.stdout
+    assert run.stdout.count("  skipped  ") == 9 and "not run: an earlier case hung" in run.stdout
+    assert time.monotonic() - began < 30  # one timeout, not ten
+    every = check("--impl", f"{impl}:hangs", "--timeout", 1, "--keep-going")
+    assert every.returncode == 1 and every.stdout.count("  timeout  ") == 10, every.stdout
 
 
 def test_an_exception_in_the_implementation_is_one_line_per_case(impl):

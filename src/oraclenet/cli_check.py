@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common.cli import EXIT_OK, nonnegative_float, positive_float
+from .common.cli import EXIT_OK, finite_float, nonnegative_float, positive_float
 
 DTYPES = ("float32", "float64")
 
@@ -52,19 +52,29 @@ def cmd_check_gemm(args: argparse.Namespace) -> int:
     if args.report:
         check_output(args.report / "report.md")
     if args.files:
-        files = gemm.GemmFiles(*map(Path, args.files), alpha=args.alpha, beta=args.beta,
+        if args.keep_going:
+            raise ValueError("--keep-going runs the cases of --impl; --files is one call")
+        files = gemm.GemmFiles(*map(Path, args.files),
+                               alpha=1.0 if args.alpha is None else args.alpha,
+                               beta=0.0 if args.beta is None else args.beta,
                                transa=args.transa, transb=args.transb, raw=args.raw,
                                dims=_gemm_dims(args), order=args.order,
                                dtype=args.dtype, precision=args.precision)
         outcomes = [gemm.judge_files(files)]
         return _finish(outcomes, args, "oraclenet check gemm --files",
                        "oraclenet check gemm --files " + " ".join(args.files))
-    if args.raw or args.shape:
-        raise ValueError("--raw and --shape read --files; with --impl they mean nothing")
+    ignored = [flag for flag, value in (("--raw", args.raw), ("--shape", args.shape),
+                                        ("--alpha", args.alpha), ("--beta", args.beta),
+                                        ("--transa", args.transa), ("--transb", args.transb))
+               if value not in (None, False)]
+    if ignored:
+        raise ValueError(f"{', '.join(ignored)} describe the call in --files; --impl runs "
+                         "the battery's own cases")
     target = gemm.target(args.impl, args.convention, args.arrays, args.layout,
-                         args.dtype or "float64", args.precision)
+                         args.dtype or "float64", args.precision, timeout=args.timeout)
     battery = gemm.battery(target, args.sizes)
-    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)))
+    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)),
+                             args.keep_going)
     return _finish(outcomes, args, f"oraclenet check gemm --impl {args.impl}",
                    f"oraclenet check gemm --impl {args.impl} --sizes {args.sizes}")
 
@@ -77,6 +87,9 @@ def _gemm_dims(args) -> tuple[int, int, int] | None:
     return args.shape
 
 
+STEP_FILES = ("before", "after", "batch")
+
+
 def cmd_check_net(args: argparse.Namespace) -> int:
     """check grad and check step."""
     from .check import network
@@ -85,19 +98,33 @@ def cmd_check_net(args: argparse.Namespace) -> int:
     what = args.prog.split()[-1]
     if args.report:
         check_output(args.report / "report.md")
-    if what == "step" and args.impl is None:
-        missing = [f for f in ("before", "after", "batch", "lr") if getattr(args, f) is None]
+    given = [f for f in STEP_FILES if getattr(args, f, None) is not None]
+    if args.impl is not None and given:
+        raise ValueError(f"--{', --'.join(given)}: files of one step, judged without "
+                         "--impl; give --impl or the files, not both")
+    if args.impl is None and what == "step":
+        missing = [f for f in (*STEP_FILES, "lr") if getattr(args, f) is None]
         if missing:
             raise ValueError(f"--impl, or the files: missing --{', --'.join(missing)}")
-        files = network.StepFiles(args.before, args.after, args.batch, args.lr, args.lam)
+        if args.keep_going:
+            raise ValueError("--keep-going runs the cases of --impl; the files are one step")
+        files = network.StepFiles(args.before, args.after, args.batch, args.lr,
+                                  0.0 if args.lam is None else args.lam)
         return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
                        f"oraclenet check step --before {args.before} --after {args.after}")
     if args.impl is None:
         raise ValueError("--impl MODULE:FUNCTION is required")
-    battery = network.battery(network.target(args.impl, what, args.dtype), what, args.sizes)
-    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)))
-    return _finish(outcomes, args, f"oraclenet check {what} --impl {args.impl}",
-                   f"oraclenet check {what} --impl {args.impl} --sizes {args.sizes}")
+    lam = network.LAM if args.lam is None else args.lam
+    lr = network.LR if getattr(args, "lr", None) is None else args.lr
+    target = network.target(args.impl, what, args.dtype, lam=lam, lr=lr, timeout=args.timeout)
+    battery = network.battery(target, args.sizes)
+    rates = f"reg {lam:g}" + (f", lr {lr:g}" if what == "step" else "")
+    print(f"{args.prog}: {args.impl} in {args.dtype}, {rates}", flush=True)
+    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)),
+                             args.keep_going)
+    return _finish(outcomes, args, f"oraclenet check {what} --impl {args.impl} ({rates})",
+                   f"oraclenet check {what} --impl {args.impl} --sizes {args.sizes} "
+                   f"--reg {lam:g}" + (f" --lr {lr:g}" if what == "step" else ""))
 
 
 def cmd_check_run(args: argparse.Namespace) -> int:
@@ -156,9 +183,13 @@ def add_commands(tree, sub) -> None:
                    help="quick (seconds), course (adds the course's 800x1000x784 and 800x10x1000 "
                         "ten-call chains and the network's shapes), full (default quick)")
     p.add_argument("--timeout", type=positive_float, default=300.0,
-                   help="seconds per case before it counts as hung (300)")
-    p.add_argument("--alpha", type=float, default=1.0, help="with --files (1)")
-    p.add_argument("--beta", type=float, default=0.0, help="with --files (0)")
+                   help="seconds per case (and for importing --impl) before it counts as "
+                        "hung (300)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="run every case even after one hangs (by default the rest are "
+                        "skipped: each would cost its whole --timeout)")
+    p.add_argument("--alpha", type=finite_float, help="with --files (1)")
+    p.add_argument("--beta", type=finite_float, help="with --files (0)")
     p.add_argument("--transa", action="store_true", help="with --files: A is stored as op(A)^T")
     p.add_argument("--transb", action="store_true", help="with --files: B is stored as op(B)^T")
     p.add_argument("--raw", choices=DTYPES,
@@ -182,17 +213,23 @@ def add_commands(tree, sub) -> None:
         p.add_argument("--sizes", choices=SIZES, default="quick",
                        help="quick, course (adds H 64 and 100) or full (default quick)")
         p.add_argument("--timeout", type=positive_float, default=300.0,
-                       help="seconds per case before it counts as hung (300)")
+                       help="seconds per case (and for importing --impl) before it counts "
+                            "as hung (300)")
+        p.add_argument("--keep-going", action="store_true",
+                       help="run every case even after one hangs")
         p.add_argument("--report", type=Path, help="write report.md and report.json here")
+        p.add_argument("--reg", dest="lam", type=nonnegative_float,
+                       help="lambda, the L2 weight: what --impl is called with (default "
+                            "0.01), or what the step in the files used (default 0)")
         if what == "step":
             p.add_argument("--before", type=Path, help="parameters before the step: .npz or "
                                                        ".mat holding W1 b1 W2 b2")
             p.add_argument("--after", type=Path, help="parameters after the step")
             p.add_argument("--batch", type=Path, help="the batch: .npz or .mat holding X "
                                                       "(784 x N) and Y (10 x N) or labels (N)")
-            p.add_argument("--lr", type=positive_float, help="the learning rate")
-            p.add_argument("--reg", dest="lam", type=nonnegative_float, default=0.0,
-                           help="lambda, the L2 weight (0)")
+            p.add_argument("--lr", type=positive_float,
+                           help="the learning rate: what --impl is called with (default 0.5), "
+                                "or what the step in the files used (required)")
 
     p = tree.command(group, "run", cmd_check_run,
                      "judge every step of a whole training run from its dump directory "

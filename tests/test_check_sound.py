@@ -1,0 +1,196 @@
+"""The front door is sound on code written in other ways than ours (issue: "sound on anyone's
+code"): an implementation gets its own copies of the inputs and cannot move the oracle, one
+that modifies what it must only read fails naming the argument, a result coarser than the
+declared dtype fails named, and a module that exits, crashes or hangs while importing ends
+the check with exit code 2 and one line, never a pass and never a silent exit."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oraclenet import check_gemm, check_grad, check_step
+
+ORACLENET = Path(sys.executable).parent / "oraclenet"
+
+
+def oraclenet(*argv, timeout=300):
+    return subprocess.run([str(ORACLENET), *map(str, argv)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _grad(W1, b1, W2, b2, X, Y, reg):
+    """A plain numpy backprop, written as tutorials write it."""
+    a1 = 1 / (1 + np.exp(-(W1 @ X + b1)))
+    z2 = W2 @ a1 + b2
+    e = np.exp(z2 - z2.max(axis=0))
+    dz2 = (e / e.sum(axis=0) - Y) / X.shape[1]
+    dz1 = (W2.T @ dz2) * a1 * (1 - a1)
+    return (dz1 @ X.T + reg * W1, dz1.sum(axis=1, keepdims=True), dz2 @ a1.T + reg * W2,
+            dz2.sum(axis=1, keepdims=True))
+
+
+def step_in_place(W1, b1, W2, b2, X, Y, lr, reg):
+    """The usual in-place SGD: the parameters it was given, updated and returned."""
+    dW1, db1, dW2, db2 = _grad(W1, b1, W2, b2, X, Y, reg)
+    W1 -= lr * dW1
+    b1 -= lr * db1
+    W2 -= lr * dW2
+    b2 -= lr * db2
+    return W1, b1, W2, b2
+
+
+def grad_scribbles_on_X(W1, b1, W2, b2, X, Y, reg):
+    """A correct gradient, then X reused as scratch space."""
+    found = _grad(W1, b1, W2, b2, X, Y, reg)
+    X[:] = -1
+    return found
+
+
+def grad_scribbles_on_W2(W1, b1, W2, b2, X, Y, reg):
+    found = _grad(W1, b1, W2, b2, X, Y, reg)
+    W2 *= 2
+    return found
+
+
+def step_scribbles_on_Y(W1, b1, W2, b2, X, Y, lr, reg):
+    found = step_in_place(W1, b1, W2, b2, X, Y, lr, reg)
+    Y -= 1
+    return found
+
+
+def grad_in_float32(W1, b1, W2, b2, X, Y, reg):
+    return tuple(g.astype(np.float32) for g in _grad(W1, b1, W2, b2, X, Y, reg))
+
+
+def step_in_float32(W1, b1, W2, b2, X, Y, lr, reg):
+    return tuple(p.astype(np.float32) for p in step_in_place(W1, b1, W2, b2, X, Y, lr, reg))
+
+
+def gemm_then_vandal(C, A, B, alpha, beta):
+    """C right, then A zeroed and B filled with NaN."""
+    C[:] = alpha * (A @ B) + beta * C
+    A[:] = 0
+    B[:] = np.nan
+
+
+def product_in_float32(A, B):
+    return (A.astype(np.float32) @ B.astype(np.float32))
+
+
+def failures(report) -> str:
+    return "\n".join(str(v) for o in report.failed for v in o.verdicts if not v.passed)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_step_written_in_place_passes(dtype):
+    report = check_step(step_in_place, dtype=dtype, timeout=None)
+    assert report.passed, report
+
+
+@pytest.mark.parametrize("func, argument, first", [
+    (grad_scribbles_on_X, "X", "(0, 0)"),
+    (grad_scribbles_on_W2, "W2", "(0, 0)"),
+])
+def test_a_backprop_that_modifies_its_inputs_fails_naming_them(func, argument, first):
+    report = check_grad(func, dtype="float64", timeout=None)
+    assert not report.passed and all(not o.passed for o in report.outcomes), report
+    text = failures(report)
+    assert f"the implementation modified {argument}, which it must only read" in text, text
+    assert f"the first at {first}" in text, text
+
+
+def test_a_step_may_update_its_parameters_but_not_the_batch():
+    report = check_step(step_scribbles_on_Y, dtype="float32", timeout=None)
+    text = failures(report)
+    assert not report.passed and "modified Y, which it must only read" in text, text
+    assert "modified W1" not in text
+
+
+def test_a_gemm_that_destroys_its_operands_fails_naming_both():
+    report = check_gemm(gemm_then_vandal, timeout=None)
+    assert all(not o.passed for o in report.outcomes), report
+    text = failures(report)
+    assert "modified A, which it must only read" in text and "modified B" in text, text
+    # C itself was right: the operands alone fail it (the oracle used its own copies)
+    ragged = report.outcomes[1].verdicts
+    assert [v.check for v in ragged if not v.passed] == ["A unchanged", "B unchanged"], ragged
+
+
+@pytest.mark.parametrize("run, declared", [
+    (lambda: check_gemm(product_in_float32, convention="product", timeout=None), "float64"),
+    (lambda: check_grad(grad_in_float32, dtype="float64", sizes="quick", timeout=None),
+     "float64"),
+    (lambda: check_step(step_in_float32, dtype="float64", timeout=None), "float64"),
+])
+def test_a_result_coarser_than_declared_fails_named(run, declared):
+    report = run()
+    judged = [o for o in report.outcomes if o.verdicts]
+    assert judged and all(not o.passed for o in judged), report
+    assert f"returned float32; declared {declared}" in failures(report)
+
+
+def test_the_same_float32_results_pass_where_float32_is_declared():
+    assert check_gemm(product_in_float32, convention="product", dtype="float32",
+                      timeout=None).passed
+    assert check_step(step_in_float32, dtype="float32", timeout=None).passed
+
+
+# --- the user's module runs in a child, at import as at call ----------------------------
+
+MISBEHAVING = {
+    "exits 0": ("import sys\nsys.exit(0)\n", "called sys.exit(0)"),
+    "exits 3": ("import sys\nsys.exit(3)\n", "called sys.exit(3)"),
+    "segfaults": ("import ctypes\nctypes.string_at(0)\n",
+                  "killed its process (signal 11, SIGSEGV)"),
+    "hangs": ("import time\ntime.sleep(600)\n", "did not finish within 3 s"),
+    "raises": ("raise KeyboardInterrupt\n", "raised KeyboardInterrupt"),
+    "os._exit": ("import os\nos._exit(0)\n", "ended its process (exit code 0)"),
+}
+GOOD_GEMM = "\ndef gemm(C, A, B, alpha, beta):\n    C[:] = alpha * (A @ B) + beta * C\n"
+
+
+@pytest.mark.parametrize("how", MISBEHAVING)
+def test_a_module_that_misbehaves_at_import_is_one_line_and_exit_2(tmp_path, how):
+    code, said = MISBEHAVING[how]
+    module = tmp_path / "mine.py"
+    module.write_text(code + GOOD_GEMM)
+    done = oraclenet("check", "gemm", "--impl", f"{module}:gemm", "--timeout", 3)
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"importing {module} {said}" in done.stderr, done.stderr
+    assert done.stdout == ""
+
+
+CALL_TIME = textwrap.dedent('''
+    import os, sys
+
+    def interrupts(C, A, B, alpha, beta):
+        print("about to be interrupted", file=sys.stderr)
+        raise KeyboardInterrupt
+
+    def exits(C, A, B, alpha, beta):
+        sys.exit(0)
+
+    def closes_its_descriptors(C, A, B, alpha, beta):
+        os.closerange(0, 4096)
+        C[:] = alpha * (A @ B) + beta * C
+''')
+
+
+@pytest.mark.parametrize("func, said", [
+    ("interrupts", "the implementation raised KeyboardInterrupt"),
+    ("exits", "the implementation called sys.exit(0)"),
+    ("closes_its_descriptors", "the implementation ended its process"),
+])
+def test_what_the_implementation_does_at_call_time_is_its_cases_outcome(tmp_path, func, said):
+    module = tmp_path / "mine.py"
+    module.write_text(CALL_TIME)
+    done = oraclenet("check", "gemm", "--impl", f"{module}:{func}", "--timeout", 20)
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert done.stderr == "", done.stderr  # no traceback, no multiprocessing line
+    assert said in done.stdout and "Traceback" not in done.stdout, done.stdout
+    assert "about to be interrupted" not in done.stdout
