@@ -12,13 +12,14 @@ epoch (SPEC section 1).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..common.data import Dataset, load, one_hot
+from ..common.data import PIXELS, Dataset, load, one_hot
 from ..common.dump import DATA_NPZ, RUN_JSON
 from ..common.params import Params, read_params
 from ..common.shapes import BLOCKS
@@ -26,7 +27,45 @@ from ..judge import bounds
 from .network import read_batch
 from .runner import Outcome, judged
 
-REQUIRED = ("data", "batch", "lr", "reg", "dtype")
+
+def _integer(low: int):
+    def valid(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= low
+    return valid, f"an integer >= {low}"
+
+
+def _number(low: float, low_open: bool, high: float | None = None, high_open: bool = False):
+    def valid(v) -> bool:
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+            return False
+        return ((v > low if low_open else v >= low)
+                and (high is None or (v < high if high_open else v <= high)))
+    ends = f"{'>' if low_open else '>='} {low:g}" + (
+        "" if high is None else f" and {'<' if high_open else '<='} {high:g}")
+    return valid, f"a finite number {ends}"
+
+
+def _one_of(*choices):
+    return (lambda v: v in choices), "one of " + ", ".join(map(repr, choices))
+
+
+def _text():
+    return (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
+
+
+# run.json's keys: (required, test, what it must be). common/dump.py writes every one.
+SCHEMA = {
+    "data": (True, *_text()),
+    "batch": (True, *_integer(1)),
+    "lr": (True, *_number(0.0, True)),
+    "reg": (True, *_number(0.0, False)),
+    "dtype": (True, *_one_of("float32", "float64")),
+    "pixels": (False, *_one_of(*PIXELS)),
+    "val_fraction": (False, *_number(0.0, True, 1.0, True)),
+    "seed": (False, *_integer(0)),
+    "hidden": (False, *_integer(1)),
+    "trainer": (False, *_text()),
+}
 PARAMS = re.compile(r"params-(\d+)\.(npz|mat)$")
 
 
@@ -63,24 +102,21 @@ def read_run(directory: Path) -> RunDir:
         raise ValueError(f"{path}: cannot read the run's settings: {err}") from err
     if not isinstance(settings, dict):
         raise ValueError(f"{path}: expected a JSON object")
-    missing = [k for k in REQUIRED if k not in settings]
+    missing = [k for k, (required, _, _) in SCHEMA.items() if required and k not in settings]
     if missing:
         raise ValueError(f"{path}: missing {', '.join(missing)}")
-    if settings["dtype"] not in ("float32", "float64"):
-        raise ValueError(f"{path}: dtype must be float32 or float64, got {settings['dtype']!r}")
-    for key in ("batch", "lr", "reg"):
-        value = settings[key]
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not (value >= 0 if key == "reg" else value > 0):
-            kind = "non-negative" if key == "reg" else "positive"
-            raise ValueError(f"{path}: {key} must be a {kind} number, got {value!r}")
-    if int(settings["batch"]) != settings["batch"]:
-        raise ValueError(f"{path}: batch must be an integer, got {settings['batch']!r}")
+    for key, (_, valid, what) in SCHEMA.items():
+        if key in settings and not valid(settings[key]):
+            raise ValueError(f"{path}: {key} must be {what}, got {settings[key]!r}")
     found = {}
-    for file in directory.iterdir():
+    for file in sorted(directory.iterdir()):
         m = PARAMS.match(file.name)
         if m:
-            found.setdefault(int(m.group(1)), file)
+            step = int(m.group(1))
+            if step in found:
+                raise ValueError(f"{directory}: two parameter files for step {step}, "
+                                 f"{found[step].name} and {file.name}; keep one")
+            found[step] = file
     if 0 not in found or len(found) < 2:
         raise ValueError(f"{directory}: needs params-0000 (the start) and at least one step "
                          f"after it; found {len(found)} parameter files")
@@ -107,8 +143,8 @@ def judge_step(run: RunDir, step: int, before: Params, after: Params) -> Outcome
     X = images.T.astype(run.dtype).astype(np.float64)
     Y = one_hot(run.train.labels[start:stop])
     s = run.settings
-    verdicts = list(bounds.compare_step(after.astype(run.dtype), before.astype(np.float64), X,
-                                        Y, float(s["reg"]), float(s["lr"])).values())
+    verdicts = list(bounds.compare_step(after, before.astype(np.float64), X, Y,
+                                        float(s["reg"]), float(s["lr"]), run.dtype).values())
     n_batches = -(-len(run.train) // int(s["batch"]))
     epoch, t = divmod(step - 1, n_batches)
     return judged(f"step {step} (epoch {epoch + 1}, batch {t + 1})",
@@ -121,6 +157,9 @@ def check_run(run: RunDir, say=lambda outcome: None) -> list[Outcome]:
     outcomes = []
     before = read_params(run.steps[0])
     hidden = before.hidden
+    if run.settings.get("hidden", hidden) != hidden:
+        raise ValueError(f"{run.steps[0]}: H = {hidden}, but {run.directory / RUN_JSON} says "
+                         f"hidden {run.settings['hidden']}")
     for step, path in enumerate(run.steps[1:], 1):
         after = read_params(path)
         if after.hidden != hidden:

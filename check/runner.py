@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..gpu.target import tune_simulator
-from ..judge.verdict import Verdict
+from ..judge.verdict import CannotJudge, Verdict
 
 STATUSES = ("pass", "FAIL", "timeout", "error", "skipped")
 JOIN_SECONDS = 5.0  # for a child that has said all it will say to exit before it is killed
@@ -88,6 +88,8 @@ def _safe(run: Callable[[object], Outcome], case, name: str, shape: str) -> Outc
         outcome = run(case)
     except BadResult as err:
         outcome = Outcome(name, shape, "FAIL", message=str(err))
+    except CannotJudge as err:  # ours, not the implementation's: never a pass
+        outcome = Outcome(name, shape, "error", message=str(err))
     except BaseException as err:  # the implementation may raise anything
         outcome = Outcome(name, shape, "error", message="the implementation " + describe(err))
     outcome.seconds = time.perf_counter() - began

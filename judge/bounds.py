@@ -43,6 +43,7 @@ from .roundoff import (
 )
 from .step_precision import analyse_gradient, analyse_step
 from .tolerances import tolerance
+from .verdict import QUIET
 
 
 def _gammas(dtype, statistical: bool):
@@ -128,6 +129,7 @@ def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | 
     return result.astype(declared), declared, causes
 
 
+@QUIET
 def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
                      ) -> dict[str, Verdict]:
     """Judge an implementation's gradient in the declared dtype (default: grad's) at p on one
@@ -142,6 +144,7 @@ def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
             for name in grad.blocks()}
 
 
+@QUIET
 def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
     """Judge an implementation's loss J (computed in dtype) at p on one batch."""
     expected = network.loss(p, X, Y, lam)
@@ -150,6 +153,7 @@ def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
                            np.array([statistical]))
 
 
+@QUIET
 def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=None
                  ) -> dict[str, Verdict]:
     """Judge parameters after one SGD step from p in the declared dtype (default: updated's):

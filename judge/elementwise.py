@@ -22,7 +22,7 @@ import numpy as np
 from ..reference import network
 from .roundoff import compare_bounded, compare_ulps, gamma, unit_roundoff
 from .tolerances import tolerance
-from .verdict import Verdict
+from .verdict import QUIET, Verdict
 
 
 def _dtype(x) -> np.dtype:
@@ -34,6 +34,7 @@ def _subnormal(x) -> float:
     return float(np.finfo(_dtype(x)).smallest_subnormal)
 
 
+@QUIET
 def compare_sigmoid(a, z) -> Verdict:
     """a = sigmoid(z), elementwise, in a's dtype: within device.sigmoid_ulps of the exact
     sigmoid of a z perturbed by device.sigmoid_backward_u units of roundoff (a relative
@@ -45,12 +46,14 @@ def compare_sigmoid(a, z) -> Verdict:
                         + tolerance("device.sigmoid_backward_u") * condition, "sigmoid")
 
 
+@QUIET
 def compare_add_bias(out, z, b) -> Verdict:
     """out = z + b (b broadcast along rows): one correctly rounded addition."""
     return compare_ulps(out, np.asarray(z, np.float64) + np.asarray(b, np.float64), 0.5,
                         "add_bias")
 
 
+@QUIET
 def compare_softmax(yhat, z) -> Verdict:
     """yhat = softmax(z) column by column (z: 10 x N)."""
     z64 = np.asarray(z, np.float64)
@@ -63,6 +66,7 @@ def compare_softmax(yhat, z) -> Verdict:
     return compare_bounded("softmax", yhat, expected, allowed)
 
 
+@QUIET
 def compare_cross_entropy_sum(J, z, labels) -> Verdict:
     """J = sum_i -log softmax(z)[y_i, i] over the N columns of z (10 x N): per column the
     sum S of 10 exponentials to (max|z - m| + 9 + c) u, the log c u |log S|, two roundings;
@@ -80,6 +84,7 @@ def compare_cross_entropy_sum(J, z, labels) -> Verdict:
     return compare_bounded("cross entropy", np.reshape(J, 1), np.array([ell.sum()]), allowed)
 
 
+@QUIET
 def compare_output_delta(d, yhat, labels, N: int) -> Verdict:
     """d = (yhat - onehot(labels)) / N; the difference cancels where yhat is near 1, so it is
     judged against the size of its inputs."""
@@ -91,6 +96,7 @@ def compare_output_delta(d, yhat, labels, N: int) -> Verdict:
     return compare_bounded("output delta", d, expected, allowed)
 
 
+@QUIET
 def compare_sigmoid_delta(dz, da, a) -> Verdict:
     """dz = da a (1 - a)."""
     a64 = np.asarray(a, np.float64)
@@ -98,6 +104,7 @@ def compare_sigmoid_delta(dz, da, a) -> Verdict:
                         tolerance("device.sigmoid_delta_ulps"), "sigmoid delta")
 
 
+@QUIET
 def compare_update(updated, p, g, lr: float) -> Verdict:
     """updated = p - lr g (an SGD step): two roundings of |p| + lr |g|."""
     p64, g64 = np.asarray(p, np.float64), np.asarray(g, np.float64)

@@ -19,9 +19,10 @@ from ..common.params import Params
 from ..reference import network
 from .bounds import forward_error
 from .roundoff import compare_bounded, compare_ulps
-from .verdict import Verdict, judge_elements
+from .verdict import QUIET, Verdict, judge_elements
 
 
+@QUIET
 def compare_data(images, expected) -> Verdict:
     """images as the implementation holds them, against the oracle's (float64)."""
     return compare_ulps(images, np.asarray(expected, np.float64), 0.5, "data")
@@ -35,6 +36,7 @@ def _logit_bounds(p: Params, X, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return fwd.z2, mine + oracle, mine_statistical + oracle
 
 
+@QUIET
 def compare_logits(z2, p: Params, X) -> Verdict:
     """z2 = W2 sigmoid(W1 X + b1) + b2 for X (784 x N), in z2's dtype."""
     expected, rigorous, statistical = _logit_bounds(p, X, np.asarray(z2).dtype)
@@ -52,6 +54,7 @@ def ambiguous(p: Params, X, dtype) -> np.ndarray:
     return gap <= bound[top, columns] + bound[second, columns]
 
 
+@QUIET
 def compare_predictions(predicted, p: Params, X, dtype) -> Verdict:
     """predicted (N,) classes against the oracle's argmax; an ambiguous column may differ."""
     predicted = np.asarray(predicted)
@@ -61,6 +64,7 @@ def compare_predictions(predicted, p: Params, X, dtype) -> Verdict:
     return judge_elements("predictions", predicted, expected, wrong, allowed)
 
 
+@QUIET
 def compare_accuracy(accuracy: float, p: Params, X, labels, dtype) -> Verdict:
     """accuracy on (X, labels) against the oracle's, which the ambiguous columns may move by
     one image each."""

@@ -29,7 +29,7 @@ import numpy as np
 from . import precision as precision_test
 from .precision import FORMATS, Format
 from .tolerances import tolerance
-from .verdict import CannotJudge, Precision, Verdict, assert_passes, judge_elements
+from .verdict import QUIET, CannotJudge, Precision, Verdict, assert_passes, judge_elements
 
 __all__ = [
     "CannotJudge",
@@ -125,6 +125,7 @@ def judged_dtype(actual, declared=None) -> tuple[np.dtype, str | None]:
     return want, None
 
 
+@QUIET
 def compare_unchanged(check: str, after, before) -> Verdict:
     """An input the implementation must only read, bit for bit as it was given (NaN as NaN);
     the first changed element is the verdict's index."""
@@ -149,6 +150,7 @@ def _check_shape(actual: np.ndarray, shape: tuple, what: str) -> None:
         raise ValueError(f"{what}: result has shape {actual.shape}, expected {shape}")
 
 
+@QUIET
 def compare_bounded(check: str, actual, expected, allowed, statistical=None,
                     precision: Precision | None = None, cause: str | None = None) -> Verdict:
     """Elementwise |actual - expected| <= allowed (the rigorous tier) and <= statistical
@@ -254,6 +256,7 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     return factor * ((relative + gamma(K + 2, np.float64)) * scale + underflow)
 
 
+@QUIET
 def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
                  factor: float | None = None, precision: str | None = None,
                  dtype=None) -> Verdict:
@@ -284,6 +287,7 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
                           found, cause)
 
 
+@QUIET
 def compare_gemm_chain(chain, A, B, alpha: float, beta: float,
                        precision: str | None = None) -> Verdict:
     """Judge the last C of n calls in place, C_k := alpha A B + beta C_{k-1} (chain: C_0 ..
@@ -312,6 +316,7 @@ def compare_gemm_chain(chain, A, B, alpha: float, beta: float,
                           error, rigorous, statistical)
 
 
+@QUIET
 def gemm_ratio_map(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
                    precision: str | None = None) -> np.ndarray:
     """|C - C_ref| / the statistical bound, elementwise (M x N, float64; NaN as inf): where a
@@ -332,6 +337,7 @@ def exact_limit(dtype) -> float:
     return 2.0 ** (np.finfo(_float_dtype(dtype)).nmant + 1)
 
 
+@QUIET
 def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
                        dtype=None) -> Verdict:
     """Exact mode: integer-valued alpha, beta, A, B, C0 with |alpha||A||B| + |beta||C0| below
@@ -353,6 +359,7 @@ def compare_gemm_exact(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 
     return compare_bounded(f"gemm exact {dtype}", actual, expected, 0.0, cause=cause)
 
 
+@QUIET
 def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
     """Judge row sums of x (M x n) in actual's dtype: |s - s_ref| <= f gamma_n |x| 1
     (rigorous) and f gamma~_n |x| 1 (statistical, widened where the model breaks), and the
@@ -380,6 +387,7 @@ def compare_rowsum(actual, x, factor: float | None = None) -> Verdict:
                           precision_test.analyse_sums(actual, x64))
 
 
+@QUIET
 def compare_ulps(actual, expected, max_ulps: float | np.ndarray,
                  check: str = "ulps") -> Verdict:
     """Elementwise ulp distance between actual and expected rounded to actual's dtype, against

@@ -27,6 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Every public verdict function runs under it: overflow and NaN in an intermediate are
+# judged (a non-finite bound or oracle value is CannotJudge, a non-finite result fails), not
+# warned about.
+QUIET = np.errstate(all="ignore")
+
 MEANING = {
     "rigorous": "outside the worst-case bound: certainly a bug",
     "statistical": "too large for honest roundoff in this precision",
@@ -151,8 +156,10 @@ def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: 
                                       {"statistical": statistical})
     found = {}
     for name, allowed in tiers.items():
-        allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), error.shape)
-        _finite(check, f"the {name} bound", allowed)
+        allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64) + 0.0, error.shape)
+        _finite(check, f"the {name} bound", allowed)  # + 0.0: -0.0 is 0
+        if np.any(allowed < 0):
+            raise CannotJudge(f"cannot judge {check}: the {name} bound is negative")
         found[name] = (allowed, *_worst(error, allowed))
     tier = max(found, key=lambda name: found[name][3])
     allowed, ratio, flat, worst = found[tier]

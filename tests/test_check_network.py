@@ -244,13 +244,27 @@ def test_the_mpi_trainers_dumps_pass_check_run(tmp_path, strategy, ranks):
     assert run.returncode == 0 and "PASS: 9 of 9 cases" in run.stdout, run.stdout
 
 
+def _setting(run_dir: Path, key: str, value) -> None:
+    settings = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**settings, key: value}))
+
+
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: (d / "params-0004.npz").unlink(), "parameter files for steps [4] are missing"),
     (lambda d: (d / "run.json").write_text("{}"), "missing data, batch, lr, reg, dtype"),
     (lambda d: (d / "run.json").write_text('{"data": "data.npz", "batch": 500, "lr": 0.5, '
                                            '"reg": 0, "dtype": "float16"}'),
-     "dtype must be float32 or float64"),
+     "dtype must be one of 'float32', 'float64', got 'float16'"),
     (lambda d: (d / "params-0002.npz").write_bytes(b"PK"), "params-0002.npz"),
+    # JSON's Infinity and a string where a number belongs: named, never judged or a traceback
+    (lambda d: _setting(d, "lr", float("inf")), "lr must be a finite number > 0, got inf"),
+    (lambda d: _setting(d, "reg", float("inf")), "reg must be a finite number >= 0, got inf"),
+    (lambda d: _setting(d, "batch", float("inf")), "batch must be an integer >= 1, got inf"),
+    (lambda d: _setting(d, "val_fraction", "abc"), "val_fraction must be a finite number > 0 "
+                                                   "and < 1, got 'abc'"),
+    (lambda d: _setting(d, "hidden", 5), "H = 16, but"),
+    (lambda d: scipy.io.savemat(d / "params-0002.mat", dict(np.load(d / "params-0002.npz"))),
+     "two parameter files for step 2, params-0002.mat and params-0002.npz"),
 ])
 def test_a_damaged_run_directory_is_one_line(oracle_run, tmp_path, damage, message):
     run_dir = tmp_path / "run"

@@ -194,3 +194,45 @@ def test_what_the_implementation_does_at_call_time_is_its_cases_outcome(tmp_path
     assert done.stderr == "", done.stderr  # no traceback, no multiprocessing line
     assert said in done.stdout and "Traceback" not in done.stdout, done.stdout
     assert "about to be interrupted" not in done.stdout
+
+
+# --- no verdict fails open ------------------------------------------------------------------
+
+def test_a_bound_that_overflows_cannot_judge_and_exits_2(tmp_path):
+    """|A||B| overflows while A B does not: a bound of inf once passed C = 12345."""
+    for name, m in (("A", [[1e308, 1e308]]), ("B", [[1.0], [-1.0]]), ("C0", [[0.0]]),
+                    ("C", [[12345.0]])):
+        np.save(tmp_path / f"{name}.npy", np.array(m))
+    files = [tmp_path / f"{n}.npy" for n in ("A", "B", "C0", "C")]
+    done = oraclenet("check", "gemm", "--files", *files)
+    assert done.returncode == 2 and "cannot judge gemm float64: the rigorous bound is inf" \
+        in done.stderr, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_step_at_an_overflowing_learning_rate_cannot_judge(tmp_path):
+    from oraclenet.common.params import init_params
+    from oraclenet.reference import network
+
+    p = init_params(3, 1)
+    X = np.random.default_rng(0).random((784, 5))
+    Y = np.eye(10)[:, [1, 2, 3, 4, 5]]
+    np.savez(tmp_path / "before.npz", **p.blocks())
+    network.step(p, X, Y, 0.0, 0.5)
+    np.savez(tmp_path / "after.npz", **p.blocks())
+    np.savez(tmp_path / "batch.npz", X=X, Y=Y)
+    argv = ["check", "step", "--before", tmp_path / "before.npz", "--after",
+            tmp_path / "after.npz", "--batch", tmp_path / "batch.npz"]
+    assert oraclenet(*argv, "--lr", 0.5).returncode == 0
+    done = oraclenet(*argv, "--lr", 1e308)
+    assert done.returncode == 2 and "cannot judge" in done.stderr, (done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("flag, value", [("--alpha", "nan"), ("--beta", "inf"),
+                                         ("--alpha", "-inf")])
+def test_non_finite_alpha_and_beta_are_refused(tmp_path, flag, value):
+    files = [tmp_path / f"{n}.npy" for n in ("A", "B", "C0", "C")]
+    for path in files:
+        np.save(path, np.ones((2, 2)))
+    done = oraclenet("check", "gemm", "--files", *files, f"{flag}={value}")
+    assert done.returncode == 2 and f"argument {flag}: must be a finite number" in done.stderr
