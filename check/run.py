@@ -12,13 +12,13 @@ epoch (SPEC section 1).
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..common import schema
 from ..common.data import PIXELS, Dataset, load, one_hot
 from ..common.dump import DATA_NPZ, RUN_JSON
 from ..common.params import Params, read_params
@@ -27,44 +27,18 @@ from ..judge import bounds
 from .network import read_batch
 from .runner import Outcome, judged
 
-
-def _integer(low: int):
-    def valid(v) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= low
-    return valid, f"an integer >= {low}"
-
-
-def _number(low: float, low_open: bool, high: float | None = None, high_open: bool = False):
-    def valid(v) -> bool:
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
-            return False
-        return ((v > low if low_open else v >= low)
-                and (high is None or (v < high if high_open else v <= high)))
-    ends = f"{'>' if low_open else '>='} {low:g}" + (
-        "" if high is None else f" and {'<' if high_open else '<='} {high:g}")
-    return valid, f"a finite number {ends}"
-
-
-def _one_of(*choices):
-    return (lambda v: v in choices), "one of " + ", ".join(map(repr, choices))
-
-
-def _text():
-    return (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
-
-
-# run.json's keys: (required, test, what it must be). common/dump.py writes every one.
+# run.json's keys (common/dump.py writes every one).
 SCHEMA = {
-    "data": (True, *_text()),
-    "batch": (True, *_integer(1)),
-    "lr": (True, *_number(0.0, True)),
-    "reg": (True, *_number(0.0, False)),
-    "dtype": (True, *_one_of("float32", "float64")),
-    "pixels": (False, *_one_of(*PIXELS)),
-    "val_fraction": (False, *_number(0.0, True, 1.0, True)),
-    "seed": (False, *_integer(0)),
-    "hidden": (False, *_integer(1)),
-    "trainer": (False, *_text()),
+    "data": schema.text(),
+    "batch": schema.integer(1),
+    "lr": schema.number(0.0, True),
+    "reg": schema.number(0.0, False),
+    "dtype": schema.one_of("float32", "float64"),
+    "pixels": schema.one_of(*PIXELS, required=False),
+    "val_fraction": schema.number(0.0, True, 1.0, True, required=False),
+    "seed": schema.integer(0, required=False),
+    "hidden": schema.integer(1, required=False),
+    "trainer": schema.text(required=False),
 }
 PARAMS = re.compile(r"params-(\d+)\.(npz|mat)$")
 
@@ -100,14 +74,7 @@ def read_run(directory: Path) -> RunDir:
         settings = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read the run's settings: {err}") from err
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    missing = [k for k, (required, _, _) in SCHEMA.items() if required and k not in settings]
-    if missing:
-        raise ValueError(f"{path}: missing {', '.join(missing)}")
-    for key, (_, valid, what) in SCHEMA.items():
-        if key in settings and not valid(settings[key]):
-            raise ValueError(f"{path}: {key} must be {what}, got {settings[key]!r}")
+    schema.validate(path, "", settings, SCHEMA)
     found = {}
     for file in sorted(directory.iterdir()):
         m = PARAMS.match(file.name)

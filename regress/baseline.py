@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common import schema
 from ..common.data import Dataset
 from ..common.files import write_json, write_npz
 from ..common.params import Params
-from ..common.shapes import BLOCKS
+from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
 from ..judge.roundoff import unit_roundoff
 from ..judge.tolerances import tolerance
 from . import consistency, machine, speed, trajectory
@@ -123,10 +124,64 @@ def read(directory: Path) -> dict:
         raise BaselineError(f"{path}: incomplete, missing {', '.join(missing)}")
     shapes = {"subjects": dict, "fingerprints": dict, "speed": dict, "machine": dict}
     wrong = [k for k, kind in shapes.items() if not isinstance(data[k], kind)]
-    if wrong or not all(isinstance(e, dict) for e in data["subjects"].values()) or any(
-            speed.Samples.from_json(v) is None for v in data["speed"].values()):
-        raise BaselineError(f"{path}: malformed ({', '.join(wrong) or 'subjects or speed'})")
+    if wrong or any(speed.Samples.from_json(v) is None for v in data["speed"].values()):
+        raise BaselineError(f"{path}: malformed ({', '.join(wrong) or 'speed'})")
+    if not data["subjects"]:
+        raise BaselineError(f"{path}: no subjects: nothing to check against")
+    try:
+        for name, entry in data["subjects"].items():
+            _validate_subject(path, name, entry, data["subjects"], bool(data["quick"]))
+    except ValueError as err:
+        raise BaselineError(str(err)) from None
     return data
+
+
+KINDS = ("oracle", "gpu", "run", "impl-step", "impl-gemm", "mpi-data", "mpi-model")
+OUTCOME = {"val_accuracy": schema.optional_number(0.0, 1.0), "val_images": schema.integer(0)}
+# A subject with a trajectory and an ensemble (record_subject's entry).
+TRAJECTORY = {"kind": schema.one_of(*KINDS), "dtype": schema.one_of("float32", "float64"),
+              "steps": schema.integer(1), "checkpoints": schema.numbers(1, ascending=True),
+              "first_steps": schema.integer(0), "members": schema.integer(MEMBERS[True]),
+              "batch": schema.integer(1), "lr": schema.number(0.0, True),
+              "reg": schema.number(0.0, False), "hidden": schema.integer(1),
+              "loss": schema.numbers(0.0), "member_accuracy": schema.numbers(0.0, 1.0),
+              **OUTCOME}
+RULES = {
+    "mpi-data": {"kind": schema.one_of(*KINDS), "against": schema.text(),
+                 "ranks": schema.integer(1), **OUTCOME},
+    "impl-gemm": {"kind": schema.one_of(*KINDS), "impl": schema.text(),
+                  "dtype": schema.one_of("float32", "float64"), "convention": schema.text(),
+                  "arrays": schema.text(), "layout": schema.text()},
+}
+RULES["mpi-model"] = RULES["mpi-data"]
+
+
+def _validate_subject(path: Path, name: str, entry, subjects: dict, quick: bool) -> None:
+    """One subject's entry of baseline.json: its keys in range, its checkpoints inside its
+    run, its ensemble at least the size a baseline records, what it is judged against there."""
+    where = f"subject {name}:"
+    kind = entry.get("kind") if isinstance(entry, dict) else None
+    schema.validate(path, where, entry, RULES.get(kind, TRAJECTORY))
+    if kind in RULES:
+        against = subjects.get(entry.get("against", name))
+        if kind != "impl-gemm" and (not isinstance(against, dict)
+                                    or against.get("kind") in RULES):
+            raise ValueError(f"{path}: {where} judged against {entry['against']!r}, which is "
+                             "not a recorded trajectory")
+        return
+    at = entry["checkpoints"]
+    if not at or not all(isinstance(c, int) and c <= entry["steps"] for c in at):
+        raise ValueError(f"{path}: {where} checkpoints {at} must be steps 1 to "
+                         f"{entry['steps']} of the run")
+    if entry["first_steps"] > entry["steps"]:
+        raise ValueError(f"{path}: {where} first_steps {entry['first_steps']} beyond its "
+                         f"{entry['steps']} steps")
+    if entry["members"] < MEMBERS[quick]:
+        raise ValueError(f"{path}: {where} an ensemble of {entry['members']}; a "
+                         f"{'quick ' if quick else ''}baseline records {MEMBERS[quick]}")
+    if entry["member_accuracy"] and len(entry["member_accuracy"]) != entry["members"]:
+        raise ValueError(f"{path}: {where} {len(entry['member_accuracy'])} member accuracies "
+                         f"for {entry['members']} members")
 
 
 @dataclass(frozen=True)
@@ -145,6 +200,8 @@ class Recorded:
 
 
 def load_subject(directory: Path, name: str, entry: dict) -> Recorded:
+    """The subject's arrays, checked against its entry (read() checked the entry): finite,
+    of the recorded shapes, and an ensemble with some spread at every checkpoint."""
     path = Path(directory) / f"{name}.npz"
     try:
         with np.load(path) as f:
@@ -156,18 +213,37 @@ def load_subject(directory: Path, name: str, entry: dict) -> Recorded:
         first_ensemble = arrays["first_ensemble"]
         predictions = arrays.get("val_predictions")
         u = unit_roundoff(entry["dtype"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise BaselineError(f"{path}: cannot read subject {name}: {err}") from None
-    if ensemble.ndim != 3 or ensemble.shape[1:] != recorded.shape or \
-            recorded.shape != (len(at), len(trajectory.QUANTITIES)):
+    except Exception as err:  # an untrusted file: zipfile, zlib and numpy raise many kinds
+        raise BaselineError(f"{path}: cannot read subject {name}: {type(err).__name__}: "
+                            f"{err}") from None
+    members = entry["members"]
+    if ensemble.shape != (members, len(at), len(trajectory.QUANTITIES)) or \
+            recorded.shape != ensemble.shape[1:]:
         raise BaselineError(f"{path}: the ensemble {ensemble.shape} and the recorded "
-                            f"trajectory {recorded.shape} do not match {len(at)} checkpoints")
-    if first_ensemble.shape != (ensemble.shape[0], len(first)):
+                            f"trajectory {recorded.shape} do not match {members} members, "
+                            f"{len(at)} checkpoints and {len(trajectory.QUANTITIES)} "
+                            "quantities")
+    if first_ensemble.shape != (members, len(first)):
         raise BaselineError(f"{path}: the ensemble's first steps {first_ensemble.shape} do not "
-                            f"match {ensemble.shape[0]} members and {len(first)} steps")
+                            f"match {members} members and {len(first)} steps")
     if predictions is not None and predictions.shape != (entry.get("val_images"),):
         raise BaselineError(f"{path}: {predictions.shape} validation predictions for "
                             f"{entry.get('val_images')} images")
+    hidden = entry["hidden"]
+    for what, values in (("ensemble", ensemble), ("recorded trajectory", recorded),
+                         ("first steps' distances", first_ensemble),
+                         *((f"parameters {k}", v) for k, v in arrays.items()
+                           if k.startswith(("anchor_", "first_")))):
+        if values.dtype.kind != "f" or not np.all(np.isfinite(values)):
+            raise BaselineError(f"{path}: the {what} must be finite numbers")
+    for p in (*anchor, *first):
+        if p.W1.shape != (hidden, N_PIXELS) or p.W2.shape != (N_CLASSES, hidden):
+            raise BaselineError(f"{path}: parameters of H = {p.W1.shape[0]}, the subject's "
+                                f"H is {hidden}")
+    flat = np.flatnonzero(ensemble.std(axis=0).max(axis=1) == 0)
+    if flat.size:
+        raise BaselineError(f"{path}: the ensemble has no spread at checkpoint {at[flat[0]]}: "
+                            "its members are one run, not a roundoff ensemble")
     return Recorded(consistency.fit(ensemble), recorded, anchor, first, first_ensemble, u,
                     predictions)
 

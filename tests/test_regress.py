@@ -204,6 +204,13 @@ def _edited(data: dict, **impl) -> dict:
     return data
 
 
+def _arrays(directory: Path, **change) -> None:
+    """The impl subject's arrays with some replaced by change[name](array)."""
+    with np.load(directory / "impl.npz") as f:
+        arrays = {k: change.get(k, lambda a: a)(f[k]) for k in f.files}
+    np.savez_compressed(directory / "impl.npz", **arrays)
+
+
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: (d / "baseline.json").write_text("{"), "cannot read the baseline"),
     (lambda d: (d / "baseline.json").write_text('{"format": 0}'),
@@ -219,6 +226,22 @@ def _edited(data: dict, **impl) -> dict:
     (lambda d: (d / "baseline.json").write_text(json.dumps(
         {**json.loads((d / "baseline.json").read_text()), "subjects": []})),
      "malformed (subjects)"),
+    # Damage that was judged: a false regression, a pass of nothing, or a traceback
+    (lambda d: (d / "impl.npz").write_bytes((d / "impl.npz").read_bytes()[:5000]),
+     "cannot read subject impl: BadZipFile"),
+    (lambda d: (d / "baseline.json").write_text(json.dumps(
+        {**json.loads((d / "baseline.json").read_text()), "subjects": {}})),
+     "no subjects: nothing to check against"),
+    (lambda d: (d / "baseline.json").write_text(json.dumps(_edited(
+        json.loads((d / "baseline.json").read_text()), checkpoints=[-1, 6, 9]))),
+     "subject impl: checkpoints must be a list of finite numbers >= 1, ascending, got [-1,"),
+    (lambda d: (d / "baseline.json").write_text(json.dumps(_edited(
+        json.loads((d / "baseline.json").read_text()), members=1))),
+     "subject impl: members must be an integer >= 30, got 1"),
+    (lambda d: _arrays(d, ensemble=lambda e: np.full_like(e, np.nan)),
+     "the ensemble must be finite numbers"),
+    (lambda d: _arrays(d, ensemble=lambda e: np.broadcast_to(e[:1], e.shape).copy()),
+     "the ensemble has no spread at checkpoint"),
 ])
 def test_a_corrupt_or_incomplete_baseline_is_one_line(step_baseline, tmp_path,
                                                       damage, message):
