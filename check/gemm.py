@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.matrices import RawLayout, read_matrix
+from ..common.matrices import RawLayout, named, read_matrix
 from ..judge.roundoff import (
     compare_bounded,
     compare_gemm,
@@ -280,8 +280,10 @@ class GemmFiles:
 
 def judge_files(files: GemmFiles) -> Outcome:
     """Read the four matrices, check that they chain, judge C."""
-    read = {name: read_matrix(getattr(files, name), files.layout(name))
-            for name in ("A", "B", "C0", "C")}
+    read = {}
+    for name in ("A", "B", "C0", "C"):
+        path, array = named(str(getattr(files, name)))
+        read[name] = read_matrix(path, files.layout(name), array)
     A = read["A"].T if files.transa else read["A"]
     B = read["B"].T if files.transb else read["B"]
     C0, C = read["C0"], read["C"]
@@ -292,10 +294,9 @@ def judge_files(files: GemmFiles) -> Outcome:
         if m.shape != (A.shape[0], B.shape[1]):
             raise ValueError(f"{getattr(files, name)}: {name} is {m.shape[0]} x {m.shape[1]}, "
                              f"op(A) op(B) is {A.shape[0]} x {B.shape[1]}")
-    if files.dtype is not None:
-        C = C.astype(files.dtype)
     shape = f"{A.shape[0]}x{B.shape[1]}x{A.shape[1]}"
-    verdict = compare_gemm(C, A, B, C0, files.alpha, files.beta, precision=files.precision)
+    verdict = compare_gemm(C, A, B, C0, files.alpha, files.beta, precision=files.precision,
+                           dtype=files.dtype)
     return judged(f"{files.C.name}, alpha {files.alpha:g} beta {files.beta:g}", shape,
                   [verdict], gemm_ratio_map(C, A, B, C0, files.alpha, files.beta,
                                             files.precision))

@@ -248,6 +248,7 @@ class StepFiles:
     batch: Path
     lr: float
     lam: float
+    dtype: str | None = None  # declared; default: the after file's own
 
 
 def judge_step_files(files: StepFiles) -> Outcome:
@@ -257,9 +258,10 @@ def judge_step_files(files: StepFiles) -> Outcome:
     if updated.hidden != p.hidden:
         raise ValueError(f"{files.after}: H = {updated.hidden}, but {files.before} has "
                          f"H = {p.hidden}")
-    dtype = updated.W1.dtype
+    dtype = np.dtype(files.dtype or updated.W1.dtype)
     p64 = p.astype(np.float64)
     X64 = X.astype(dtype).astype(np.float64)
-    verdicts = list(bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr).values())
+    verdicts = list(bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr,
+                                        dtype).values())
     return judged(f"{files.after.name} from {files.before.name}",
                   f"H {p.hidden}, N {X.shape[1]}", verdicts)

@@ -89,10 +89,20 @@ def _read_by_kind(path: Path, head: bytes, size: int, name: str | None) -> np.nd
         return _read_numpy(path, name)
     if path.suffix.lower() == ".mat" or head.startswith(b"MATLAB"):
         return _read_mat(path, name)
-    if b"\x00" in head:
+    if not _text_like(head):
         raise ValueError(f"{path}: binary, but neither .npy, .npz, .mat nor arma_binary; "
                          "for raw binary give --raw float32|float64 --shape M,N")
     return _read_text(path, "," if path.suffix.lower() == ".csv" else None)
+
+
+def _text_like(head: bytes) -> bool:
+    """Whether a file's first bytes can be numbers written as text (ASCII, no control
+    characters but blanks): a float array written raw almost never is."""
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\n\r\f\v" for c in text)
 
 
 def _header(path: Path, head: bytes, pattern: re.Pattern) -> tuple[str, int, int, int, int]:
@@ -215,9 +225,20 @@ def _pick(path: Path, names: list[str], name: str | None) -> str:
                              f"{', '.join(names) or 'none'})")
         return name
     if len(names) != 1:
-        raise ValueError(f"{path}: holds {len(names)} arrays ({', '.join(names)}); "
-                         "name the one to read")
+        example = f"{path}:{names[0]}" if names else ""
+        raise ValueError(f"{path}: holds {len(names)} arrays ({', '.join(names)}); name the "
+                         f"one to read as FILE:NAME" + (f" (e.g. {example})" if names else ""))
     return names[0]
+
+
+def named(text: str) -> tuple[Path, str | None]:
+    """FILE or FILE:NAME, as a flag gives it: (the file, the array or variable to read in it,
+    or None). A path that exists is a FILE, colons and all."""
+    path = Path(text)
+    head, sep, name = text.rpartition(":")
+    if path.exists() or not sep or not head or not name or not Path(head).is_file():
+        return path, None
+    return Path(head), name
 
 
 def _read_raw(path: Path, raw: RawLayout, size: int) -> np.ndarray:
@@ -234,11 +255,14 @@ def _read_raw(path: Path, raw: RawLayout, size: int) -> np.ndarray:
 def _checked(path: Path, matrix: np.ndarray, vector: bool) -> np.ndarray:
     if matrix.ndim != 2 and not (vector and matrix.ndim == 1):
         raise ValueError(f"{path}: a matrix must be 2-D, this array has shape {matrix.shape}")
+    if matrix.size == 0:
+        raise ValueError(f"{path}: an empty {' x '.join(map(str, matrix.shape))} array: "
+                         "nothing to judge")
     if matrix.dtype.kind in "iub":  # MATLAB and text often hold integers: exact in float64
         if matrix.size and np.abs(matrix.astype(np.float64)).max() > 2.0 ** 53:
             raise ValueError(f"{path}: integers beyond 2^53 are not exact in float64")
         return matrix.astype(np.float64)
-    if matrix.dtype not in (np.float32, np.float64):
+    if matrix.dtype.kind != "f" or matrix.dtype.itemsize not in (4, 8):
         raise ValueError(f"{path}: elements of dtype {matrix.dtype}; real float32 or float64 "
                          "matrices only")
-    return matrix.astype(matrix.dtype.newbyteorder("="), copy=False)
+    return matrix.astype(matrix.dtype.newbyteorder("="), copy=False)  # big-endian: converted

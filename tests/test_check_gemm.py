@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from oraclenet.common.matrices import RawLayout, read_matrix
+from oraclenet.common.matrices import RawLayout, named, read_matrix
 
 ORACLENET = Path(sys.executable).parent / "oraclenet"
 
@@ -273,3 +273,52 @@ def test_a_mat_file_that_crashes_scipy_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert step.returncode == 2 and len(step.stderr.strip().splitlines()) == 1, step.stderr
     assert str(CRASHER) in step.stderr
+
+
+def test_valid_files_written_other_ways_are_read(tmp_path):
+    """Big-endian float64 (MATLAB and Fortran on some machines write it), and one array of
+    several named as FILE:NAME."""
+    M = np.arange(6, dtype=np.float64).reshape(2, 3) / 7
+    np.save(tmp_path / "big.npy", M.astype(">f8"))
+    read = read_matrix(tmp_path / "big.npy")
+    assert read.dtype == np.float64 and read.dtype.isnative and np.array_equal(read, M)
+    np.savez(tmp_path / "several.npz", A=M, B=2 * M)
+    with pytest.raises(ValueError, match=r"holds 2 arrays \(A, B\); name the one to read as "
+                                         r"FILE:NAME \(e\.g\. .*several\.npz:A\)"):
+        read_matrix(tmp_path / "several.npz")
+    path, name = named(f"{tmp_path / 'several.npz'}:B")
+    assert name == "B" and np.array_equal(read_matrix(path, name=name), 2 * M)
+    A, B, C0, C = one_call(np.float64)
+    np.savez(tmp_path / "call.npz", A=A, B=B, C0=C0, C=C)
+    run = check("--files", *(f"{tmp_path / 'call.npz'}:{n}" for n in ("A", "B", "C0", "C")),
+                "--alpha", 2, "--beta", 5)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(("write", "message"), [
+    (lambda p: np.save(p, np.zeros((0, 3))), "an empty 0 x 3 array: nothing to judge"),
+    (lambda p: p.write_bytes(np.random.default_rng(1).standard_normal(64).astype(
+        np.float32).tobytes()), "for raw binary give --raw float32|float64 --shape M,N"),
+])
+def test_an_empty_or_headerless_binary_file_gets_its_own_message(tmp_path, write, message):
+    path = tmp_path / "m.dat"
+    write(path)
+    path = path if path.exists() else path.with_suffix(".dat.npy")
+    with pytest.raises(ValueError) as err:
+        read_matrix(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--impl", "m.py:f", "--alpha", "2"], "--alpha: describe the call in --files"),
+    (["--impl", "m.py:f", "--order", "F"], "--order: describe the call in --files"),
+    (["--files", "A", "B", "C0", "C", "--sizes", "course"],
+     "--sizes: for the battery of --impl; --files is one call"),
+    (["--files", "A", "B", "C0", "C", "--convention", "product", "--timeout", "5"],
+     "--convention, --timeout: for the battery of --impl"),
+    (["--files", "A", "B", "C0", "C", "--shape", "2,2,2"], "--shape: describe --raw files"),
+])
+def test_flags_that_the_chosen_source_does_not_read_are_refused(argv, message):
+    run = check(*argv)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -287,3 +287,27 @@ def test_allow_divergence_goes_on_and_the_record_is_strict_json(tmp_path):
 def test_an_empty_split_is_an_error(fraction, empty):
     out = run("train", "--val-fraction", fraction, "-e", "1")
     assert f"leave no {empty} image" in one_line(out)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["-n", "8"], "-n 8, but --init-from"),
+    (["--preset", "course"], "--preset course's H = 1000, but --init-from"),
+    (["--init", "course"], "--init draws the starting parameters and --init-from reads them"),
+])
+def test_init_from_refuses_the_flags_it_would_override(tmp_path, flags, message):
+    from oraclenet.common.params import save_params
+
+    save_params(init_params(5, 0), tmp_path / "h5.npz")
+    out = run("train", *flags, "--init-from", tmp_path / "h5.npz", "-e", "1")
+    assert message in one_line(out)
+    assert "--init" in flags or "holds H = 5" in out.stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--impl", "m.py:step", "--before", "b.npz"], "--before: files of one step, judged "
+                                                   "without --impl"),
+    (["--before", "b", "--after", "a", "--batch", "x", "--lr", "1", "--sizes", "course"],
+     "--sizes: for the cases of --impl; the files are one step"),
+])
+def test_check_step_refuses_flags_its_source_does_not_read(argv, message):
+    assert message in one_line(run("check", "step", *argv))

@@ -47,15 +47,14 @@ def _check_outputs(*paths: Path | None) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .common.config import resolve
-    from .common.data import DataError
     from .common.dump import check_dump_dir
     from .common.files import write_json
     from .common.params import save_params
     from .common.record import summary_line
     from .reference.train import run_training
 
-    if args.init_from and not args.init_from.is_file():
-        raise DataError(f"--init-from {args.init_from}: no such file")
+    if args.init_from:
+        _check_init_from(args)
     config = resolve(args)
     _check_outputs(args.save, args.json)
     if args.dump_dir:
@@ -68,6 +67,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         write_json(args.json, record)
     print(summary_line(record))
     return EXIT_OK
+
+
+def _check_init_from(args: argparse.Namespace) -> None:
+    """--init-from decides the starting parameters and their width: refuse flags that would
+    decide them otherwise and be ignored."""
+    from .common.config import PRESETS
+    from .common.data import DataError
+    from .common.params import load_params
+
+    if not args.init_from.is_file():
+        raise DataError(f"--init-from {args.init_from}: no such file")
+    if args.init is not None:
+        raise ValueError("--init draws the starting parameters and --init-from reads them; "
+                         "give one")
+    hidden = PRESETS.get(args.preset, {}).get("hidden") if args.hidden is None else args.hidden
+    if hidden is not None:
+        found = load_params(args.init_from).hidden
+        if found != hidden:
+            flag = f"-n {hidden}" if args.hidden is not None else f"--preset {args.preset}'s H "\
+                f"= {hidden}"
+            raise ValueError(f"{flag}, but --init-from {args.init_from} holds H = {found}")
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:

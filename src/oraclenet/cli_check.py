@@ -45,6 +45,15 @@ def _progress(prog: str, total: int):
     return say
 
 
+# Flags of check gemm that only one of its sources reads; given with the other, refused.
+FILES_ONLY = ("alpha", "beta", "transa", "transb", "raw", "shape", "order")
+IMPL_ONLY = ("convention", "arrays", "layout", "sizes", "timeout", "keep_going")
+
+
+def _given(args: argparse.Namespace, names) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) not in (None, False)]
+
+
 def cmd_check_gemm(args: argparse.Namespace) -> int:
     from .check import gemm
     from .common.files import check_output
@@ -52,31 +61,36 @@ def cmd_check_gemm(args: argparse.Namespace) -> int:
     if args.report:
         check_output(args.report / "report.md")
     if args.files:
-        if args.keep_going:
-            raise ValueError("--keep-going runs the cases of --impl; --files is one call")
+        ignored = _given(args, IMPL_ONLY)
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)}: for the battery of --impl; --files is "
+                             "one call")
+        if args.raw is None and (args.shape or args.order):
+            raise ValueError(f"{', '.join(_given(args, ('shape', 'order')))}: describe --raw "
+                             "files; these files carry their own shape and order")
         files = gemm.GemmFiles(*map(Path, args.files),
                                alpha=1.0 if args.alpha is None else args.alpha,
                                beta=0.0 if args.beta is None else args.beta,
                                transa=args.transa, transb=args.transb, raw=args.raw,
-                               dims=_gemm_dims(args), order=args.order,
+                               dims=_gemm_dims(args), order=args.order or "C",
                                dtype=args.dtype, precision=args.precision)
         outcomes = [gemm.judge_files(files)]
         return _finish(outcomes, args, "oraclenet check gemm --files",
                        "oraclenet check gemm --files " + " ".join(args.files))
-    ignored = [flag for flag, value in (("--raw", args.raw), ("--shape", args.shape),
-                                        ("--alpha", args.alpha), ("--beta", args.beta),
-                                        ("--transa", args.transa), ("--transb", args.transb))
-               if value not in (None, False)]
+    ignored = _given(args, FILES_ONLY)
     if ignored:
-        raise ValueError(f"{', '.join(ignored)} describe the call in --files; --impl runs "
+        raise ValueError(f"{', '.join(ignored)}: describe the call in --files; --impl runs "
                          "the battery's own cases")
-    target = gemm.target(args.impl, args.convention, args.arrays, args.layout,
-                         args.dtype or "float64", args.precision, timeout=args.timeout)
-    battery = gemm.battery(target, args.sizes)
-    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)),
+    timeout = 300.0 if args.timeout is None else args.timeout
+    target = gemm.target(args.impl, args.convention or "inplace", args.arrays or "numpy",
+                         args.layout or "row", args.dtype or "float64", args.precision,
+                         timeout=timeout)
+    sizes = args.sizes or "quick"
+    battery = gemm.battery(target, sizes)
+    outcomes = battery.check(timeout, _progress(args.prog, len(battery.cases)),
                              args.keep_going)
     return _finish(outcomes, args, f"oraclenet check gemm --impl {args.impl}",
-                   f"oraclenet check gemm --impl {args.impl} --sizes {args.sizes}")
+                   f"oraclenet check gemm --impl {args.impl} --sizes {sizes}")
 
 
 def _gemm_dims(args) -> tuple[int, int, int] | None:
@@ -106,25 +120,29 @@ def cmd_check_net(args: argparse.Namespace) -> int:
         missing = [f for f in (*STEP_FILES, "lr") if getattr(args, f) is None]
         if missing:
             raise ValueError(f"--impl, or the files: missing --{', --'.join(missing)}")
-        if args.keep_going:
-            raise ValueError("--keep-going runs the cases of --impl; the files are one step")
+        ignored = _given(args, ("sizes", "timeout", "keep_going"))
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)}: for the cases of --impl; the files are "
+                             "one step")
         files = network.StepFiles(args.before, args.after, args.batch, args.lr,
-                                  0.0 if args.lam is None else args.lam)
+                                  0.0 if args.lam is None else args.lam, args.dtype)
         return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
                        f"oraclenet check step --before {args.before} --after {args.after}")
     if args.impl is None:
         raise ValueError("--impl MODULE:FUNCTION is required")
     lam = network.LAM if args.lam is None else args.lam
     lr = network.LR if getattr(args, "lr", None) is None else args.lr
-    target = network.target(args.impl, what, args.dtype, lam=lam, lr=lr, timeout=args.timeout)
-    battery = network.battery(target, args.sizes)
+    dtype, sizes = args.dtype or "float64", args.sizes or "quick"
+    timeout = 300.0 if args.timeout is None else args.timeout
+    target = network.target(args.impl, what, dtype, lam=lam, lr=lr, timeout=timeout)
+    battery = network.battery(target, sizes)
     rates = f"reg {lam:g}" + (f", lr {lr:g}" if what == "step" else "")
-    print(f"{args.prog}: {args.impl} in {args.dtype}, {rates}", flush=True)
-    outcomes = battery.check(args.timeout, _progress(args.prog, len(battery.cases)),
+    print(f"{args.prog}: {args.impl} in {dtype}, {rates}", flush=True)
+    outcomes = battery.check(timeout, _progress(args.prog, len(battery.cases)),
                              args.keep_going)
     return _finish(outcomes, args, f"oraclenet check {what} --impl {args.impl} ({rates})",
-                   f"oraclenet check {what} --impl {args.impl} --sizes {args.sizes} "
-                   f"--reg {lam:g}" + (f" --lr {lr:g}" if what == "step" else ""))
+                   f"oraclenet check {what} --impl {args.impl} --sizes {sizes} --reg {lam:g}"
+                   + (f" --lr {lr:g}" if what == "step" else ""))
 
 
 def cmd_check_run(args: argparse.Namespace) -> int:
@@ -168,21 +186,22 @@ def add_commands(tree, sub) -> None:
                         help="one call: A and B as stored, C before (C0) and after (C); .npy, "
                              ".npz, .mat, Armadillo (arma_binary, raw_ascii, csv_ascii) or "
                              "raw binary with --raw")
-    p.add_argument("--convention", choices=CONVENTIONS, default="inplace",
+    p.add_argument("--convention", choices=CONVENTIONS,
                    help="inplace: f(C, A, B, alpha, beta); inplace-trans: f(C, A, B, alpha, "
                         "beta, transa, transb); product: f(A, B) -> C (default inplace)")
-    p.add_argument("--arrays", choices=KINDS, default="numpy",
+    p.add_argument("--arrays", choices=KINDS,
                    help="what it takes: host numpy arrays, or Numba or CuPy device arrays")
-    p.add_argument("--layout", choices=LAYOUTS, default="row",
+    p.add_argument("--layout", choices=LAYOUTS,
                    help="row (C order) or col (Fortran order, the course's column-major)")
-    p.add_argument("--dtype", choices=DTYPES, help="the GEMM's dtype (default float64; with "
-                                                   "--files: C's own, text as float64)")
+    p.add_argument("--dtype", choices=DTYPES,
+                   help="the GEMM's declared dtype: a C coarser than it fails (default "
+                        "float64; with --files: C's own, text as float64)")
     p.add_argument("--precision", choices=list(FORMATS),
                    help="the precision it is meant to have (default: its dtype's)")
-    p.add_argument("--sizes", choices=SIZES, default="quick",
+    p.add_argument("--sizes", choices=SIZES,
                    help="quick (seconds), course (adds the course's 800x1000x784 and 800x10x1000 "
                         "ten-call chains and the network's shapes), full (default quick)")
-    p.add_argument("--timeout", type=positive_float, default=300.0,
+    p.add_argument("--timeout", type=positive_float,
                    help="seconds per case (and for importing --impl) before it counts as "
                         "hung (300)")
     p.add_argument("--keep-going", action="store_true",
@@ -195,7 +214,7 @@ def add_commands(tree, sub) -> None:
     p.add_argument("--raw", choices=DTYPES,
                    help="with --files: headerless little-endian binary of this type")
     p.add_argument("--shape", type=_dims, metavar="M,N,K", help="with --raw: the GEMM's sizes")
-    p.add_argument("--order", choices=("C", "F"), default="C",
+    p.add_argument("--order", choices=("C", "F"),
                    help="with --raw: row-major (C) or column-major (F) files (C)")
     p.add_argument("--report", type=Path, help="write report.md, report.json and heat maps here")
 
@@ -208,11 +227,13 @@ def add_commands(tree, sub) -> None:
              "the batch)")):
         p = tree.command(group, what, cmd_check_net, help)
         p.add_argument("--impl", metavar="MODULE:FUNCTION", help=f"the function: {call}")
-        p.add_argument("--dtype", choices=DTYPES, default="float64",
-                       help="the dtype of the arrays it is given (float64)")
-        p.add_argument("--sizes", choices=SIZES, default="quick",
+        p.add_argument("--dtype", choices=DTYPES,
+                       help="the declared dtype: what --impl is given and must return "
+                            "(float64), or what the step in the files computed in (the "
+                            "after file's own); a result coarser than it fails")
+        p.add_argument("--sizes", choices=SIZES,
                        help="quick, course (adds H 64 and 100) or full (default quick)")
-        p.add_argument("--timeout", type=positive_float, default=300.0,
+        p.add_argument("--timeout", type=positive_float,
                        help="seconds per case (and for importing --impl) before it counts "
                             "as hung (300)")
         p.add_argument("--keep-going", action="store_true",
