@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.files import save_figure, write_json, write_text
+from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.report import table
 from .runner import Outcome
 
@@ -86,16 +86,24 @@ def heat_map(o: Outcome, path: Path) -> None:
     plt.close(fig)
 
 
+def folder(out: Path, figures: Sequence[str] = ()) -> Folder:
+    """The report folder: report.md, report.json, the figures named, and the heat maps."""
+    return Folder(Path(out), ("report.md", "report.json", *figures), ("heatmap-*.png",))
+
+
 def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: str,
                  figures: Sequence[str] = ()) -> None:
     """OUT/report.md, report.json and a heat map per failing case that has one; figures
-    already in OUT are shown after the verdict."""
+    already in OUT are shown after the verdict. Heat maps of an earlier report are removed."""
+    where = folder(out, figures)
+    where.check()
     maps = {}
     for i, o in enumerate(outcomes):
         if not o.passed and o.ratio_map is not None:
             name = f"heatmap-{i:03d}-{_slug(o.case)}.png"
-            heat_map(o, out / name)
+            heat_map(o, where.file(name))
             maps[i] = name
+    where.tidy(maps.values())
     passed = all(o.passed for o in outcomes)
     lines = [f"# {title}", "", f"Made by `{command}`.", "",
              f"Verdict: **{'PASS' if passed else 'FAIL'}**: {summary(outcomes)}", "",
@@ -108,13 +116,14 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
             if i in maps:
                 lines += ["", f"![heat map]({maps[i]})"]
             lines.append("")
-    write_text(out / "report.md", "\n".join(lines))
-    write_json(out / "report.json", {
+    write_json(where.file("report.json"), {
         "command": command, "passed": passed,
+        "files": ["report.md", "report.json", *figures, *maps.values()],
         "cases": [{"case": o.case, "shape": o.shape, "status": o.status,
                    "message": o.message, "seconds": o.seconds, "heat_map": maps.get(i),
                    "verdicts": [verdict_json(v) for v in o.verdicts]}
                   for i, o in enumerate(outcomes)]})
+    write_text(where.file("report.md"), "\n".join(lines))
 
 
 def verdict_json(v) -> dict:

@@ -23,6 +23,7 @@ import stat
 import sys
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from glob import escape
 from pathlib import Path
 from typing import BinaryIO
@@ -72,6 +73,53 @@ def check_output(path: Path | str) -> None:
                           "directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: cannot write in {existing} (permission denied)")
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder of outputs one command writes together (a report): `files`, named before the
+    work, and files named during it that match `patterns` (heat maps). check() refuses, before
+    the work, a folder that is not a directory and any of its files that could not be written,
+    or that a symbolic link leads out of the folder (a report's files are created inside it);
+    file(name) is the path to write; tidy(written) removes the pattern's files that this run
+    did not write, so that the folder holds no stale heat map of an earlier run."""
+
+    path: Path
+    files: tuple[str, ...]
+    patterns: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"{self.path}: exists and is a {_kind(self.path.stat().st_mode)}, "
+                              "not a directory")
+        for name in self.files:
+            check_output(self.file(name))
+        for found in self._matching():
+            if found.is_symlink() or not found.is_file():
+                kind = "symbolic link" if found.is_symlink() else _kind(found.stat().st_mode)
+                raise OutputError(f"{found}: a {kind} where this report writes its own files; "
+                                  "not written over")
+
+    def file(self, name: str) -> Path:
+        """DIR/name, refused when a symbolic link there leads out of DIR."""
+        path = self.path / name
+        if path.is_symlink():
+            target, inside = path.resolve(), self.path.resolve()
+            if not target.is_relative_to(inside):
+                raise OutputError(f"{path}: a symbolic link to {target}, outside {self.path}; "
+                                  "a report's files are written inside its folder")
+        return path
+
+    def _matching(self) -> list[Path]:
+        if not self.path.is_dir():
+            return []
+        return sorted({p for pattern in self.patterns for p in self.path.glob(pattern)})
+
+    def tidy(self, written) -> None:
+        keep = set(written)
+        for found in self._matching():
+            if found.name not in keep and found.is_file() and not found.is_symlink():
+                found.unlink()
 
 
 def _umask() -> int:

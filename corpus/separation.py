@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..common.files import save_figure, write_json, write_text
+from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.report import table
 from ..judge.verdict import Verdict
 
@@ -192,8 +192,14 @@ def run(cases: list[Case], out: Path, margin: float, command: str, kernels_on: s
     seconds = time.perf_counter() - began
     result = dict(families=rows, targets=targets, seconds=seconds, kernels_on=kernels_on,
                   outcomes=[asdict(o) for o in outcomes])
-    write_json(out / "separation.json", result)
-    write_text(out / "separation.md", markdown(rows, targets, margin, seconds, command,
-                                                       kernels_on))
-    plot(outcomes, out / "separation.png")
+    where = folder(out)
+    where.check()
+    write_json(where.file("separation.json"), result)
+    write_text(where.file("separation.md"), markdown(rows, targets, margin, seconds, command,
+                                                     kernels_on))
+    plot(outcomes, where.file("separation.png"))
     return result
+
+
+def folder(out: Path) -> Folder:
+    return Folder(Path(out), ("separation.json", "separation.md", "separation.png"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..common.config import DEFAULTS
 from ..common.data import synthetic
-from ..common.files import save_figure, write_json, write_text
+from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.params import init_params
 from ..reference.bench import images_per_second
 from .options import device_error, simulated
@@ -195,6 +195,10 @@ class Settings:
     out: Path = Path("docs")
 
 
+def folder(out: Path) -> Folder:
+    return Folder(Path(out), ("gpu-bench.json", "gpu-bench.png", "gpu-results.md"))
+
+
 def run(s: Settings) -> int:
     """Measure and write OUT/gpu-bench.json, .png and gpu-results.md; without a real GPU,
     say so and return 0 (there is nothing honest to measure)."""
@@ -215,9 +219,11 @@ def run(s: Settings) -> int:
         oracle_cores=s.oracle_cores,
         oracle_images_per_second={f"H {h}, B {b}": images_per_second(
             s.images, h, b, 1, cores=s.oracle_cores) for h, b in shapes})
-    write_json(s.out / "gpu-bench.json", result)
-    plot(result, s.out / "gpu-bench.png")
+    where = folder(s.out)
+    where.check()
+    write_json(where.file("gpu-bench.json"), result)
+    plot(result, where.file("gpu-bench.png"))
     text = markdown(result)
-    write_text(s.out / "gpu-results.md", text)
+    write_text(where.file("gpu-results.md"), text)
     print(text)
     return 0

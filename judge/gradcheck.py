@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..common.data import MNIST5K, load, one_hot, rng_for
-from ..common.files import save_figure, write_json, write_text
+from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.params import Params, init_params
 from ..reference import network
 from .roundoff import unit_roundoff
@@ -285,10 +285,16 @@ def plot_sweeps(report: Report, path: Path) -> None:
     plt.close(fig)
 
 
+def report_folder(directory: Path) -> Folder:
+    return Folder(Path(directory), ("report.json", "report.md", "gradcheck.png"))
+
+
 def write_report(report: Report, directory: Path) -> None:
-    write_json(directory / "report.json", report.as_dict())
-    write_text(directory / "report.md", report_markdown(report))
-    plot_sweeps(report, directory / "gradcheck.png")
+    where = report_folder(directory)
+    where.check()
+    write_json(where.file("report.json"), report.as_dict())
+    write_text(where.file("report.md"), report_markdown(report))
+    plot_sweeps(report, where.file("gradcheck.png"))
 
 
 @dataclass(frozen=True)

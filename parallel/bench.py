@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common.files import save_figure, write_json, write_text
+from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.shapes import flops_per_image
 from ..reference.bench import images_per_second
 from . import costmodel
@@ -74,6 +74,10 @@ def plot_speedup(cluster: costmodel.Machine, hidden: int, batch: int, path: Path
     plt.close(fig)
 
 
+def folder(out: Path) -> Folder:
+    return Folder(Path(out), ("mpi-bench.md", "mpi-bench.json", "mpi-speedup.png"))
+
+
 def run(settings: Settings) -> int:
     """Measure, print, and write OUT/mpi-bench.md, .json and mpi-speedup.png."""
     H, B, images, epochs = settings.hidden, settings.batch, settings.images, settings.epochs
@@ -122,10 +126,11 @@ def run(settings: Settings) -> int:
         *[f"| {s} | " + " | ".join(f"{projection[s][p]:.1f}" for p in projection[s]) + " |"
           for s in ("data", "model")],
         "", "![predicted speedup](mpi-speedup.png)"])
-    out = settings.out
-    plot_speedup(cluster, H, B, out / "mpi-speedup.png")
-    write_text(out / "mpi-bench.md", text + "\n")
-    write_json(out / "mpi-bench.json", dict(
+    where = folder(settings.out)
+    where.check()
+    plot_speedup(cluster, H, B, where.file("mpi-speedup.png"))
+    write_text(where.file("mpi-bench.md"), text + "\n")
+    write_json(where.file("mpi-bench.json"), dict(
         runs=[dict(r) for r in runs.values()], oracle_images_per_second=oracle,
         allreduce_seconds=times, here=here.as_dict(), cluster=cluster.as_dict(),
         speedup_p2=speedup, byte_ratio=byte_ratio, projection=projection))

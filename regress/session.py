@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..common.data import Dataset, load
-from ..common.files import check_output, save_figure, write_json, write_text
+from ..common.files import Folder, check_output, save_figure, write_json, write_text
 from ..common.params import init_params
 from ..common.report import table
 from ..gpu.bench import gpu_available
@@ -300,6 +300,8 @@ def _record(s: Settings, out: Path, say: Say) -> None:
 # --- check ----------------------------------------------------------------------------------
 
 def check(s: Settings, say: Say) -> list[Finding]:
+    if s.report is not None:
+        report_folder(s.report).check()  # before minutes of work
     base = baseline.read(s.directory)
     if bool(base["quick"]) != s.quick:
         raise ValueError(f"{s.directory}: the baseline was recorded "
@@ -440,15 +442,21 @@ def plot_band(plot: Plot, path: Path) -> None:
     plt.close(fig)
 
 
+def report_folder(out: Path) -> Folder:
+    """report.md, report.json and a figure per subject (band-*.png)."""
+    return Folder(Path(out), ("report.md", "report.json"), ("band-*.png",))
+
+
 def write_report(s: Settings, base: dict, findings: list[Finding], plots: list[Plot]
                  ) -> None:
-    out = s.report
-    check_output(out / "report.md")
+    where = report_folder(s.report)
+    where.check()
     images = []
     for plot in plots:
         name = "band-" + re.sub(r"[^0-9A-Za-z]+", "-", plot.label).strip("-").lower() + ".png"
-        plot_band(plot, out / name)
+        plot_band(plot, where.file(name))
         images.append(name)
+    where.tidy(images)
     bad = regressions(findings)
     lines = [f"# oraclenet regress check against {s.directory}", "",
              f"Verdict: **{'REGRESSION' if bad else 'CONSISTENT'}**: {len(bad)} regressions "
@@ -458,7 +466,7 @@ def write_report(s: Settings, base: dict, findings: list[Finding], plots: list[P
              table(["what", "verdict", "detail"],
                    [[f.what, f.verdict, f.detail.replace("|", "\\|")] for f in findings]), "",
              *(f"![{name}]({name})\n" for name in images)]
-    write_text(out / "report.md", "\n".join(lines))
-    write_json(out / "report.json", {"regression": bool(bad), "baseline": str(s.directory),
+    write_text(where.file("report.md"), "\n".join(lines))
+    write_json(where.file("report.json"), {"regression": bool(bad), "baseline": str(s.directory),
                                      "findings": [f.__dict__ for f in findings],
                                      "figures": images})

@@ -4,6 +4,7 @@ correct outside backprop, step and training run pass; each planted bug fails wit
 trainers at P = 1..4 under the real mpiexec; bad input is one line, exit 2."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -195,6 +196,15 @@ def test_our_own_run_passes_check_run(oracle_run, tmp_path):
     run = oraclenet("check", "run", oracle_run, "--report", tmp_path / "r")
     assert run.returncode == 0 and "PASS: 9 of 9 cases" in run.stdout, run.stdout
     assert (tmp_path / "r" / "steps.png").stat().st_size > 0
+
+
+def test_a_fifo_at_the_runs_figure_is_refused_before_the_work(oracle_run, tmp_path):
+    report = tmp_path / "r"
+    report.mkdir()
+    os.mkfifo(report / "steps.png")
+    run = oraclenet("check", "run", oracle_run, "--report", report)
+    assert run.returncode == 2 and "steps.png: exists and is a FIFO" in run.stderr
+    assert sorted(p.name for p in report.iterdir()) == ["steps.png"]
 
 
 def test_a_run_written_as_mat_files_passes(oracle_run, tmp_path):

@@ -4,6 +4,8 @@ that modifies what it must only read fails naming the argument, a result coarser
 declared dtype fails named, and a module that exits, crashes or hangs while importing ends
 the check with exit code 2 and one line, never a pass and never a silent exit."""
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -236,3 +238,60 @@ def test_non_finite_alpha_and_beta_are_refused(tmp_path, flag, value):
         np.save(path, np.ones((2, 2)))
     done = oraclenet("check", "gemm", "--files", *files, f"{flag}={value}")
     assert done.returncode == 2 and f"argument {flag}: must be a finite number" in done.stderr
+
+
+# --- outputs: checked before the work, written only inside their folder ---------------------
+
+OFF_BY_ONE = "def gemm(C, A, B, alpha, beta):\n    C[:] = alpha * (A @ B) + beta * C\n" \
+             "    C[0, 0] += 1\n"
+HANGS = "import time\n\ndef gemm(C, A, B, alpha, beta):\n    time.sleep(600)\n"
+
+
+def test_a_report_file_linked_out_of_its_folder_is_refused_before_the_work(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").symlink_to(outside)
+    module = tmp_path / "mine.py"
+    module.write_text(HANGS)
+    done = oraclenet("check", "gemm", "--impl", f"{module}:gemm", "--report", report,
+                     timeout=60)
+    assert done.returncode == 2 and "a symbolic link to" in done.stderr and \
+        "outside" in done.stderr, done.stderr
+    assert outside.read_text() == "keep me" and (report / "report.md").is_symlink()
+
+
+@pytest.mark.parametrize("name", ["report.json", "heatmap-003-old.png"])
+def test_a_fifo_among_a_reports_files_is_refused_before_the_work(tmp_path, name):
+    report = tmp_path / "report"
+    report.mkdir()
+    os.mkfifo(report / name)
+    module = tmp_path / "mine.py"
+    module.write_text(HANGS)
+    done = oraclenet("check", "gemm", "--impl", f"{module}:gemm", "--report", report,
+                     timeout=60)  # the hanging cases would take 300 s: refused before them
+    assert done.returncode == 2 and f"{name}: " in done.stderr and "FIFO" in done.stderr
+    assert sorted(p.name for p in report.iterdir()) == [name]
+
+
+def test_a_reused_report_folder_holds_only_this_runs_files(tmp_path):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "heatmap-042-stale.png").write_bytes(b"an earlier run's")
+    (report / "notes.txt").write_text("the user's own")
+    module = tmp_path / "mine.py"
+    module.write_text(OFF_BY_ONE)
+    done = oraclenet("check", "gemm", "--impl", f"{module}:gemm", "--report", report)
+    assert done.returncode == 1, done.stderr
+    listed = json.loads((report / "report.json").read_text())["files"]
+    assert sorted(p.name for p in report.iterdir()) == sorted([*listed, "notes.txt"])
+    assert "heatmap-042-stale.png" not in listed and len(listed) == 12
+
+
+def test_regress_refuses_a_report_that_is_not_a_folder_before_the_work():
+    baseline = Path(__file__).resolve().parent.parent / "baselines" / "quick"
+    done = oraclenet("regress", "check", "--baseline", baseline, "--quick",
+                     "--report", "/dev/null", timeout=60)
+    assert done.returncode == 2 and "/dev/null: exists and is a character device, not a " \
+        "directory" in done.stderr, done.stderr

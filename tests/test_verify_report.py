@@ -36,5 +36,5 @@ def test_an_out_that_is_a_file_is_refused_before_any_work(tmp_path):
     out = subprocess.run([str(ORACLENET), "verify", "--out", str(tmp_path / "taken")],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
-    assert "taken: exists and is not a directory" in out.stderr
+    assert "taken: exists and is a regular file, not a directory" in out.stderr
     assert (tmp_path / "taken").read_text() == "mine"

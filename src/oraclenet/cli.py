@@ -95,7 +95,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
     settings = gradcheck.Settings(hidden=args.hidden, batch=args.batch, lam=args.lam,
                                   seed=args.seed, data=args.data, max_entries=args.max_entries)
-    _check_outputs(args.report / "report.md")
+    gradcheck.report_folder(args.report).check()
     report = gradcheck.run(settings)
     gradcheck.write_report(report, args.report)
     print(gradcheck.report_markdown(report))
@@ -133,7 +133,7 @@ def cmd_separation(args: argparse.Namespace) -> int:
     from .corpus import cases, separation
     from .judge.tolerances import tolerance
 
-    _check_outputs(args.out / "separation.json")
+    separation.folder(args.out).check()
     margin = tolerance("teeth.min_bug_ratio") if args.margin is None else args.margin
     result = separation.run(cases.all_cases(args.quick), args.out, margin,
                             f"oraclenet separation{' --quick' if args.quick else ''}",
@@ -171,7 +171,7 @@ def cmd_gpu_train(args: argparse.Namespace) -> int:
 def cmd_gpu_bench(args: argparse.Namespace) -> int:
     from .gpu import bench
 
-    _check_outputs(args.out / "gpu-results.md")
+    bench.folder(args.out).check()
     return bench.run(bench.Settings(repeats=args.repeats, images=args.images,
                                     epochs=args.epochs, oracle_cores=args.oracle_cores,
                                     out=args.out))
@@ -203,7 +203,7 @@ def cmd_mpi_train(args: argparse.Namespace) -> int:
 def cmd_mpi_bench(args: argparse.Namespace) -> int:
     from .parallel import bench
 
-    _check_outputs(args.out / "mpi-bench.md")
+    bench.folder(args.out).check()
     return bench.run(bench.Settings(images=args.images, hidden=args.hidden, batch=args.batch,
                                     epochs=args.epochs, out=args.out, timeout=args.timeout))
 

@@ -34,6 +34,17 @@ def _finish(outcomes, args, title: str, command: str, figures=(), most=None) -> 
     return exit_code(outcomes) if outcomes else EXIT_OK
 
 
+RUN_FIGURES = ("steps.png",)
+
+
+def _check_report(args: argparse.Namespace, figures=()) -> None:
+    """Before the work: every file --report DIR will hold can be written there."""
+    if args.report:
+        from .check.report import folder
+
+        folder(args.report, figures).check()
+
+
 def _progress(prog: str, total: int):
     done = [0]
 
@@ -56,10 +67,8 @@ def _given(args: argparse.Namespace, names) -> list[str]:
 
 def cmd_check_gemm(args: argparse.Namespace) -> int:
     from .check import gemm
-    from .common.files import check_output
 
-    if args.report:
-        check_output(args.report / "report.md")
+    _check_report(args)
     if args.files:
         ignored = _given(args, IMPL_ONLY)
         if ignored:
@@ -107,11 +116,9 @@ STEP_FILES = ("before", "after", "batch")
 def cmd_check_net(args: argparse.Namespace) -> int:
     """check grad and check step."""
     from .check import network
-    from .common.files import check_output
 
     what = args.prog.split()[-1]
-    if args.report:
-        check_output(args.report / "report.md")
+    _check_report(args)
     given = [f for f in STEP_FILES if getattr(args, f, None) is not None]
     if args.impl is not None and given:
         raise ValueError(f"--{', --'.join(given)}: files of one step, judged without "
@@ -147,10 +154,8 @@ def cmd_check_net(args: argparse.Namespace) -> int:
 
 def cmd_check_run(args: argparse.Namespace) -> int:
     from .check import run
-    from .common.files import check_output
 
-    if args.report:
-        check_output(args.report / "report.md")
+    _check_report(args, RUN_FIGURES)
     found = run.read_run(args.dir)
     print(f"{args.prog}: {len(found.steps) - 1} steps of {found.settings.get('trainer', 'a run')} "
           f"in {found.dtype}, batch {found.settings['batch']}, {len(found.train)} images",
@@ -159,7 +164,9 @@ def cmd_check_run(args: argparse.Namespace) -> int:
                              if args.verbose else lambda o: None)
     figures = []
     if args.report:
-        run.plot_steps(outcomes, args.report / "steps.png")
+        from .check.report import folder
+
+        run.plot_steps(outcomes, folder(args.report, RUN_FIGURES).file("steps.png"))
         figures.append("steps.png")
     return _finish(outcomes, args, f"oraclenet check run {args.dir}",
                    f"oraclenet check run {args.dir}", figures, most=RUN_TABLE_MOST)

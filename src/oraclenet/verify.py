@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .common.files import write_text
+from .common.files import Folder, write_text
 from .common.report import Section, verdict_word
 
 # name -> the module whose section(out, say) makes that part of the report, in report order
@@ -26,10 +26,18 @@ SECTIONS = {
 }
 
 
+# Every file the sections and the index write: checked before the run (common/files.py).
+FILES = ("index.md", "train.json", "loss.png", "accuracy.png", "mpi-speedup.png")
+
+
 def _check_out(out: Path) -> None:
     """Refuse an OUT that cannot hold the report before spending the run on it."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out}: exists and is not a directory")
+    from .corpus import separation
+    from .judge import gradcheck
+
+    for folder in (Folder(out, FILES), gradcheck.report_folder(out / "gradcheck"),
+                   separation.folder(out / "separation")):
+        folder.check()
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -65,6 +73,6 @@ Python {platform.python_version()}, numpy {np.__version__}), {datetime.now(UTC):
 UTC; sections: {', '.join(names)}.
 """]
     parts += [f"## {i}. {s.title}\n\n{s.body.strip()}\n" for i, s in enumerate(sections, 1)]
-    write_text(out / "index.md", "\n".join(parts))
+    write_text(Folder(out, FILES).file("index.md"), "\n".join(parts))
     print(f"{verdict_word(passed)}: report written to {out / 'index.md'}")
     return 0 if passed else 1
