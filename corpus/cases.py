@@ -25,6 +25,7 @@ from ..judge.verdict import Verdict
 from ..reference.train import train
 from . import elementwise as EW
 from . import evaluation as EV
+from . import forms as F
 from . import gemm as G
 from . import gradient as D
 from . import mpi as M
@@ -280,6 +281,7 @@ def network_cases(quick: bool) -> list[Case]:
                 return _step_verdicts(step, *network_problem(H, N, kind, seed))
 
             cases.append(Case("training step", f"{name}, {label}", False, run))
+    cases += form_cases(quick)
     bugs = {name: f for name, (f, _) in D.GRADIENT_BUGS.items()} | D.MORE_GRADIENT_BUGS
     for name, backward in bugs.items():
         def bug(backward=backward):
@@ -292,6 +294,39 @@ def network_cases(quick: bool) -> list[Case]:
             return _step_verdicts(step, *network_problem(16, 7, "pixels", 8))
 
         cases.append(Case("training step", name, True, bug))
+    return cases
+
+
+# The honest forms of corpus/forms.py at extreme learning rates and L2 weights, H = 1, N = 1.
+RATES = [(1e-3, 0.0), (1e-3, 1e-4), (0.5, 1e-2), (0.5, 1.0), (10.0, 1e-4), (10.0, 1.0)]
+RATES_QUICK = [(1e-3, 0.0), (0.5, 1e-2), (10.0, 1.0)]
+FORM_SHAPES = [(1, 1), (1, 5), (4, 1), (16, 40)]
+FORM_SHAPES_QUICK = [(1, 1), (16, 40)]
+
+
+def form_cases(quick: bool) -> list[Case]:
+    """Every form's gradient (family "gradient") and step and loss ("training step")."""
+    cases = []
+    for (name, form), dtype, (lr, lam), (H, N) in itertools.product(
+            F.FORMS.items(), (np.float32, np.float64), RATES_QUICK if quick else RATES,
+            FORM_SHAPES_QUICK if quick else FORM_SHAPES):
+        label = f"{name}, {np.dtype(dtype).name}, lr {lr:g}, lambda {lam:g}, H {H}, N {N}"
+
+        def made(form=form, dtype=dtype, lr=lr, lam=lam, H=H, N=N):
+            p, X, Y = network_problem(H, N, "pixels", H + N)
+            return (p, X, Y), F.run(form, p, X, Y, lam, lr, dtype)
+
+        def gradient(made=made, lam=lam):
+            (p, X, Y), (grad, _, _) = made()
+            return bounds.compare_gradient(grad, p, X, Y, lam).values()
+
+        def step(made=made, lr=lr, lam=lam, dtype=dtype):
+            (p, X, Y), (_, updated, J) = made()
+            return [*bounds.compare_step(updated, p, X, Y, lam, lr).values(),
+                    bounds.compare_loss(J, p, X, Y, lam, dtype)]
+
+        cases += [Case("gradient", f"form: {label}", False, gradient),
+                  Case("training step", f"form: {label}", False, step)]
     return cases
 
 

@@ -1,32 +1,46 @@
-"""First-order roundoff bounds for one training step of the network, block by block.
+"""First-order roundoff bounds for one training step of the network, block by block, for
+every honest way of writing it.
 
-A GPU kernel or an MPI trainer computes the same step as the oracle in another order, in
-float32 or float64. How far may its gradient, its loss and its updated parameters lie from
-the oracle's when both start from the same parameters and batch? This module propagates
-error bounds through the equations of SPEC section 1 (Higham 2002, sections 3.1 and 3.5, to
-first order in u), with E_v a bound on |computed v - exact v| elementwise:
+A GPU kernel, an MPI trainer or anyone's numpy computes the same step as the oracle in
+another order, in float32 or float64. How far may its gradient, its loss and its updated
+parameters lie from the oracle's when both start from the same parameters and batch? Each
+bound propagates Higham's model (2002, sections 3.1 and 3.5, first order in u) through SPEC
+section 1's equations, counting for every term the roundings on its way to the result in the
+form that rounds it most, over the family of forms real code uses (corpus/forms.py and
+tolerances.toml [bounds] enumerate them): sums in any order, fused or not; the batch mean
+taken before or after the products, or folded into the learning rate; (yhat - Y) / N or
+yhat / N - Y / N; a (1 - a) or a - a^2; the L2 term added to the gradient, inside the mean,
+to the update, or as the factor (1 - lr lambda); lr and lambda rounded to the dtype. E_v
+bounds |computed v - exact v| elementwise; a sum of n terms in any order is g(n) times the
+sum of its terms' magnitudes:
 
     z1 = W1 X + b1      E_z1  = g(785) (|W1||X| + |b1|)
     a1 = sigmoid(z1)    E_a1  = a1 (1 - a1) E_z1 + c u a1                 (sigmoid' <= 1/4)
     z2 = W2 a1 + b2     E_z2  = g(H+1) (|W2||a1| + |b2|) + |W2| E_a1
-    yhat = softmax(z2)  E_yh  = yhat (2 max_col E_z2 + u (c + |z2 - m| + max_col |z2 - m|))
-    dz2 = (yhat - Y)/N  E_dz2 = E_yh / N + 2 u |dz2|
-    dW2 = dz2 a1^T + lW2       g(N+2)(|dz2||a1|^T + l|W2|) + E_dz2 |a1|^T + |dz2| E_a1^T
-    db2 = rowsum dz2           g(N) rowsum|dz2| + rowsum E_dz2
+    yhat = softmax(z2)  E_yh  = yhat (2 max E_z2 + u (2c + 12 + |z2 - m| + max |z2 - m|))
+    dz2 = (yhat - Y)/N  E_dz2 = E_yh / N + gamma_3 (yhat + Y) / N
     da1 = W2^T dz2      E_da1 = g(10) |W2|^T|dz2| + |W2|^T E_dz2
-    dz1 = da1 a1(1-a1)  E_dz1 = E_da1 a1(1-a1) + |da1||1 - 2a1| E_a1 + 3u |dz1|
-    dW1 = dz1 X^T + lW1        g(N+2)(|dz1||X|^T + l|W1|) + E_dz1 |X|^T
-    db1 = rowsum dz1           g(N) rowsum|dz1| + rowsum E_dz1
+    s = a1 (1 - a1)     E_s   = gamma_2 (a1 + a1^2) + |1 - 2 a1| E_a1
+    dz1 = da1 s         E_dz1 = E_da1 s + |da1| E_s + u |dz1|
+    dW  = dz a^T + l W  E_dW  = g(N+3) |dz||a|^T + gamma_5 l |W| + E_dz |a|^T + |dz| E_a^T
+    db  = rowsum dz     E_db  = g(N+2) rowsum |dz| + rowsum E_dz
+    p' = p - lr dp      E_p'  = lr E_dp + gamma_3 |p| + gamma_3 lr |dp|_abs
+    J                   E_J   = mean(2 max E_z2 + u (2c + 12 + 2 max |z2 - m|)
+                                     + (c + 2) u (|lse| + |z_y|))
+                                + g(N+3) mean(|lse| + |z_y|) + gamma_(P+7) (l/2) sum W^2
 
-with g(n) = gamma_n of the dtype (the rigorous tier) or gamma~_n (the statistical tier,
-tolerances.toml [statistical]), and c the relative error of an elementwise function in
-units of u (tolerances.toml [bounds]). Every sum is bounded for ANY order, so splitting it
-across ranks (data or model parallelism) or tiles (GEMM kernels) is covered. Two
+(a = a1 or X, dz = dz2 or dz1; |dp|_abs = |dz||a|^T + l |W|, the gradient's magnitude; P the
+number of weights), with g(n) = gamma_n of the dtype (the rigorous tier) or gamma~_n (the
+statistical tier, tolerances.toml [statistical]) for the long sums, and c the relative error
+of an elementwise function in units of u (tolerances.toml [bounds]). Splitting a sum across
+ranks (data or model parallelism) or tiles (GEMM kernels) is one more order, so covered. Two
 implementations each carry their own error, so a comparison allows the sum of the two
 bounds: the tested dtype's and float64's (the oracle's).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,11 +77,37 @@ def forward_error(p: Params, X: np.ndarray, dtype, statistical: bool = False):
     return fwd, E_a1, E_z2
 
 
+# Roundings on the way to the result beyond a sum's own, in the form that rounds most
+# (the family: tolerances.toml [bounds]; corpus/forms.py). Counts of operations, not
+# tolerances: each is derived there.
+DELTA_ROUNDINGS = 3  # dz2: yhat - Y, and / N as a product with the rounded 1/N
+MEAN_ROUNDINGS = 2  # a batch mean taken after a product (/ N, or the rounded 1/N)
+L2_ROUNDINGS = 5  # lambda W: lambda in the dtype, N lambda, the product, the sum, the mean
+SLOPE_ROUNDINGS = 2  # a (1 - a) or a - a a
+UPDATE_ROUNDINGS = 3  # p (1 - lr lambda) - lr g: the factor, the product, the subtraction;
+# on lr g: lr in the dtype, the product (or lr / N and its product), the subtraction
+SOFTMAX_U = 12  # yhat: the 9 additions of the sum, the division, the shift's rounding
+# before exp and the log-softmax route's log S and its subtraction (2c + 12 in all)
+LOSS_U = 2  # per column: the subtraction of the picked logit and the column's own rounding
+L2_LOSS_ROUNDINGS = 7  # the squares' sum beyond its terms: the norm's square root and square,
+# the two blocks' sum, lambda in the dtype, its product, the sum with the data term
+
+
+@dataclass(frozen=True)
+class StepError:
+    """Bounds for one implementation in one dtype: each gradient entry's error, the loss's,
+    and each gradient entry's magnitude |dz||a|^T + lambda |W| (what an update rounds)."""
+
+    grad: Params
+    loss: float
+    magnitude: Params
+
+
 def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
-               statistical: bool = False) -> tuple[Params, float]:
-    """(bound on each gradient entry, bound on the loss) for one implementation computing in
-    dtype; p, X, Y as the oracle takes them (float64 values, exactly representable in dtype).
-    Rigorous, or with every sum's gamma_n replaced by the statistical gamma~_n."""
+               statistical: bool = False) -> StepError:
+    """The bounds for an implementation computing in dtype, in any form of the family; p, X,
+    Y as the oracle takes them (float64 values, exactly representable in dtype). Rigorous, or
+    with every long sum's gamma_n replaced by the statistical gamma~_n."""
     u, g = unit_roundoff(dtype), _gammas(dtype, statistical)
     c = tolerance("bounds.elementwise_u")
     N = X.shape[1]
@@ -76,49 +116,74 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
     aX = np.abs(X)
     slope = a1 * (1.0 - a1)
     shift = np.abs(z2 - z2.max(axis=0))
-    E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (c + shift + shift.max(axis=0)))
+    E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (2 * c + SOFTMAX_U + shift + shift.max(axis=0)))
     dz2 = (yhat - Y) / N
-    E_dz2 = E_yhat / N + 2 * u * np.abs(dz2)
+    E_dz2 = E_yhat / N + gamma(DELTA_ROUNDINGS, dtype) * (yhat + Y) / N
 
     da1 = p.W2.T @ dz2
     dz1 = da1 * slope
     E_da1 = g(N_CLASSES, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
-    E_dz1 = E_da1 * slope + np.abs(da1) * np.abs(1 - 2 * a1) * E_a1 + 3 * u * np.abs(dz1)
+    E_slope = gamma(SLOPE_ROUNDINGS, dtype) * (a1 + a1 * a1) + np.abs(1 - 2 * a1) * E_a1
+    E_dz1 = E_da1 * slope + np.abs(da1) * E_slope + u * np.abs(dz1)
 
-    E_dW2 = (g(N + 2, dtype) * (np.abs(dz2) @ a1.T + lam * np.abs(p.W2))
-             + E_dz2 @ a1.T + np.abs(dz2) @ E_a1.T)
-    E_db2 = g(N, dtype) * np.abs(dz2).sum(axis=1, keepdims=True) + E_dz2.sum(
-        axis=1, keepdims=True)
-    E_dW1 = (g(N + 2, dtype) * (np.abs(dz1) @ aX.T + lam * np.abs(p.W1))
-             + E_dz1 @ aX.T)
-    E_db1 = g(N, dtype) * np.abs(dz1).sum(axis=1, keepdims=True) + E_dz1.sum(
-        axis=1, keepdims=True)
+    product = g(N + 1 + MEAN_ROUNDINGS, dtype)  # the sum, the L2 term's addition, the mean
+    rowsum = g(N + MEAN_ROUNDINGS, dtype)
+    l2 = gamma(L2_ROUNDINGS, dtype) * lam
+    mag_W2 = np.abs(dz2) @ a1.T + lam * np.abs(p.W2)
+    mag_W1 = np.abs(dz1) @ aX.T + lam * np.abs(p.W1)
+    mag_b2 = np.abs(dz2).sum(axis=1, keepdims=True)
+    mag_b1 = np.abs(dz1).sum(axis=1, keepdims=True)
+    E_dW2 = (product * (np.abs(dz2) @ a1.T) + l2 * np.abs(p.W2) + E_dz2 @ a1.T
+             + np.abs(dz2) @ E_a1.T)
+    E_db2 = rowsum * mag_b2 + E_dz2.sum(axis=1, keepdims=True)
+    E_dW1 = product * (np.abs(dz1) @ aX.T) + l2 * np.abs(p.W1) + E_dz1 @ aX.T
+    E_db1 = rowsum * mag_b1 + E_dz1.sum(axis=1, keepdims=True)
 
-    # J = (1/N) sum_i (lse_i - z2[y_i, i]) + (l/2) sum W^2: each column's log-sum-exp moves
-    # by at most 2 max E_z2 plus its own rounding; the mean and the squares add gamma terms.
-    per_column = np.log(np.exp(z2 - z2.max(axis=0)).sum(axis=0)) + z2.max(axis=0)
-    picked = (Y * z2).sum(axis=0)
-    terms = np.abs(per_column) + np.abs(picked)
-    E_data = float(np.mean(2 * E_z2.max(axis=0) + (c + shift.max(axis=0)) * u * terms)
-                   + g(N, dtype) * np.mean(terms))
+    # J = (1/N) sum_i (lse_i - z2[y_i, i]) + (l/2) sum W^2, by log-sum-exp or by -log yhat:
+    # each column moves by yhat's relative error plus its own roundings; then the mean.
+    lse = np.log(np.exp(z2 - z2.max(axis=0)).sum(axis=0)) + z2.max(axis=0)
+    terms = np.abs(lse) + np.abs((Y * z2).sum(axis=0))
+    per_column = (2 * E_z2.max(axis=0) + u * (2 * c + SOFTMAX_U + 2 * shift.max(axis=0))
+                  + (c + LOSS_U) * u * terms)
+    E_data = float(np.mean(per_column) + g(N + 1 + MEAN_ROUNDINGS, dtype) * np.mean(terms))
     squares = float(np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
-    E_l2 = 0.5 * lam * g(p.W1.size + p.W2.size + 2, dtype) * squares
-    return Params(E_dW1, E_db1, E_dW2, E_db2), E_data + E_l2
+    E_l2 = 0.5 * lam * g(p.W1.size + p.W2.size + L2_LOSS_ROUNDINGS, dtype) * squares
+    return StepError(Params(E_dW1, E_db1, E_dW2, E_db2), E_data + E_l2,
+                     Params(mag_W1, mag_b1, mag_W2, mag_b2))
 
 
-def _allowed(p, X, Y, lam, dtype, statistical: bool = False) -> tuple[Params, float]:
+def update_error(p: Params, bound: StepError, lr: float, dtype) -> Params:
+    """E_p' = lr E_dp + gamma_3 |p| + gamma_3 lr |dp|_abs: the gradient's error carried by lr,
+    and the update's own roundings in the form that rounds most."""
+    rounding = gamma(UPDATE_ROUNDINGS, dtype)
+    return Params(*(lr * e + rounding * (np.abs(q) + lr * m) for q, e, m in zip(
+        p.blocks().values(), bound.grad.blocks().values(), bound.magnitude.blocks().values(),
+        strict=True)))
+
+
+def _allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = False
+             ) -> tuple[Params, float]:
     """The sum of the tested implementation's bound (rigorous or statistical) and the float64
-    oracle's (rigorous)."""
-    mine, mine_J = step_error(p, X, Y, lam, dtype, statistical)
-    oracle, oracle_J = step_error(p, X, Y, lam, np.float64)
-    blocks = [a + b for a, b in zip(mine.blocks().values(), oracle.blocks().values(),
-                                    strict=True)]
-    return Params(*blocks), mine_J + oracle_J
+    oracle's (rigorous), of the gradient, or with lr of the parameters after a step; and of
+    the loss; times [bounds] factor, the room for forms beyond the enumerated family."""
+    found = []
+    for kind, tier in ((dtype, statistical), (np.float64, False)):
+        bound = step_error(p, X, Y, lam, kind, tier)
+        found.append((bound.grad if lr is None else update_error(p, bound, lr, kind),
+                      bound.loss))
+    (mine, mine_J), (oracle, oracle_J) = found
+    factor = tolerance("bounds.factor")
+    blocks = [factor * (a + b) for a, b in zip(mine.blocks().values(),
+                                               oracle.blocks().values(), strict=True)]
+    return Params(*blocks), factor * (mine_J + oracle_J)
 
 
-def _tiers(p, X, Y, lam, dtype) -> tuple[tuple[Params, float], tuple[Params, float]]:
-    """(rigorous, statistical) allowed errors of the gradient and the loss."""
-    return _allowed(p, X, Y, lam, dtype), _allowed(p, X, Y, lam, dtype, statistical=True)
+def _tiers(p, X, Y, lam, dtype, lr: float | None = None
+           ) -> tuple[tuple[Params, float], tuple[Params, float]]:
+    """(rigorous, statistical) allowed errors of the gradient (or, with lr, of the
+    parameters after a step) and of the loss."""
+    return (_allowed(p, X, Y, lam, dtype, lr),
+            _allowed(p, X, Y, lam, dtype, lr, statistical=True))
 
 
 def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | None]]:
@@ -157,20 +222,14 @@ def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
 def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=None
                  ) -> dict[str, Verdict]:
     """Judge parameters after one SGD step from p in the declared dtype (default: updated's):
-    lr times the gradient bounds, plus the rounding of lr g and of the subtraction."""
+    lr times the gradient's bounds, plus the update's own roundings (update_error)."""
     judged, dtype, causes = _declared(updated, dtype)
     grad = network.backward(p, X, Y, lam)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))
-    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
-    u = unit_roundoff(dtype) + unit_roundoff(np.float64)
-
-    def allowed(tier: Params, name: str) -> np.ndarray:
-        return lr * getattr(tier, name) + u * (np.abs(getattr(expected, name))
-                                               + 2 * lr * np.abs(getattr(grad, name)))
-
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, lr)
     precision = analyse_step(judged, p, X, Y, lam, lr)
     return {name: compare_bounded(f"{name} after a step", getattr(updated, name),
-                                  getattr(expected, name), allowed(rigorous, name),
-                                  allowed(statistical, name), precision[name], causes[name])
+                                  getattr(expected, name), getattr(rigorous, name),
+                                  getattr(statistical, name), precision[name], causes[name])
             for name in updated.blocks()}

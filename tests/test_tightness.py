@@ -8,6 +8,7 @@ import pytest
 
 from oraclenet.corpus import cases as C
 from oraclenet.corpus import elementwise as EW
+from oraclenet.corpus import forms as F
 from oraclenet.corpus import gemm as G
 from oraclenet.corpus import gradient as D
 from oraclenet.judge import bounds, gradcheck, precision, roundoff
@@ -64,12 +65,13 @@ def precision_worst() -> float:
 
 
 def step_worst() -> float:
-    """A float32 training step: a parameter whose update is far below its last bit is off
-    by its final rounding alone, which the bound allows exactly."""
-    p, X, Y = C.network_problem(4, 7, "pixels", 0)
-    updated, _ = D.step_float32(p, X, Y, C.LAM, C.LR)
-    return max(v.rigorous_ratio for v in bounds.compare_step(updated, p, X, Y, C.LAM,
-                                                             C.LR).values())
+    """A float32 step with the weight decay factored, W (1 - lr lambda) - lr D: a weight whose
+    data gradient is zero (a pixel dark in every image) carries its path's three roundings,
+    the most the family has."""
+    p, X, Y = C.network_problem(16, 40, "pixels", 56)
+    _, updated, _ = F.run(F.FORMS["weight decay factored"], p, X, Y, 1e-2, 1e-3, np.float32)
+    return max(v.rigorous_ratio for v in bounds.compare_step(updated, p, X, Y, 1e-2,
+                                                             1e-3).values())
 
 
 def gradient_worst() -> float:
@@ -134,9 +136,13 @@ def _loosen_unit_roundoff(monkeypatch):
 def _lose_a_factor_in_the_step(monkeypatch):
     """The step's allowed error ten times too large (a factor lr forgotten, say)."""
     error = bounds.step_error
-    monkeypatch.setattr(bounds, "step_error", lambda *args, **kw: (
-        lambda found: (type(found[0])(*(10 * a for a in found[0].blocks().values())),
-                       10 * found[1]))(error(*args, **kw)))
+
+    def loose(*args, **kw):
+        found = error(*args, **kw)
+        return bounds.StepError(type(found.grad)(*(10 * a for a in found.grad.blocks().values())),
+                                10 * found.loss, found.magnitude)
+
+    monkeypatch.setattr(bounds, "step_error", loose)
 
 
 def _loosen_lambda(monkeypatch):
