@@ -96,9 +96,15 @@ def mpi(session: nox.Session) -> None:
 
 @nox.session(venv_backend=BACKEND)
 def fuzz(session: nox.Session) -> None:
-    """The long runs of tests/test_fuzz.py (20,000 corrupted inputs) and of the check that
-    rank 0's error is the last line on stderr (1,000 MPI runs): docs/reliability.md."""
+    """The long runs of the fuzzes: tests/test_fuzz.py (20,000 corrupted inputs),
+    tests/test_fuzz_front_door.py (4,000 generated implementations, run directories, flags,
+    and 2,000 baselines), tests/test_judge_fuzz.py (20,000 examples per verdict function), and
+    the check that rank 0's error is the last line on stderr (1,000 MPI runs):
+    docs/reliability.md."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-q", "tests/test_fuzz.py",
+    session.run("pytest", "-q", "tests/test_fuzz.py", "tests/test_fuzz_front_door.py",
+                "tests/test_judge_fuzz.py",
                 "tests/test_mpi.py::test_rank_0s_message_is_the_last_line_on_stderr_every_time",
-                env={"ORACLENET_FUZZ_CASES": "20000", "ORACLENET_MPI_ERROR_RUNS": "1000"})
+                env={"ORACLENET_FUZZ_CASES": "20000", "ORACLENET_DOOR_FUZZ_CASES": "4000",
+                     "ORACLENET_JUDGE_FUZZ_EXAMPLES": "20000",
+                     "ORACLENET_MPI_ERROR_RUNS": "1000"})

@@ -12,6 +12,7 @@ context does not survive a fork.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -108,6 +109,7 @@ class _Child:
         child_end.close()
 
     def _main(self, work, conn) -> None:
+        faulthandler.disable()  # a crash is the parent's to report, in one line
         for fd in (1, 2):  # the user's prints and any traceback: not the terminal
             os.dup2(self.output.fileno(), fd)
         code = 0

@@ -161,6 +161,7 @@ def _validate_subject(path: Path, name: str, entry, subjects: dict, quick: bool)
     run, its ensemble at least the size a baseline records, what it is judged against there."""
     where = f"subject {name}:"
     kind = entry.get("kind") if isinstance(entry, dict) else None
+    kind = kind if isinstance(kind, str) else None  # anything else: refused by TRAJECTORY
     schema.validate(path, where, entry, RULES.get(kind, TRAJECTORY))
     if kind in RULES:
         against = subjects.get(entry.get("against", name))
