@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.special
 
 from ..common.params import Params
 
@@ -77,6 +76,8 @@ def _sigmoid(z, how: str):
         with np.errstate(over="ignore"):  # exp(-z) = inf gives 0, as it should
             return t(1) / (t(1) + np.exp(-z))
     if how == "expit":
+        import scipy.special  # not at import: it starts a thread
+
         return scipy.special.expit(z)
     return np.exp(-np.logaddexp(t(0), -z))
 

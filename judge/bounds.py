@@ -57,7 +57,7 @@ from .roundoff import (
 )
 from .step_precision import analyse_gradient, analyse_step
 from .tolerances import tolerance
-from .verdict import QUIET
+from .verdict import QUIET, CannotJudge
 
 
 def _gammas(dtype, statistical: bool):
@@ -218,6 +218,16 @@ def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
                            np.array([statistical]))
 
 
+def _in_range(check: str, values: np.ndarray, dtype) -> None:
+    """CannotJudge where the oracle's value lies beyond the dtype's finite range: no result
+    in that dtype can hold it, and the bounds were derived for values that it can."""
+    big = np.abs(values) > np.finfo(dtype).max
+    if np.any(big):
+        at = tuple(int(i) for i in np.unravel_index(np.argmax(big), values.shape))
+        raise CannotJudge(f"cannot judge {check}: the oracle's value {values[at]:.3g} at {at} "
+                          f"lies beyond {np.dtype(dtype).name}'s range")
+
+
 @QUIET
 def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=None
                  ) -> dict[str, Verdict]:
@@ -227,6 +237,8 @@ def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=
     grad = network.backward(p, X, Y, lam)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))
+    for name, values in expected.blocks().items():
+        _in_range(f"{name} after a step", values, dtype)
     (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, lr)
     precision = analyse_step(judged, p, X, Y, lam, lr)
     return {name: compare_bounded(f"{name} after a step", getattr(updated, name),

@@ -99,8 +99,13 @@ def accumulated(A, B, C0, alpha: float, beta: float, dtype, one_by_one: bool) ->
 
 
 def _rms(x: np.ndarray) -> float:
-    with np.errstate(over="ignore"):  # garbage from a bug may square to inf: so be it
-        return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    """Root mean square, scaled by the largest magnitude so that no square overflows or
+    underflows (a garbage or extreme result's rms is its true size, inf only for inf)."""
+    x = np.asarray(x, dtype=np.float64)
+    top = float(np.max(np.abs(x), initial=0.0))
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * float(np.sqrt(np.mean(np.square(x / top))))
 
 
 def _z_star() -> float:

@@ -234,15 +234,20 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     only removes roundings), then the scaling by alpha and the addition of beta C0; a
     precision that rounds its inputs at u_in (TF32, bfloat16) multiplies each product by at
     most (1 + u_in)^2. Statistical: lambda (sqrt(2) u_in + sqrt(K + 2) u) plus the same
-    second-order remainder. Plus the float64 oracle's own gamma, and (K+2) smallest
-    subnormals against gradual underflow.
+    second-order remainder. Plus the float64 oracle's own gamma, and gradual underflow in
+    either: a product that underflows errs by up to one smallest subnormal eta, whichever
+    factor alpha meets first, so eta (K max(1, |alpha|) + sum_k |a_ik| + sum_k |b_kj| + 1)
+    (alpha times a sum of underflowed products, (alpha A) B or A (alpha B), beta C0).
     """
     A, B, C0 = _gemm_operands(A, B, C0, beta)
     K = A.shape[1]
     f = _declared(precision, dtype)
     factor = tolerance("gemm.factor") if factor is None else factor
     scale = abs(alpha) * (np.abs(A) @ np.abs(B)) + abs(beta) * np.abs(C0)
-    underflow = (K + 2) * float(np.finfo(dtype).smallest_subnormal)
+    eta = float(np.finfo(dtype).smallest_subnormal) + float(
+        np.finfo(np.float64).smallest_subnormal)
+    underflow = eta * (K * max(1.0, abs(alpha)) + np.abs(A).sum(axis=1, keepdims=True)
+                       + np.abs(B).sum(axis=0, keepdims=True) + 1)
     accumulation = gamma_u(K + 2, f.u_acc)
     inputs = (1 + f.u_in) ** 2 - 1
     rigorous = inputs + accumulation + inputs * accumulation

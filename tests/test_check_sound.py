@@ -226,8 +226,11 @@ def test_a_step_at_an_overflowing_learning_rate_cannot_judge(tmp_path):
     argv = ["check", "step", "--before", tmp_path / "before.npz", "--after",
             tmp_path / "after.npz", "--batch", tmp_path / "batch.npz"]
     assert oraclenet(*argv, "--lr", 0.5).returncode == 0
-    done = oraclenet(*argv, "--lr", 1e308)
-    assert done.returncode == 2 and "cannot judge" in done.stderr, (done.stdout, done.stderr)
+    wrong = oraclenet(*argv, "--lr", 1e308)  # float64 holds that step: the files are not it
+    assert wrong.returncode == 1, (wrong.stdout, wrong.stderr)
+    done = oraclenet(*argv, "--lr", 1e308, "--dtype", "float32")  # float32 cannot hold it
+    assert done.returncode == 2 and "cannot judge" in done.stderr and "beyond float32's " \
+        "range" in done.stderr, (done.stdout, done.stderr)
 
 
 @pytest.mark.parametrize("flag, value", [("--alpha", "nan"), ("--beta", "inf"),
