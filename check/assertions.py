@@ -24,6 +24,8 @@ import numpy as np
 from ..common.params import Params
 from ..common.shapes import BLOCKS
 from ..judge import bounds
+from ..judge.diagnose import diagnose_gemm
+from ..judge.diagnose_network import diagnose_network
 from ..judge.roundoff import compare_gemm
 from ..judge.verdict import Verdict
 from . import gemm, network
@@ -44,19 +46,20 @@ def _blocks(blocks, like: Params | None, names: tuple[str, ...], what: str) -> P
     return p if like is None else network.shaped(p, like, names)
 
 
-def _fail_on(verdicts: Sequence[Verdict]) -> None:
+def _fail_on(verdicts: Sequence[Verdict], msg: str = "") -> None:
     __tracebackhide__ = True
     failed = [v for v in verdicts if not v.passed]
     if failed:
         worst = max(failed, key=lambda v: v.ratio)
-        others = "" if len(failed) == 1 else f" ({len(failed) - 1} more blocks fail)"
-        raise AssertionError(str(worst) + others)
+        others = "" if len(failed) == 1 else f"\n({len(failed) - 1} more blocks fail)"
+        raise AssertionError((f"{msg}\n" if msg else "") + str(worst) + others)
 
 
 def assert_gemm(C, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0, *,
-                precision: str | None = None) -> Verdict:
+                precision: str | None = None, msg: str = "") -> Verdict:
     """C (M x N) must be alpha A B + beta C0 within roundoff, A M x K and B K x N, in C's
-    dtype (or the declared precision). C0 may be None when beta is 0."""
+    dtype (or the declared precision). C0 may be None when beta is 0. A failure says which
+    test failed, where, the most likely cause and the effective precision, after msg."""
     __tracebackhide__ = True
     C, A, B = _host(C), _host(A), _host(B)
     if C0 is None:
@@ -72,11 +75,12 @@ def assert_gemm(C, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0, *,
             raise ValueError(f"assert_gemm: {name} is {m.shape}, A B is "
                              f"{(A.shape[0], B.shape[1])}")
     verdict = compare_gemm(C, A, B, C0, alpha, beta, precision=precision)
-    _fail_on([verdict])
+    verdict = diagnose_gemm(verdict, C, A, B, C0, alpha, beta, precision=precision)
+    _fail_on([verdict], msg)
     return verdict
 
 
-def assert_grad(grad, params, X, Y, reg: float = 0.0) -> dict[str, Verdict]:
+def assert_grad(grad, params, X, Y, reg: float = 0.0, *, msg: str = "") -> dict[str, Verdict]:
     """grad = (dW1, db1, dW2, db2) in its dtype must be the oracle's gradient of the loss at
     params (W1 H x 784, b1 H x 1, W2 10 x H, b2 10 x 1) on X (784 x N), Y (10 x N one-hot)
     within the whole-step bounds (judge/bounds.py)."""
@@ -84,20 +88,22 @@ def assert_grad(grad, params, X, Y, reg: float = 0.0) -> dict[str, Verdict]:
     p = _blocks(params, None, BLOCKS, "params").astype(np.float64)
     g = _blocks(grad, p, network.GRAD_NAMES, "grad")
     X, Y = _host(X).astype(np.float64), _host(Y).astype(np.float64)
-    verdicts = bounds.compare_gradient(g, p, X, Y, reg)
-    _fail_on(list(verdicts.values()))
+    verdicts = diagnose_network(bounds.compare_gradient(g, p, X, Y, reg), g, p, X, Y, reg)
+    _fail_on(list(verdicts.values()), msg)
     return verdicts
 
 
-def assert_step(before, after, X, Y, lr: float, reg: float = 0.0) -> dict[str, Verdict]:
+def assert_step(before, after, X, Y, lr: float, reg: float = 0.0, *, msg: str = ""
+                ) -> dict[str, Verdict]:
     """after = (W1, b1, W2, b2), in its dtype, must be one SGD step of the oracle's from
     before on X (784 x N) and Y (10 x N one-hot) with learning rate lr and L2 weight reg."""
     __tracebackhide__ = True
     p = _blocks(before, None, BLOCKS, "before").astype(np.float64)
     updated = _blocks(after, p, BLOCKS, "after")
     X, Y = _host(X).astype(np.float64), _host(Y).astype(np.float64)
-    verdicts = bounds.compare_step(updated, p, X, Y, reg, lr)
-    _fail_on(list(verdicts.values()))
+    verdicts = diagnose_network(bounds.compare_step(updated, p, X, Y, reg, lr), updated, p, X,
+                                Y, reg, lr)
+    _fail_on(list(verdicts.values()), msg)
     return verdicts
 
 

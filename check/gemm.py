@@ -23,12 +23,13 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..common.matrices import RawLayout, named, read_matrix
+from ..judge.diagnose import diagnose_gemm, spans
 from ..judge.roundoff import (
     compare_bounded,
     compare_gemm,
@@ -37,7 +38,7 @@ from ..judge.roundoff import (
     compare_unchanged,
     gemm_ratio_map,
 )
-from ..judge.verdict import Verdict
+from ..judge.verdict import Cause, Verdict
 from .arrays import Arrays
 from .runner import BadResult, Battery, Outcome, judged
 from .target import Implementation, implementation
@@ -198,7 +199,8 @@ def operands(case: GemmCase, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
-    """Draw, call, judge one case."""
+    """Draw, call, judge one case; a failing verdict is diagnosed (judge/diagnose.py), with
+    the same call made again to see a race."""
     A, B, C0 = operands(case, target.dtype)
     stored_A = A.T if case.transa else A
     stored_B = B.T if case.transb else B
@@ -211,28 +213,61 @@ def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
         return after
 
     judge = functools.partial(compare_gemm, precision=target.precision, dtype=target.dtype)
+
+    def diagnosed(v, C, before, judged_C0):
+        if v.passed or v.cause is not None:
+            return v
+        again = call(before) if case.kind != "guard" else None
+        return diagnose_gemm(v, C, A, B, judged_C0, case.alpha, case.beta, target.dtype,
+                             target.precision, before, again)
+
     judge_C0 = np.zeros_like(C0) if case.kind == "nan" else C0
     if case.kind == "chain":
         chain = [C0]
         for _ in range(case.calls):
             chain.append(call(chain[-1]))
-        verdicts = [judge(after, A, B, before, case.alpha, case.beta)
-                    for before, after in itertools.pairwise(chain)]
+        verdicts = [diagnosed(judge(after, A, B, before, case.alpha, case.beta), after, before,
+                              before) for before, after in itertools.pairwise(chain)]
         verdicts.append(compare_gemm_chain(chain, A, B, case.alpha, case.beta,
                                            target.precision))
         return judged(case.name, case.shape, [*modified, *verdicts],
                       gemm_ratio_map(chain[-1], A, B, chain[-2], case.alpha, case.beta,
-                                     target.precision))
+                                     target.precision), unwritten(chain[-1], chain[-2]))
     if case.kind == "guard":
         C, band = _guarded_call(target, case, C0, call)
-        verdicts = [judge(C, A, B, C0, case.alpha, case.beta),
-                    compare_bounded("guard band", band, np.full(band.shape, SENTINEL), 0.0)]
+        verdicts = [diagnosed(judge(C, A, B, C0, case.alpha, case.beta), C, C0, C0),
+                    _guard_verdict(band)]
     else:
         C = call(C0)
-        verdicts = [compare_gemm_exact(C, A, B, C0, case.alpha, case.beta, target.dtype)
-                    if case.kind == "exact" else judge(C, A, B, judge_C0, case.alpha, case.beta)]
+        v = (compare_gemm_exact(C, A, B, C0, case.alpha, case.beta, target.dtype)
+             if case.kind == "exact" else judge(C, A, B, judge_C0, case.alpha, case.beta))
+        verdicts = [diagnosed(v, C, C0, judge_C0)]
     return judged(case.name, case.shape, [*modified, *verdicts],
-                  gemm_ratio_map(C, A, B, judge_C0, case.alpha, case.beta, target.precision))
+                  gemm_ratio_map(C, A, B, judge_C0, case.alpha, case.beta, target.precision),
+                  unwritten(C, C0))
+
+
+def unwritten(C, before) -> np.ndarray:
+    """Elements still holding exactly what C held before the call (NaN as NaN): the heat
+    map marks them."""
+    C, before = np.asarray(C), np.asarray(before)
+    return (C == before) | (np.isnan(C) & np.isnan(before))
+
+
+def _guard_verdict(band: np.ndarray) -> Verdict:
+    """The sentinels around C must be untouched; the offsets written are the cause."""
+    v = compare_bounded("guard band", band, np.full(band.shape, SENTINEL), 0.0)
+    if v.passed:
+        return v
+    hit = np.flatnonzero(band != SENTINEL)
+    offsets = [int(i) - GUARD if i < GUARD else int(i) - GUARD + 1 for i in hit]
+    before = [o for o in offsets if o < 0]
+    after = [o for o in offsets if o > 0]
+    where = "; ".join(w for w in (f"{len(before)} before C (offsets {spans(before)})"
+                                  if before else "", f"{len(after)} after its last element "
+                                  f"(offsets +{spans(after)})" if after else "") if w)
+    return replace(v, cause=Cause("writes outside C", f"{where}: an index past "
+                                                                 "the edge of C"))
 
 
 def _guarded_call(target: GemmTarget, case: GemmCase, C0: np.ndarray, call):
@@ -297,6 +332,8 @@ def judge_files(files: GemmFiles) -> Outcome:
     shape = f"{A.shape[0]}x{B.shape[1]}x{A.shape[1]}"
     verdict = compare_gemm(C, A, B, C0, files.alpha, files.beta, precision=files.precision,
                            dtype=files.dtype)
+    verdict = diagnose_gemm(verdict, C, A, B, C0, files.alpha, files.beta, files.dtype,
+                            files.precision)
     return judged(f"{files.C.name}, alpha {files.alpha:g} beta {files.beta:g}", shape,
                   [verdict], gemm_ratio_map(C, A, B, C0, files.alpha, files.beta,
-                                            files.precision))
+                                            files.precision), unwritten(C, C0))

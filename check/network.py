@@ -27,6 +27,7 @@ from ..common.matrices import read_matrix
 from ..common.params import Params, read_params
 from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
 from ..judge import bounds, gradcheck
+from ..judge.diagnose_network import diagnose_network
 from ..judge.roundoff import compare_unchanged
 from ..judge.verdict import Verdict
 from .runner import BadResult, Battery, Outcome, judged
@@ -182,8 +183,9 @@ def run_grad_case(target: NetTarget, case: NetCase) -> Outcome:
     if case.kind == "central differences":
         return _central_differences(target, case, p, X, Y)
     grad, modified = target.call(p, X, Y)
-    return judged(case.name, case.shape, [
-        *modified, *bounds.compare_gradient(grad, p, X, Y, target.lam, target.dtype).values()])
+    verdicts = bounds.compare_gradient(grad, p, X, Y, target.lam, target.dtype)
+    verdicts = diagnose_network(verdicts, grad, p, X, Y, target.lam, dtype=target.dtype)
+    return judged(case.name, case.shape, [*modified, *verdicts.values()])
 
 
 def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
@@ -212,9 +214,10 @@ def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
 def run_step_case(target: NetTarget, case: NetCase) -> Outcome:
     p, X, Y = problem(case, target.dtype)
     updated, modified = target.call(p, X, Y)
-    return judged(case.name, case.shape, [
-        *modified, *bounds.compare_step(updated, p, X, Y, target.lam, target.lr,
-                                        target.dtype).values()])
+    verdicts = bounds.compare_step(updated, p, X, Y, target.lam, target.lr, target.dtype)
+    verdicts = diagnose_network(verdicts, updated, p, X, Y, target.lam, target.lr,
+                                target.dtype)
+    return judged(case.name, case.shape, [*modified, *verdicts.values()])
 
 
 # --- one step from files ----------------------------------------------------------------------
@@ -261,7 +264,8 @@ def judge_step_files(files: StepFiles) -> Outcome:
     dtype = np.dtype(files.dtype or updated.W1.dtype)
     p64 = p.astype(np.float64)
     X64 = X.astype(dtype).astype(np.float64)
-    verdicts = list(bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr,
-                                        dtype).values())
+    verdicts = bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr, dtype)
+    verdicts = list(diagnose_network(verdicts, updated, p64, X64, Y, files.lam, files.lr,
+                                     dtype).values())
     return judged(f"{files.after.name} from {files.before.name}",
                   f"H {p.hidden}, N {X.shape[1]}", verdicts)

@@ -15,7 +15,8 @@ from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.report import table
 from .runner import Outcome
 
-HEADER = ["case", "shape", "verdict", "rigorous", "statistical", "precision", "worst at"]
+HEADER = ["case", "shape", "verdict", "rigorous", "statistical", "precision", "cause",
+          "worst at"]
 
 
 def _g(x: float | None) -> str:
@@ -24,16 +25,22 @@ def _g(x: float | None) -> str:
 
 def row(o: Outcome) -> list[str]:
     """One line of the table: the case's worst verdict, or why it has none."""
-    v = o.worst
+    v = shown(o)
     if v is None:
-        return [o.case, o.shape, o.status, "-", "-", "-", o.message]
+        return [o.case, o.shape, o.status, "-", "-", "-", "-", o.message]
     p = v.precision
     precision = "-" if p is None else (
         f"{'>=' if p.lower_bound else ''}{p.effective_bits:.1f} bits, {p.model}")
     where = (f"{v.check} {list(v.index)}: {v.actual!r} vs {v.expected!r}"
              if v.size else v.check)
     return [o.case, o.shape, o.status, _g(v.rigorous_ratio), _g(v.statistical_ratio),
-            precision, where]
+            precision, "-" if v.cause is None else v.cause.name, where]
+
+
+def shown(o: Outcome):
+    """The verdict a case is summed up by: its worst failing one, else its worst."""
+    failing = [v for v in o.verdicts if not v.passed]
+    return max(failing, key=lambda v: v.ratio) if failing else o.worst
 
 
 def terminal(outcomes: Sequence[Outcome], most: int | None = None) -> str:
@@ -55,7 +62,7 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     if not bad:
         return f"PASS: {len(outcomes)} of {len(outcomes)} cases"
     first = bad[0]
-    detail = str(first.worst) if first.worst is not None else first.message
+    detail = str(shown(first)) if first.verdicts else first.message
     return (f"FAIL: {len(bad)} of {len(outcomes)} cases; first: {first.case} "
             f"({first.shape}): {detail}")
 
@@ -65,20 +72,40 @@ def _slug(text: str) -> str:
 
 
 def heat_map(o: Outcome, path: Path) -> None:
-    """log10(error / allowed) over C, one pixel per element; above 0 is outside the bound."""
+    """log10(error / allowed) over C, one pixel per element, on a colour scale that spans the
+    data (a float32 downgrade at 1e7 and a dropped K tile at 1e13 look different); above 0
+    is outside the bound. Elements never written (still C's old value) and elements that
+    are NaN or infinite are drawn in colours of their own."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    with np.errstate(divide="ignore"):
-        logs = np.log10(np.where(o.ratio_map > 0, o.ratio_map, np.nan))
-    logs = np.where(np.isinf(logs), 20.0, logs)  # NaN or infinite results: off the scale
+    ratio = o.ratio_map
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.where((ratio > 0) & np.isfinite(ratio), np.log10(ratio), np.nan)
+    finite = logs[np.isfinite(logs)]
+    low = min(float(finite.min()), -1.0) if finite.size else -1.0
+    high = max(float(finite.max()), 1.0) if finite.size else 1.0
     M, N = logs.shape
     fig, ax = plt.subplots(figsize=(7, max(3.0, min(9.0, 7 * M / max(N, 1)))))
-    image = ax.imshow(logs, cmap="magma", vmin=-6, vmax=6, aspect="auto",
+    image = ax.imshow(logs, cmap="magma", vmin=low, vmax=high, aspect="auto",
                       interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="log10(error / allowed); > 0 fails (20: NaN/inf)")
+    fig.colorbar(image, ax=ax, label="log10(error / allowed); > 0 fails")
+    overlay = np.zeros((M, N, 4))
+    marks = []
+    failing = ~(ratio <= 1)
+    if o.unwritten is not None and (o.unwritten & failing).any():
+        overlay[o.unwritten & failing] = (0.2, 0.6, 1.0, 1.0)
+        marks.append(Patch(color=(0.2, 0.6, 1.0), label="never written (C's old value)"))
+    nonfinite = ~np.isfinite(ratio)
+    if nonfinite.any():
+        overlay[nonfinite] = (0.0, 0.9, 0.6, 1.0)
+        marks.append(Patch(color=(0.0, 0.9, 0.6), label="NaN or infinite"))
+    if marks:
+        ax.imshow(overlay, aspect="auto", interpolation="nearest")
+        ax.legend(handles=marks, loc="upper right", fontsize=7, framealpha=0.9)
     ax.set_title(f"{o.case} ({o.shape})", fontsize=9)
     ax.set_xlabel("column of C")
     ax.set_ylabel("row of C")
@@ -132,6 +159,10 @@ def verdict_json(v) -> dict:
             "rigorous_ratio": v.rigorous_ratio, "statistical_ratio": v.statistical_ratio,
             "index": list(v.index), "actual": v.actual, "expected": v.expected,
             "error": v.error, "allowed": v.allowed, "n_failed": v.n_failed, "size": v.size,
+            "cause": None if v.cause is None else {"name": v.cause.name,
+                                                   "evidence": v.cause.evidence},
+            "elements": [{"index": list(e.index), "actual": e.actual, "expected": e.expected,
+                          "allowed": e.allowed} for e in v.elements],
             "precision": None if p is None else {
                 "effective_bits": p.effective_bits, "model": p.model, "declared": p.declared,
                 "ratio": p.ratio, "lower_bound": p.lower_bound, "evidence": p.evidence}}

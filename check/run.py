@@ -24,6 +24,7 @@ from ..common.dump import DATA_NPZ, RUN_JSON
 from ..common.params import Params, read_params
 from ..common.shapes import BLOCKS
 from ..judge import bounds
+from ..judge.diagnose_network import diagnose_network
 from .network import read_batch
 from .runner import Outcome, judged
 
@@ -110,8 +111,10 @@ def judge_step(run: RunDir, step: int, before: Params, after: Params) -> Outcome
     X = images.T.astype(run.dtype).astype(np.float64)
     Y = one_hot(run.train.labels[start:stop])
     s = run.settings
-    verdicts = list(bounds.compare_step(after, before.astype(np.float64), X, Y,
-                                        float(s["reg"]), float(s["lr"]), run.dtype).values())
+    p = before.astype(np.float64)
+    lam, lr = float(s["reg"]), float(s["lr"])
+    verdicts = bounds.compare_step(after, p, X, Y, lam, lr, run.dtype)
+    verdicts = list(diagnose_network(verdicts, after, p, X, Y, lam, lr, run.dtype).values())
     n_batches = -(-len(run.train) // int(s["batch"]))
     epoch, t = divmod(step - 1, n_batches)
     return judged(f"step {step} (epoch {epoch + 1}, batch {t + 1})",

@@ -42,6 +42,7 @@ class Outcome:
     verdicts: list[Verdict] = field(default_factory=list)
     message: str = ""
     ratio_map: np.ndarray | None = None
+    unwritten: np.ndarray | None = None  # with the map: elements still holding C's old value
     seconds: float = 0.0
 
     @property
@@ -58,10 +59,12 @@ class BadResult(ValueError):
     instead of 4, a wrong shape): a FAIL of the case, not an error of the check."""
 
 
-def judged(case: str, shape: str, verdicts: list[Verdict], ratio_map=None) -> Outcome:
+def judged(case: str, shape: str, verdicts: list[Verdict], ratio_map=None,
+           unwritten=None) -> Outcome:
     passed = all(v.passed for v in verdicts)
     return Outcome(case, shape, "pass" if passed else "FAIL", verdicts,
-                   ratio_map=None if passed else ratio_map)
+                   ratio_map=None if passed else ratio_map,
+                   unwritten=None if passed else unwritten)
 
 
 def describe(err: BaseException) -> str:

@@ -18,6 +18,8 @@ from ..common.data import Dataset, load_mnist5k, one_hot, synthetic
 from ..common.params import Params, init_params
 from ..common.shapes import N_CLASSES, N_PIXELS
 from ..judge import bounds, evaluation
+from ..judge.diagnose import diagnose_gemm
+from ..judge.diagnose_network import diagnose_loss, diagnose_network
 from ..judge.roundoff import compare_gemm, compare_rowsum
 from ..judge.steps import judge as judge_step
 from ..judge.steps import oracle_step
@@ -80,12 +82,22 @@ def gemm_problem(kind: str, shape, dtype, seed: int, alpha_beta=(1.0, 0.0)):
 
 
 def _gemm_case(family: str, name: str, bug: bool, gemm: G.Gemm, problem: Callable,
-               meant_for: tuple[str, ...] = ("rigorous", "statistical")) -> Case:
+               meant_for: tuple[str, ...] = ("rigorous", "statistical"),
+               poison: bool = False, cause: str | None = None) -> Case:
+    """One call judged, and diagnosed as the battery does (a failing call made again to see
+    a race); poison: C holds NaN before the call and beta is 0."""
     def run():
         A, B, C0, alpha, beta = problem()
-        return [compare_gemm(gemm(A, B, C0, alpha, beta), A, B, C0, alpha, beta)]
+        before = np.full_like(C0, np.nan) if poison else C0
+        judged_C0 = np.zeros_like(C0) if poison else C0
+        C = gemm(A, B, before, alpha, beta)
+        v = compare_gemm(C, A, B, judged_C0, alpha, beta)
+        if v.passed:
+            return [v]
+        return [diagnose_gemm(v, C, A, B, judged_C0, alpha, beta, before=before,
+                              rerun=gemm(A, B, before, alpha, beta))]
 
-    return Case(family, name, bug, run, meant_for)
+    return Case(family, name, bug, run, meant_for, cause)
 
 
 SHAPES_QUICK = [(1, 1, 1), (3, 2, 15), (17, 16, 33), (31, 33, 63)]
@@ -130,9 +142,24 @@ def gemm_cases(dtype, quick: bool) -> list[Case]:
                 ab = (0.1, 0.0) if "alpha" in name else (2.0, 5.0)
                 cases.append(_gemm_case(family, f"{name} ({'x'.join(map(str, shape))})", True,
                                         gemm, lambda shape=shape, ab=ab:
-                                        gemm_problem("normal", shape, dtype, 2, ab), meant))
-    cases.append(Case(family, "beta applied twice over ten in-place calls", True,
-                      lambda: _chain(G.beta_applied_twice(G.honest("BLAS")), dtype)))
+                                        gemm_problem("normal", shape, dtype, 2, ab), meant,
+                                        cause=G.CAUSES[name]))
+    for shape in shapes["structural"][:2]:
+        label = "x".join(map(str, shape))
+        for name, gemm in G.POISON_BUGS.items():
+            cases.append(_gemm_case(family, f"{name} ({label})", True, gemm,
+                                    lambda shape=shape: gemm_problem("normal", shape, dtype, 2,
+                                                                     (2.0, 0.0)),
+                                    poison=True, cause=G.CAUSES[name]))
+        for name, make in G.RACE_BUGS.items():
+            cases.append(_gemm_case(family, f"{name} ({label})", True, make(),
+                                    lambda shape=shape: gemm_problem("normal", shape, dtype, 2,
+                                                                     (2.0, 5.0)),
+                                    cause=G.CAUSES[name]))
+    name = "beta applied twice over ten in-place calls"
+    cases.append(Case(family, name, True,
+                      lambda: _chain(G.beta_applied_twice(G.honest("BLAS")), dtype),
+                      cause=G.CAUSES[name]))
     return cases
 
 
@@ -141,8 +168,8 @@ def _chain(gemm: G.Gemm, dtype) -> list:
     it started from."""
     A, B, C, alpha, beta = gemm_problem("uniform", (80, 100, 78), dtype, 3, (2.0, 5.0))
     chain = G.in_place_chain(gemm, A, B, C, alpha, beta, 10)
-    return [compare_gemm(after, A, B, before, alpha, beta)
-            for before, after in itertools.pairwise(chain)]
+    return [diagnose_gemm(compare_gemm(after, A, B, before, alpha, beta), after, A, B, before,
+                          alpha, beta) for before, after in itertools.pairwise(chain)]
 
 
 # --- row sums --------------------------------------------------------------------------------
@@ -256,11 +283,24 @@ def step_variants() -> dict[str, Callable]:
             **{f"hidden units in {k} parts": D.step_by_parts(k, True) for k in (2, 3)}}
 
 
-def _step_verdicts(step, p, X, Y) -> list:
+def _step_verdicts(step, p, X, Y, dtype=None) -> list:
+    """A step and its loss judged, and diagnosed where they fail (as `check step` does);
+    dtype: the result rounded to it first (a bug computed in float64, stored in float32)."""
     updated, J = step(p, X, Y, LAM, LR)
+    if dtype is not None:
+        updated, J = updated.astype(dtype), float(np.dtype(dtype).type(J))
     dtype = updated.W1.dtype
-    return [*bounds.compare_step(updated, p, X, Y, LAM, LR).values(),
-            bounds.compare_loss(J, p, X, Y, LAM, dtype)]
+    verdicts = diagnose_network(bounds.compare_step(updated, p, X, Y, LAM, LR), updated, p,
+                                X, Y, LAM, LR)
+    return [*verdicts.values(), diagnose_loss(bounds.compare_loss(J, p, X, Y, LAM, dtype), J,
+                                              p, X, Y, LAM, dtype)]
+
+
+def _gradient_verdicts(backward, p, X, Y, dtype=None) -> list:
+    grad = backward(p, X, Y, LAM)
+    grad = grad if dtype is None else grad.astype(dtype)
+    return list(diagnose_network(bounds.compare_gradient(grad, p, X, Y, LAM), grad, p, X, Y,
+                                 LAM).values())
 
 
 def network_cases(quick: bool) -> list[Case]:
@@ -283,17 +323,19 @@ def network_cases(quick: bool) -> list[Case]:
             cases.append(Case("training step", f"{name}, {label}", False, run))
     cases += form_cases(quick)
     bugs = {name: f for name, (f, _) in D.GRADIENT_BUGS.items()} | D.MORE_GRADIENT_BUGS
-    for name, backward in bugs.items():
-        def bug(backward=backward):
-            p, X, Y = network_problem(16, 40, "pixels", 7)
-            return bounds.compare_gradient(backward(p, X, Y, LAM), p, X, Y, LAM).values()
+    for (name, backward), dtype in itertools.product(bugs.items(), (np.float64, np.float32)):
+        def bug(backward=backward, dtype=dtype):
+            return _gradient_verdicts(backward, *network_problem(16, 40, "pixels", 7), dtype)
 
-        cases.append(Case("gradient", name, True, bug))
-    for name, step in D.STEP_BUGS.items():
-        def bug(step=step):
-            return _step_verdicts(step, *network_problem(16, 7, "pixels", 8))
+        cases.append(Case("gradient", f"{name} ({np.dtype(dtype).name})", True, bug,
+                          cause=D.CAUSES[name]))
+    for (name, step), dtype in itertools.product(D.STEP_BUGS.items(),
+                                                 (np.float64, np.float32)):
+        def bug(step=step, dtype=dtype):
+            return _step_verdicts(step, *network_problem(16, 7, "pixels", 8), dtype)
 
-        cases.append(Case("training step", name, True, bug))
+        cases.append(Case("training step", f"{name} ({np.dtype(dtype).name})", True, bug,
+                          cause=D.CAUSES[name]))
     return cases
 
 
@@ -437,7 +479,7 @@ def kernel_cases(quick: bool) -> list[Case]:
     caller chose the target before numba loaded: gpu/target.py)."""
     from ..gpu.gemm import ALGORITHMS
     from ..gpu.options import device_error
-    from .kernels import KERNEL_BUGS, launch_planted
+    from .kernels import KERNEL_BUGS, KERNEL_CAUSES, launch_planted
 
     if device_error() is not None:
         return []
@@ -454,13 +496,16 @@ def kernel_cases(quick: bool) -> list[Case]:
             found = []
             for ab in ((2.0, 5.0), (2.0, 0.0)):
                 A, B, C0, alpha, beta = gemm_problem("normal", KERNEL_SHAPE, np.float64, 5, ab)
-                found.append(compare_gemm(launch_planted(name, C0.copy(), A, B, alpha, beta),
-                                          A, B, C0, alpha, beta))
+                C = launch_planted(name, C0.copy(), A, B, alpha, beta)
+                v = compare_gemm(C, A, B, C0, alpha, beta)
+                found.append(v if v.passed else diagnose_gemm(
+                    v, C, A, B, C0, alpha, beta,
+                    rerun=launch_planted(name, C0.copy(), A, B, alpha, beta)))
             return found
 
         meant = (("precision",) if "float32 accumulation" in name
                  else ("rigorous", "statistical"))
-        cases.append(Case("GEMM kernels", name, True, bug, meant))
+        cases.append(Case("GEMM kernels", name, True, bug, meant, KERNEL_CAUSES[name]))
     return cases
 
 

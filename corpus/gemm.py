@@ -195,6 +195,38 @@ def c_read_when_beta_is_zero(A, B, C0, alpha, beta):
     return t(alpha) * (A @ B) + t(beta) * C0.astype(A.dtype)
 
 
+def alpha_applied_twice(A, B, C0, alpha, beta):
+    return _finish(A @ B, C0, alpha * alpha, beta)
+
+
+def beta_left_out(A, B, C0, alpha, beta):
+    """C overwritten with alpha A B: C's old value never added."""
+    return _finish(A @ B, C0, alpha, 0.0)
+
+
+def a_read_in_the_other_order(A, B, C0, alpha, beta):
+    """A's row-major memory read as column-major (a leading dimension of M for a row-major
+    M x K array)."""
+    M, K = A.shape
+    return _finish(A.ravel("C").reshape((M, K), order="F") @ B, C0, alpha, beta)
+
+
+class Racing:
+    """A missing barrier's race, made repeatable: each call leaves one element of C a stale
+    partial sum, a different one each time (a counter stands for the scheduler)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, A, B, C0, alpha, beta):
+        C = _finish(A @ B, C0, alpha, beta)
+        self.calls += 1
+        i, j = self.calls % C.shape[0], (3 * self.calls) % C.shape[1]
+        C[i, j] = _finish(A[i:i + 1, :-1] @ B[:-1, j:j + 1], C0[i:i + 1, j:j + 1], alpha,
+                          beta)[0, 0]
+        return C
+
+
 BUGS: dict[str, Gemm] = {
     "a single element off by 1e-6 relative": one_element_off,
     "last K tile dropped": last_k_tile_dropped,
@@ -207,6 +239,35 @@ BUGS: dict[str, Gemm] = {
     "one K term added twice": one_term_twice,
     "last column block skipped": last_column_block_skipped,
     "wrong block stride along M": wrong_block_stride,
+    "alpha applied twice": alpha_applied_twice,
+    "beta left out": beta_left_out,
+    "A read in the other order": a_read_in_the_other_order,
+}
+# Run on C poisoned with NaN and beta = 0, as a BLAS caller may leave it.
+POISON_BUGS: dict[str, Gemm] = {"C read when beta is 0": c_read_when_beta_is_zero}
+# Run twice, as the battery does when a case fails: the two calls differ.
+RACE_BUGS: dict[str, Callable[[], Gemm]] = {"a race on one element": Racing}
+
+# The cause judge/diagnose.py must name for each planted bug (None: outside its catalogue).
+CAUSES: dict[str, str | None] = {
+    "a single element off by 1e-6 relative": "isolated wrong elements",
+    "last K tile dropped": "K terms missing",
+    "edge guard off by one (last row unwritten)": "elements never written",
+    "transposed operand on a square matrix": "operand transposed or wrongly strided",
+    "alpha and beta swapped": "alpha or beta misapplied",
+    "a product written as a sum in one term": None,
+    "the K loop bounded by the grid size": "K terms missing",
+    "alpha ignored when beta = 0": "alpha or beta misapplied",
+    "one K term added twice": "K terms added twice",
+    "last column block skipped": "elements never written",
+    "wrong block stride along M": "misplaced rows or columns",
+    "alpha applied twice": "alpha or beta misapplied",
+    "beta left out": "alpha or beta misapplied",
+    "A read in the other order": "operand transposed or wrongly strided",
+    "C read when beta is 0": "C read when beta is 0",
+    "a race on one element": "race",
+    "beta applied twice over ten in-place calls": "alpha or beta misapplied",
+    **{name: "precision downgrade" for name in (*PRECISION_BUGS, *FLOAT64_PRECISION_BUGS)},
 }
 
 

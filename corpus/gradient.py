@@ -111,6 +111,47 @@ def tanh_network(p, X, Y, lam):
                   dz2 @ a1.T + lam * p.W2, dz2.sum(axis=1, keepdims=True))
 
 
+def l2_doubled(p, X, Y, lam):
+    g = _backward(p, X, Y, lam)
+    return Params(g.W1 + lam * p.W1, g.b1, g.W2 + lam * p.W2, g.b2)
+
+
+def l2_over_n(p, X, Y, lam):
+    """lambda W divided by N with the data term (the L2 term put inside the mean)."""
+    g, N = _backward(p, X, Y, lam), Y.shape[1]
+    return Params(g.W1 - lam * p.W1 * (1 - 1 / N), g.b1, g.W2 - lam * p.W2 * (1 - 1 / N), g.b2)
+
+
+def batch_sum(p, X, Y, lam):
+    """The data term summed over the batch, not averaged."""
+    data, N = _backward(p, X, Y, 0.0), Y.shape[1]
+    return Params(N * data.W1 + lam * p.W1, N * data.b1, N * data.W2 + lam * p.W2, N * data.b2)
+
+
+def ascent(p, X, Y, lam):
+    return Params(*(-g for g in _backward(p, X, Y, lam).blocks().values()))
+
+
+def minus_n_times(p, X, Y, lam):
+    """The gradient of the summed log-likelihood: -N times the loss's gradient."""
+    N = Y.shape[1]
+    return Params(*(-N * g for g in _backward(p, X, Y, lam).blocks().values()))
+
+
+def sigmoid_output(p, X, Y, lam):
+    """A sigmoid where the softmax belongs: dz2 = (sigmoid(z2) - Y) / N."""
+    a1 = network.sigmoid(p.W1 @ X + p.b1)
+    dz2 = (network.sigmoid(p.W2 @ a1 + p.b2) - Y) / Y.shape[1]
+    dz1 = (p.W2.T @ dz2) * a1 * (1 - a1)
+    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + lam * p.W2, dz2.sum(axis=1, keepdims=True))
+
+
+def labels_off_by_one(p, X, Y, lam):
+    """Label k taken as k + 1 (mod 10): a one-hot built from labels shifted by one."""
+    return _backward(p, X, np.roll(Y, 1, axis=0), lam)
+
+
 # name -> (backward, the blocks it corrupts)
 GRADIENT_BUGS = {
     "wrong sigmoid derivative": (wrong_sigmoid_derivative, {"W1", "b1"}),
@@ -122,6 +163,13 @@ MORE_GRADIENT_BUGS = {
     "half the L2 gradient": half_the_l2_gradient,
     "data term averaged twice": averaged_twice,
     "tanh with its own derivative (self-consistent)": tanh_network,
+    "L2 term doubled": l2_doubled,
+    "L2 term divided by N": l2_over_n,
+    "the batch sum instead of the mean": batch_sum,
+    "ascent instead of descent": ascent,
+    "-N times the gradient": minus_n_times,
+    "a sigmoid in place of the softmax": sigmoid_output,
+    "labels off by one": labels_off_by_one,
 }
 
 
@@ -199,9 +247,52 @@ def step_loss_without_l2(p, X, Y, lam, lr):
         network.loss_terms(p, X, Y, lam)[0]
 
 
+def step_b1_not_updated(p, X, Y, lam, lr):
+    g = _backward(p, X, Y, lam)
+    return Params(p.W1 - lr * g.W1, p.b1.copy(), p.W2 - lr * g.W2, p.b2 - lr * g.b2), \
+        network.loss(p, X, Y, lam)
+
+
+def step_w2_first(p, X, Y, lam, lr):
+    """W2 updated in place before dz1 = W2^T dz2 ... is computed from it."""
+    fwd = network.forward(p, X)
+    dz2 = (fwd.yhat - Y) / Y.shape[1]
+    W2 = p.W2 - lr * (dz2 @ fwd.a1.T + lam * p.W2)
+    dz1 = (W2.T @ dz2) * fwd.a1 * (1 - fwd.a1)
+    return Params(p.W1 - lr * (dz1 @ X.T + lam * p.W1),
+                  p.b1 - lr * dz1.sum(axis=1, keepdims=True), W2,
+                  p.b2 - lr * dz2.sum(axis=1, keepdims=True)), network.loss(p, X, Y, lam)
+
+
 STEP_BUGS = {
     "update with the wrong sign": step_wrong_sign,
     "lr applied twice to b2": step_lr_twice_on_b2,
     "partial batch averaged over the full batch size": step_full_batch_normaliser(32),
     "loss reported without its L2 term": step_loss_without_l2,
+    "b1 not updated": step_b1_not_updated,
+    "W2 updated before dz1 is computed from it": step_w2_first,
+}
+
+# The cause judge/diagnose_network.py must name for each planted bug.
+CAUSES = {
+    "wrong sigmoid derivative": "sigmoid derivative wrong",
+    "missing L2 term in dW1": "L2 term missing",
+    "db2 averaged instead of summed": "batch mean taken twice",
+    "L2 term on the biases": "L2 term on the biases",
+    "half the L2 gradient": "L2 term halved",
+    "data term averaged twice": "batch mean taken twice",
+    "tanh with its own derivative (self-consistent)": "tanh for sigmoid",
+    "L2 term doubled": "L2 term doubled",
+    "L2 term divided by N": "L2 term divided by N",
+    "the batch sum instead of the mean": "batch sum instead of mean",
+    "ascent instead of descent": "sign flipped",
+    "-N times the gradient": "-N times the gradient",
+    "a sigmoid in place of the softmax": "sigmoid for softmax",
+    "labels off by one": "labels shifted",
+    "update with the wrong sign": "sign flipped",
+    "lr applied twice to b2": "learning rate scaled",
+    "partial batch averaged over the full batch size": "data term scaled",
+    "loss reported without its L2 term": "L2 term missing",
+    "b1 not updated": "not updated",
+    "W2 updated before dz1 is computed from it": "update order",
 }

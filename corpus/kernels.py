@@ -62,6 +62,16 @@ KERNEL_BUGS = {
     "blocks along M indexed with half the tile's stride": dict(row_stride=TILE // 2),
     "alpha ignored when beta = 0": dict(alpha_only_if_beta=True),
 }
+# The cause judge/diagnose.py must name for each (a missing barrier: a race, seen when the
+# failing call is made again, or wrong elements it cannot place: not in the catalogue alone).
+KERNEL_CAUSES = {
+    "last K tile dropped": "K terms missing",
+    "last row of C not written": "elements never written",
+    "missing barrier": "race",
+    "float32 accumulation in a float64 kernel": "precision downgrade",
+    "blocks along M indexed with half the tile's stride": "misplaced rows or columns",
+    "alpha ignored when beta = 0": "alpha or beta misapplied",
+}
 
 
 # A precision regression rather than a bug in any one element: float32 inputs rounded to TF32

@@ -161,8 +161,8 @@ def update_error(p: Params, bound: StepError, lr: float, dtype) -> Params:
         strict=True)))
 
 
-def _allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = False
-             ) -> tuple[Params, float]:
+def allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = False
+            ) -> tuple[Params, float]:
     """The sum of the tested implementation's bound (rigorous or statistical) and the float64
     oracle's (rigorous), of the gradient, or with lr of the parameters after a step; and of
     the loss; times [bounds] factor, the room for forms beyond the enumerated family."""
@@ -182,8 +182,8 @@ def _tiers(p, X, Y, lam, dtype, lr: float | None = None
            ) -> tuple[tuple[Params, float], tuple[Params, float]]:
     """(rigorous, statistical) allowed errors of the gradient (or, with lr, of the
     parameters after a step) and of the loss."""
-    return (_allowed(p, X, Y, lam, dtype, lr),
-            _allowed(p, X, Y, lam, dtype, lr, statistical=True))
+    return (allowed(p, X, Y, lam, dtype, lr),
+            allowed(p, X, Y, lam, dtype, lr, statistical=True))
 
 
 def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | None]]:

@@ -29,7 +29,15 @@ import numpy as np
 from . import precision as precision_test
 from .precision import FORMATS, Format
 from .tolerances import tolerance
-from .verdict import QUIET, CannotJudge, Precision, Verdict, assert_passes, judge_elements
+from .verdict import (
+    QUIET,
+    CannotJudge,
+    Cause,
+    Precision,
+    Verdict,
+    assert_passes,
+    judge_elements,
+)
 
 __all__ = [
     "CannotJudge",
@@ -110,7 +118,7 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(a) | np.isnan(b), NAN_ULPS, dist)
 
 
-def judged_dtype(actual, declared=None) -> tuple[np.dtype, str | None]:
+def judged_dtype(actual, declared=None) -> tuple[np.dtype, Cause | None]:
     """(the dtype a result is judged in, why it fails whatever its values or None): the
     declared dtype (default: the result's own), and a result in a coarser one than declared
     fails, named ("returned float32; declared float64")."""
@@ -121,7 +129,7 @@ def judged_dtype(actual, declared=None) -> tuple[np.dtype, str | None]:
         return _float_dtype(got), None
     want = _float_dtype(declared)
     if got.kind != "f" or np.finfo(got).nmant < np.finfo(want).nmant:
-        return want, f"returned {got}; declared {want}"
+        return want, Cause("coarser dtype", f"returned {got}; declared {want}")
     return want, None
 
 
@@ -138,9 +146,10 @@ def compare_unchanged(check: str, after, before) -> Verdict:
     cause = None
     if changed.any():
         first = tuple(int(i) for i in np.unravel_index(np.argmax(changed), changed.shape))
-        cause = (f"the implementation modified {check}, which it must only read: "
+        cause = Cause("argument modified", f"the implementation modified {check}, which it "
+                      "must only read: "
                  f"{int(changed.sum())} of {changed.size} elements changed, the first at "
-                 f"{first}: {float(before[first])!r} before, {float(after[first])!r} after")
+                      f"{first}: {float(before[first])!r} before, {float(after[first])!r} after")
     return judge_elements(f"{check} unchanged", after, np.nan_to_num(before), error, 0.0,
                           cause=cause)
 
@@ -152,7 +161,7 @@ def _check_shape(actual: np.ndarray, shape: tuple, what: str) -> None:
 
 @QUIET
 def compare_bounded(check: str, actual, expected, allowed, statistical=None,
-                    precision: Precision | None = None, cause: str | None = None) -> Verdict:
+                    precision: Precision | None = None, cause: Cause | None = None) -> Verdict:
     """Elementwise |actual - expected| <= allowed (the rigorous tier) and <= statistical
     (where given), with the error taken in float64; and the precision test where given.
     `cause`: why actual fails whatever its values."""

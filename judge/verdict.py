@@ -35,7 +35,7 @@ QUIET = np.errstate(all="ignore")
 MEANING = {
     "rigorous": "outside the worst-case bound: certainly a bug",
     "statistical": "too large for honest roundoff in this precision",
-    "precision": "computed in a lower precision than declared",
+    "precision": "errors larger than the declared precision's (precision test)",
 }
 
 
@@ -66,6 +66,36 @@ class Precision:
 
 
 @dataclass(frozen=True)
+class Element:
+    """One element of a comparison: where, the result's value, the oracle's, and what the
+    deciding tier allows there."""
+
+    index: tuple[int, ...]
+    actual: float
+    expected: float
+    allowed: float
+
+    def __str__(self) -> str:
+        return (f"{list(self.index)}: actual {self.actual!r}, expected {self.expected!r}, "
+                f"allowed {self.allowed:.3g}")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The most likely cause of a failure (judge/diagnose.py's catalogue, or "unexplained"),
+    with the evidence that names it."""
+
+    name: str
+    evidence: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.evidence}"
+
+
+SHOWN = 5  # elements a failing verdict lists, worst first (numpy's testing shows a few)
+
+
+@dataclass(frozen=True)
 class Verdict:
     check: str
     passed: bool
@@ -81,7 +111,8 @@ class Verdict:
     statistical_ratio: float | None = None  # None: no statistical tier (ulps, exact mode)
     precision: Precision | None = None  # GEMM, row-sum, gradient and step verdicts
     tier: str = "rigorous"  # which test decided ratio
-    cause: str | None = None  # a failure whatever the ratios, in words
+    cause: Cause | None = None  # why it failed (a cause given to judge_elements fails it)
+    elements: tuple[Element, ...] = ()  # the worst outside the bound, at most SHOWN
 
     @property
     def effective_bits(self) -> float | None:
@@ -97,30 +128,40 @@ class Verdict:
         return [name for name, r in ratios.items() if r is not None and not r <= 1.0]
 
     def __str__(self) -> str:
-        failed = self.failed_tests()
-        status = "pass" if self.passed else f"FAIL ({'; '.join(MEANING[t] for t in failed)})"
-        if self.cause is not None:
-            status = f"FAIL ({self.cause})"
+        """One line for a pass; for a failure, what failed and by how much, where (the worst
+        elements), the cause with its evidence, and the effective precision, a line each."""
         tiers = f"rigorous ratio {self.rigorous_ratio:.3g}"
         if self.statistical_ratio is not None:
             tiers += f", statistical ratio {self.statistical_ratio:.3g}"
-        text = (f"{self.check}: {status}; {tiers}; worst ({self.tier}) at {self.index}: "
-                f"actual {self.actual!r}, expected {self.expected!r}, error {self.error:.3g}, "
-                f"allowed {self.allowed:.3g}; {self.n_failed} of {self.size} elements outside "
-                "the bound")
-        if self.precision is not None:
-            p = self.precision
-            test = "not tested" if p.ratio is None else f"precision test ratio {p.ratio:.3g}"
-            text += f"; {p.describe()} ({test}: {p.evidence})"
-        return text
+        if self.precision is not None and self.precision.ratio is not None:
+            tiers += f", precision test ratio {self.precision.ratio:.3g}"
+        precision = "" if self.precision is None else (
+            f"{self.precision.describe()} ({'not tested: ' if self.precision.ratio is None else ''}"
+            f"{self.precision.evidence})")
+        if self.passed:
+            return (f"{self.check}: pass; {tiers}; worst at {self.index}: actual "
+                    f"{self.actual!r}, expected {self.expected!r}, allowed {self.allowed:.3g}"
+                    + (f"; {precision}" if precision else ""))
+        meaning = "; ".join(MEANING[t] for t in self.failed_tests()) or "refused"
+        lines = [f"{self.check}: FAIL ({meaning})",
+                 f"  by how much: {tiers}; {self.n_failed} of {self.size} elements outside "
+                 "the bound"]
+        shown = self.elements or (Element(self.index, self.actual, self.expected,
+                                          self.allowed),)
+        lines += ["  where: " + str(shown[0])] + [f"         {e}" for e in shown[1:]]
+        if self.cause is not None:
+            lines.append(f"  cause: {self.cause}")
+        if precision:
+            lines.append(f"  precision: {precision}")
+        return "\n".join(lines)
 
 
-def assert_passes(verdict: Verdict) -> None:
-    """Raise AssertionError with the verdict's explanation when it failed; hidden from
-    pytest's traceback."""
+def assert_passes(verdict: Verdict, msg: str = "") -> None:
+    """Raise AssertionError with the verdict's explanation (after the caller's msg) when it
+    failed; hidden from pytest's traceback."""
     __tracebackhide__ = True
     if not verdict.passed:
-        raise AssertionError(str(verdict))
+        raise AssertionError(f"{msg}\n{verdict}" if msg else str(verdict))
 
 
 def _worst(error: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, int, float]:
@@ -143,7 +184,7 @@ def _finite(check: str, what: str, values: np.ndarray) -> None:
 
 def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: np.ndarray,
                    rigorous: np.ndarray, statistical: np.ndarray | None = None,
-                   precision: Precision | None = None, cause: str | None = None) -> Verdict:
+                   precision: Precision | None = None, cause: Cause | None = None) -> Verdict:
     """A verdict from per-element errors and each tier's allowed errors (float64, broadcast
     to the error's shape); CannotJudge where the expected values or a bound are not finite.
     `cause`: why the result fails whatever its errors."""
@@ -173,12 +214,16 @@ def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: 
     overall = max(worst, tested)
     if tested > worst:
         tier = "precision"
+    at = lambda k: tuple(int(i) for i in np.unravel_index(k, error.shape))  # noqa: E731
+    outside = np.flatnonzero(ratio > 1.0)
+    worst_first = outside[np.argsort(-ratio.flat[outside], kind="stable")[:SHOWN]]
     return Verdict(
         check=check, passed=bool(overall <= 1.0) and cause is None, ratio=overall,
-        index=tuple(int(i) for i in np.unravel_index(flat, error.shape)),
-        actual=float(actual.flat[flat]), expected=float(expected.flat[flat]),
+        index=at(flat), actual=float(actual.flat[flat]), expected=float(expected.flat[flat]),
         error=float(error.flat[flat]), allowed=float(allowed.flat[flat]),
-        n_failed=int(np.count_nonzero(ratio > 1.0)), size=error.size,
+        n_failed=int(outside.size), size=error.size,
         rigorous_ratio=found["rigorous"][3],
         statistical_ratio=found["statistical"][3] if "statistical" in found else None,
-        precision=precision, tier=tier, cause=cause)
+        precision=precision, tier=tier, cause=cause,
+        elements=tuple(Element(at(k), float(actual.flat[k]), float(expected.flat[k]),
+                               float(allowed.flat[k])) for k in worst_first))

@@ -235,9 +235,10 @@ def test_a_run_with_a_bug_at_step_3_is_caught_there(oracle_run, tmp_path, block,
     np.savez(run_dir / "params-0003.npz", **p)
     run = oraclenet("check", "run", run_dir)
     assert run.returncode == 1
-    first = run.stdout.strip().splitlines()[-1]
+    first = run.stdout[run.stdout.index("FAIL: "):]
     assert first.startswith("FAIL: 2 of 9 cases; first: step 3 (epoch 1, batch 3)"), first
-    assert f"{block} after a step: FAIL" in first and f"at {index}" in first, first
+    assert f"{block} after a step: FAIL" in first and f"where: {list(index)}" in first, first
+    assert "cause: isolated wrong elements: 1 element wrong" in first, first
     failed = [line.split()[1] for line in failing_lines(run.stdout)]
     assert failed == ["3", "4"], run.stdout
 

@@ -12,6 +12,7 @@ from oraclenet.corpus import gemm as corpus
 from oraclenet.corpus import gradient as network_corpus
 from oraclenet.corpus.cases import network_problem
 from oraclenet.judge.bounds import compare_gradient, compare_step
+from oraclenet.judge.diagnose import diagnose_gemm
 from oraclenet.judge.precision import FORMATS, MODEL_BITS, round_significand
 from oraclenet.judge.roundoff import (
     assert_passes,
@@ -202,10 +203,13 @@ def test_values_near_underflow_and_heavy_cancellation_pass():
 
 
 def test_a_verdict_says_which_test_failed_and_what_the_result_behaves_like():
-    v = judged(corpus.PRECISION_BUGS["TF32 inputs"], *operands(10, 800, 1000, seed=9))
+    A, B, C0 = operands(10, 800, 1000, seed=9)
+    C = corpus.PRECISION_BUGS["TF32 inputs"](A, B, C0, 1.0, 0.0)
+    v = diagnose_gemm(compare_gemm(C, A, B, C0), C, A, B, C0, 1.0, 0.0)
     text = str(v)
     assert v.rigorous_ratio <= 1 < v.ratio  # the worst case cannot see it
-    assert "computed in a lower precision than declared" in text
+    assert "errors larger than the declared precision's (precision test)" in text
+    assert "\n  cause: precision downgrade: every error within the bounds of tf32" in text
     assert "behaves like TF32 inputs, 11.0 significand bits, declared float32" in text
 
 
