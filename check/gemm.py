@@ -166,8 +166,18 @@ def target(impl: str | Callable, convention: str = "inplace", arrays: str = "num
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, "
                          f"got {convention!r}")
-    found = implementation(impl, CONVENTIONS[convention], convention, flag, timeout)
+    found = implementation(impl, CONVENTIONS[convention], convention, flag, timeout,
+                           _device_ready if arrays == "numba" else None)
     return GemmTarget(found, convention, Arrays(arrays, layout), np.dtype(dtype), precision)
+
+
+def _device_ready() -> str | None:
+    """Why Numba device arrays cannot be made here (asked in a child: CUDA is initialised
+    there, never in the checking process), or None."""
+    from ..gpu.options import device_error
+
+    problem = device_error()
+    return None if problem is None else f"--arrays numba: {problem}"
 
 
 def battery(target: GemmTarget, sizes: str = "quick") -> Battery:

@@ -29,6 +29,7 @@ from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
 from ..judge import bounds, gradcheck
 from ..judge.diagnose_network import diagnose_network
 from ..judge.roundoff import compare_unchanged
+from ..judge.tolerances import tolerance
 from ..judge.verdict import Verdict
 from .runner import BadResult, Battery, Outcome, judged
 from .target import Implementation, implementation
@@ -161,6 +162,10 @@ def target(impl: str | Callable, what: str, dtype: str = "float64", flag: str = 
     (imported in a child process within `timeout` seconds), checked against its call, with
     the lambda and learning rate it is given; a ValueError naming `flag` otherwise."""
     _check_rates(lam, lr)
+    if what == "grad" and lam > tolerance("gradcheck.max_reg"):
+        raise ValueError(f"reg {lam:g}: the central-difference case cannot resolve a data "
+                         f"gradient beside an L2 term that large (at most "
+                         f"{tolerance('gradcheck.max_reg'):g}; tolerances.toml [gradcheck])")
     return NetTarget(implementation(impl, ARGUMENTS[what], f"check {what}", flag, timeout),
                      what, np.dtype(dtype), lam, lr)
 

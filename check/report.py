@@ -29,8 +29,10 @@ def row(o: Outcome) -> list[str]:
     if v is None:
         return [o.case, o.shape, o.status, "-", "-", "-", "-", o.message]
     p = v.precision
+    other = v.cause is not None and v.cause.name != "precision downgrade"
     precision = "-" if p is None else (
-        f"{'>=' if p.lower_bound else ''}{p.effective_bits:.1f} bits, {p.model}")
+        f"{'>=' if p.lower_bound else ''}{p.effective_bits:.1f} bits"
+        + ("" if other else f", {p.model}"))
     where = (f"{v.check} {list(v.index)}: {v.actual!r} vs {v.expected!r}"
              if v.size else v.check)
     return [o.case, o.shape, o.status, _g(v.rigorous_ratio), _g(v.statistical_ratio),
@@ -115,7 +117,8 @@ def heat_map(o: Outcome, path: Path) -> None:
 
 def folder(out: Path, figures: Sequence[str] = ()) -> Folder:
     """The report folder: report.md, report.json, the figures named, and the heat maps."""
-    return Folder(Path(out), ("report.md", "report.json", *figures), ("heatmap-*.png",))
+    return Folder(Path(out), ("report.md", "report.json", *figures),
+                  ("heatmap-[0-9][0-9][0-9]-*.png",))
 
 
 def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: str,

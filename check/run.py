@@ -100,8 +100,12 @@ def _training_set(directory: Path, settings: dict) -> Dataset:
     if data == DATA_NPZ or str(data).endswith((".npz", ".mat")):
         X, Y = read_batch(directory / data)
         return Dataset(np.ascontiguousarray(X.T), np.argmax(Y, axis=0))
-    split = load(str(data), settings.get("pixels", "unit"), settings.get("val_fraction", 0.1),
-                 settings.get("seed", 0))
+    try:
+        split = load(str(data), settings.get("pixels", "unit"),
+                     settings.get("val_fraction", 0.1), settings.get("seed", 0))
+    except ValueError as err:  # its messages name the --data flag, which this user never gave
+        message = str(err).removeprefix(f"--data {data}: ")
+        raise ValueError(f"{directory / RUN_JSON}: data {data!r}: {message}") from None
     return split.train
 
 

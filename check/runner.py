@@ -113,6 +113,10 @@ class _Child:
 
     def _main(self, work, conn) -> None:
         faulthandler.disable()  # a crash is the parent's to report, in one line
+        # The parent decides: SIGTERM ends this child at once (not as an exception the
+        # user's code could swallow), Ctrl-C is the parent's to handle (it kills the child).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for fd in (1, 2):  # the user's prints and any traceback: not the terminal
             os.dup2(self.output.fileno(), fd)
         code = 0
@@ -169,6 +173,9 @@ def in_child(work: Callable[[], object], timeout: float | None, doing: str) -> o
         kind, value = child.receive(timeout)
         if kind == "timeout":
             child.process.kill()
+    except BaseException:  # SIGTERM's SystemExit, Ctrl-C: the child goes with the parent
+        child.process.kill()
+        raise
     finally:
         child.close()
     if kind == "timeout":
@@ -215,24 +222,36 @@ def run_cases(run: Callable[[object], Outcome], cases: Sequence, names: Sequence
 
         child = _Child(work)
         current, began = start, time.monotonic()
-        while len(outcomes) < len(cases):
-            kind, value = child.receive(timeout - (time.monotonic() - began))
-            if kind == "timeout":
-                child.process.kill()
-                add(Outcome(names[current], shapes[current], "timeout",
-                            message=f"no result within {timeout:g} s", seconds=timeout))
-                break
-            if kind == "ended":
-                add(Outcome(names[current], shapes[current], "error",
-                            message=f"the implementation {value}"))
-                break
-            what, found = value
-            if what == "start":
-                current, began = found, time.monotonic()
-            else:
-                add(found)
-        child.close()
+        try:
+            _collect(child, outcomes, add, len(cases), names, shapes, timeout, current, began)
+        except BaseException:  # SIGTERM's SystemExit, Ctrl-C: the child goes with the parent
+            child.process.kill()
+            raise
+        finally:
+            child.close()
     return outcomes
+
+
+def _collect(child: _Child, outcomes: list, add, total: int, names, shapes, timeout: float,
+             current: int, began: float) -> None:
+    """The outcomes one child sends, until it has sent them all, hangs past timeout or
+    ends."""
+    while len(outcomes) < total:
+        kind, value = child.receive(timeout - (time.monotonic() - began))
+        if kind == "timeout":
+            child.process.kill()
+            add(Outcome(names[current], shapes[current], "timeout",
+                        message=f"no result within {timeout:g} s", seconds=timeout))
+            return
+        if kind == "ended":
+            add(Outcome(names[current], shapes[current], "error",
+                        message=f"the implementation {value}"))
+            return
+        what, found = value
+        if what == "start":
+            current, began = found, time.monotonic()
+        else:
+            add(found)
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import zlib
 from collections.abc import Callable
@@ -60,6 +61,8 @@ def _module(module_part: str):
         finally:
             sys.path.remove(str(path.resolve().parent))
         return module
+    if os.getcwd() not in sys.path:  # as `python -m` would: a module beside the user
+        sys.path.insert(0, os.getcwd())
     return importlib.import_module(module_part)
 
 
@@ -103,14 +106,19 @@ class Implementation:
 
 
 def implementation(impl: str | Callable, arguments: tuple[str, ...], convention: str,
-                   flag: str, timeout: float | None) -> Implementation:
+                   flag: str, timeout: float | None,
+                   ready: Callable[[], str | None] | None = None) -> Implementation:
     """`impl` checked against the call it must accept: a callable here, a MODULE:FUNCTION in
     a child process (runner.in_child) within `timeout` seconds; a ValueError naming `flag`
-    and what the module did otherwise."""
+    and what the module did otherwise. ready(), where given, says in the child why the
+    machine cannot run it (no GPU for device arrays), or None."""
     from .runner import ChildFailed, in_child
 
     if not isinstance(impl, str):
         check_arity(impl, arguments, getattr(impl, "__name__", repr(impl)), convention, flag)
+        refused = None if ready is None else in_child(ready, timeout, "checking the device")
+        if refused:
+            raise ValueError(refused)
         return Implementation(given=impl, flag=flag)
     module_part, _ = split_spec(impl, flag)
 
@@ -119,7 +127,7 @@ def implementation(impl: str | Callable, arguments: tuple[str, ...], convention:
             check_arity(load_callable(impl, flag), arguments, impl, convention, flag)
         except ValueError as err:
             return str(err)
-        return None
+        return None if ready is None else ready()
 
     try:
         refused = in_child(probe, timeout, f"importing {module_part}")

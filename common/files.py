@@ -89,6 +89,9 @@ class Folder:
     patterns: tuple[str, ...] = ()
 
     def check(self) -> None:
+        if str(self.path) in STREAMS:
+            raise OutputError(f"{self.path}: a report is a folder of files; {self.path} names "
+                              "a stream")
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"{self.path}: exists and is a {_kind(self.path.stat().st_mode)}, "
                               "not a directory")

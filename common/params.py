@@ -92,6 +92,8 @@ def read_params(path: Path) -> Params:
     floating point, mixed dtypes, a wrong shape, no hidden unit, a NaN or an infinity.
     """
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: an empty file, not parameters")
     try:
         blocks = _read_mat(path) if path.suffix.lower() == ".mat" else _read_npz(path)
     except Exception as err:  # an untrusted file: numpy's and scipy's decoders raise many kinds
@@ -102,9 +104,10 @@ def read_params(path: Path) -> Params:
     if missing:
         raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
     for name, block in blocks.items():
-        if block.dtype not in (np.float32, np.float64):
+        if block.dtype.kind != "f" or block.dtype.itemsize not in (4, 8):
             raise ValueError(f"{path}: {name} has dtype {block.dtype}; parameters are real "
                              "float32 or float64")
+        blocks[name] = block.astype(block.dtype.newbyteorder("="), copy=False)  # big-endian
     dtypes = {b.dtype for b in blocks.values()}
     if len(dtypes) > 1:
         raise ValueError(f"{path}: blocks of mixed dtypes ({', '.join(sorted(map(str, dtypes)))})")
@@ -128,7 +131,11 @@ def read_params(path: Path) -> Params:
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as handle:  # our own handle: numpy leaks the one it opens when the
-        loaded = np.load(handle, allow_pickle=False)  # zip is corrupt
+        if not handle.read(6).startswith((b"PK", b"\x93NUMPY")):  # zip is corrupt
+            raise ValueError(f"{path}: neither an .npz nor a .mat file (parameters are read "
+                             "from numpy's .npz or MATLAB's .mat)")
+        handle.seek(0)
+        loaded = np.load(handle, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError(f"{path}: a single .npy array, not an .npz of {', '.join(BLOCKS)}")
         with loaded as archive:

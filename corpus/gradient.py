@@ -290,7 +290,7 @@ CAUSES = {
     "a sigmoid in place of the softmax": "sigmoid for softmax",
     "labels off by one": "labels shifted",
     "update with the wrong sign": "sign flipped",
-    "lr applied twice to b2": "learning rate scaled",
+    "lr applied twice to b2": "update scaled",
     "partial batch averaged over the full batch size": "data term scaled",
     "loss reported without its L2 term": "L2 term missing",
     "b1 not updated": "not updated",

@@ -69,7 +69,7 @@ KERNEL_CAUSES = {
     "last row of C not written": "elements never written",
     "missing barrier": "race",
     "float32 accumulation in a float64 kernel": "precision downgrade",
-    "blocks along M indexed with half the tile's stride": "misplaced rows or columns",
+    "blocks along M indexed with half the tile's stride": "blocks written twice or never",
     "alpha ignored when beta = 0": "alpha or beta misapplied",
 }
 

@@ -172,6 +172,14 @@ MPI_BUGS = {
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
 
 
+def cause(bug: str, ranks: int) -> str | None:
+    """The cause judge/diagnose_network.py must name for an MPI bug at P ranks (None:
+    outside its catalogue: a different error on each rank's share)."""
+    if bug == "regularisation added on every rank":
+        return "L2 term doubled" if ranks == 2 else "L2 term scaled"
+    return {"b2's gradient summed over ranks": "update scaled"}.get(bug)
+
+
 def trajectory(strategy: type[Trainer], comm, data: Dataset, p0: Params, batch: int,
                lam: float, lr: float, steps: int, teacher: bool, step_of_oracle: Callable
                ) -> list[tuple[int, Params, float, Params]] | None:

@@ -81,7 +81,7 @@ def judge(case: Case) -> Outcome:
     return outcome
 
 
-DIAGNOSED = ("gemm float32", "gemm float64", "GEMM kernels", "gradient", "training step")
+DIAGNOSED = ("gemm float32", "gemm float64", "GEMM kernels", "gradient", "training step", "MPI")
 
 
 def confusion(outcomes: list[Outcome]) -> list[dict]:

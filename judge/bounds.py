@@ -50,6 +50,7 @@ from ..reference import network
 from .roundoff import (
     Verdict,
     compare_bounded,
+    finite_inputs,
     gamma,
     gamma_tilde,
     judged_dtype,
@@ -200,6 +201,7 @@ def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
     """Judge an implementation's gradient in the declared dtype (default: grad's) at p on one
     batch: both tiers and the effective precision of each block (judge/step_precision.py)."""
     judged, dtype, causes = _declared(grad, dtype)
+    finite_inputs("the gradient", **p.blocks(), X=X, Y=Y, reg=lam)
     expected = network.backward(p, X, Y, lam)
     (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
     precision = analyse_gradient(judged, p, X, Y, lam)
@@ -212,6 +214,7 @@ def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
 @QUIET
 def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
     """Judge an implementation's loss J (computed in dtype) at p on one batch."""
+    finite_inputs("the loss", **p.blocks(), X=X, Y=Y, reg=lam)
     expected = network.loss(p, X, Y, lam)
     (_, rigorous), (_, statistical) = _tiers(p, X, Y, lam, dtype)
     return compare_bounded("J", np.array([J]), np.array([expected]), np.array([rigorous]),
@@ -234,6 +237,7 @@ def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=
     """Judge parameters after one SGD step from p in the declared dtype (default: updated's):
     lr times the gradient's bounds, plus the update's own roundings (update_error)."""
     judged, dtype, causes = _declared(updated, dtype)
+    finite_inputs("the step", **p.blocks(), X=X, Y=Y, reg=lam, lr=lr)
     grad = network.backward(p, X, Y, lam)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))

@@ -13,6 +13,8 @@ evidence; none: "unexplained", with the pattern of the failing elements.
     K terms added twice      an extra K range (a..b added again)
     operand transposed or wrongly strided   A or B read transposed or in the other order
     misplaced rows or columns              a block of C holding another block's values
+    blocks written twice or never          blocks that overlap (C updated in place twice
+                             there) and part of C that no block reaches
     isolated wrong elements  a few elements wrong, the rest right: listed
     precision downgrade      only where a precision model explains every error
     unexplained              none of these: the pattern
@@ -24,14 +26,17 @@ rigorous tier's meaning ("certainly a bug") and the cause are different lines of
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 
 import numpy as np
 
 from .precision import FORMATS, round_significand
 from .roundoff import gemm_bound, judged_dtype
+from .tolerances import tolerance
 from .verdict import QUIET, Cause, Verdict
 
+MIN_SIDE = 16  # the smaller side of C from which a residual's rank says anything
 SAMPLE = 16  # failing elements whose K sums are searched for a prefix or a repeated range
 ISOLATED = 5  # at most this many wrong elements are "isolated"
 TILES = (8, 16, 32, 64, 128, 256)  # tile sizes a boundary is named by
@@ -74,7 +79,7 @@ def region(mask: np.ndarray) -> str:
     return f"rows {spans(rows)}, columns {spans(cols)} ({n} elements)"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class Problem:
     """One GEMM call as the diagnosis sees it, in float64: C := alpha A B + beta C0, with
     `before` the C the implementation was given (C0, or a poison such as NaN where beta is
@@ -90,14 +95,30 @@ class Problem:
     dtype: np.dtype
     precision: str | None
 
-    @property
+    @functools.cached_property
+    def product(self) -> np.ndarray:
+        return self.A @ self.B
+
+    @functools.cached_property
+    def abs_product(self) -> np.ndarray:
+        return np.abs(self.A) @ np.abs(self.B)
+
+    @functools.cached_property
     def expected(self) -> np.ndarray:
-        return self.alpha * (self.A @ self.B) + self.beta * self.C0
+        return self.alpha * self.product + self.beta * self.C0
+
+    @functools.cached_property
+    def own_bound(self) -> np.ndarray:
+        return gemm_bound(self.A, self.B, self.C0, self.alpha, self.beta, self.dtype,
+                          precision=self.precision, abs_product=self.abs_product)
 
     def bound(self, alpha=None, beta=None, precision=None) -> np.ndarray:
+        """The rigorous bound of C := alpha A B + beta C0 (default: the declared call)."""
+        if alpha is None and beta is None and precision is None:
+            return self.own_bound
         return gemm_bound(self.A, self.B, self.C0, self.alpha if alpha is None else alpha,
                           self.beta if beta is None else beta, self.dtype,
-                          precision=precision or self.precision)
+                          precision=precision or self.precision, abs_product=self.abs_product)
 
     def fits(self, H: np.ndarray, bound: np.ndarray | None = None) -> bool:
         """C equals H within the rigorous bound everywhere (NaN matches nothing)."""
@@ -157,6 +178,23 @@ def _unwritten(p: Problem, bad: np.ndarray) -> Cause | None:
                  "`row > M`, a grid sized by hand or from the wrong dimension)")
 
 
+def _twice_or_never(p: Problem, bad: np.ndarray) -> Cause | None:
+    """Blocks indexed with the wrong stride: where blocks overlap, C updated in place twice
+    (alpha A B + beta (alpha A B + beta C0)); where none reaches, never written."""
+    if p.beta == 0 or not bad.any():
+        return None
+    twice = np.abs(p.C - (p.alpha * p.product + p.beta * p.expected)) <= p.bound(
+        p.alpha * (1 + abs(p.beta)), p.beta * p.beta)
+    never = (p.C == p.before) | (np.isnan(p.C) & np.isnan(p.before))
+    if not (bad & twice).any() or (bad & ~(twice | never)).any():
+        return None
+    said = [f"{int((bad & twice).sum())} updated in place twice, in {region(bad & twice)}"]
+    if (bad & never).any():
+        said.append(f"{int((bad & never).sum())} never written, in {region(bad & never)}")
+    return Cause("blocks written twice or never", "; ".join(said) + " (blocks indexed with "
+                 "the wrong stride: some overlap, some part of C is reached by none)")
+
+
 def _alpha_beta(p: Problem) -> Cause | None:
     a, b = p.alpha, p.beta
     candidates = [("alpha left out", 1.0, b), ("alpha applied twice", a * a, b),
@@ -164,7 +202,7 @@ def _alpha_beta(p: Problem) -> Cause | None:
                   ("beta taken as 1", a, 1.0), ("beta applied twice", a, b * b),
                   ("beta applied to the product too", a * b, b),
                   ("alpha applied to C too", a, a * b), ("alpha and beta swapped", b, a)]
-    AB = p.A @ p.B
+    AB = p.product
     for name, a2, b2 in candidates:
         if (a2, b2) == (a, b):
             continue
@@ -202,8 +240,9 @@ def _k_ranges(p: Problem, bad: np.ndarray) -> Cause | None:
                          f"term{'s are' if K - s > 1 else ' is'} missing{why}")
     # a range added twice: C = full + alpha sum_{a <= k < b} a b, one (a, b) for all
     full = partial[:, -1] + rest
-    step = 1 if K <= 512 else 8
-    ends = np.arange(0, K + 1, step)
+    step = 1 if K <= 512 else 8  # every end, or tile-like ones and the last and first few
+    ends = np.union1d(np.arange(0, K + 1, step),
+                      np.r_[np.arange(0, min(K, 16) + 1), np.arange(max(K - 16, 0), K + 1)])
     extra = partial[:, ends][:, None, :] - partial[:, ends][:, :, None]  # [e, a, b]
     ok = np.abs(full[:, None, None] + extra - target[:, None, None]) <= bound[:, None, None]
     pairs = np.argwhere(np.triu(ok.all(axis=0), 1))
@@ -284,19 +323,38 @@ def _precision(p: Problem, v: Verdict) -> Cause | None:
         a, b = (float(round_significand(np.array([x], np.float32),
                                         FORMATS[fmt].drop)[0]) if fmt == "bfloat16"
                 else float(np.float32(x)) for x in (p.alpha, p.beta))
-        if (a, b) != (p.alpha, p.beta) and p.explains(a * (p.A @ p.B) + b * p.C0):
+        if (a, b) != (p.alpha, p.beta) and p.explains(a * p.product + b * p.C0):
             return Cause("precision downgrade", f"alpha and beta held in {fmt}: C = {a!r} A B "
                          f"+ {b!r} C0 to roundoff (declared {p.alpha!r} and {p.beta!r})")
+    if _structured(p.C - p.expected):
+        return None
     model = v.precision_model
     if model is None or model in ("unexplained", p.precision or judged_dtype(p.C, p.dtype)[0]
                                   .name):
         return None
     if v.precision.ratio is None or v.precision.ratio <= 1:
         return None
-    if p.fits(p.expected, p.bound(precision=model)):
+    try:
+        bound = p.bound(precision=model)
+    except ValueError:  # K u >= 1 in that model: its worst case bounds nothing, so it fits
+        bound = np.full(p.C.shape, np.inf)
+    if p.fits(p.expected, bound):
         return Cause("precision downgrade", f"every error within the bounds of {model}: "
                      f"{v.precision.describe()} ({v.precision.evidence})")
     return None
+
+
+def _structured(r: np.ndarray) -> bool:
+    """Whether a residual is a pattern, not rounding: its top three singular values carry
+    more than [diagnosis] low_rank_share of its energy (independent rounding errors spread
+    theirs over every one). Decided from MIN_SIDE x MIN_SIDE up; below, not at all."""
+    M, N = r.shape
+    if min(M, N) < MIN_SIDE or not np.all(np.isfinite(r)):
+        return False
+    rows = np.linspace(0, M - 1, min(M, 256)).astype(int)
+    cols = np.linspace(0, N - 1, min(N, 256)).astype(int)
+    s = np.linalg.svd(r[np.ix_(rows, cols)], compute_uv=False) ** 2
+    return bool(s.sum() > 0 and s[:3].sum() > tolerance("diagnosis.low_rank_share") * s.sum())
 
 
 def _pattern(p: Problem, bad: np.ndarray) -> Cause:
@@ -326,8 +384,9 @@ def diagnose_gemm(v: Verdict, C, A, B, C0, alpha: float, beta: float, dtype=None
                 alpha, beta, judged_dtype(C, dtype)[0], precision)
     bad = ~(np.abs(p.C - p.expected) <= p.bound())
     cause = (_race(p, rerun) or _unwritten(p, bad) or _c_read(p, bad) or _alpha_beta(p)
-             or _k_ranges(p, bad) or _operands(p) or _misplaced(p, bad) or _isolated(p, bad)
-             or _precision(p, v))
+             or _twice_or_never(p, bad)
+             or _k_ranges(p, bad) or _operands(p) or _misplaced(p, bad) or _precision(p, v)
+             or _isolated(p, bad))
     if cause is None:
         cause = _pattern(p, bad) if bad.any() else Cause(
             "unexplained", "every element within the rigorous bound, but the errors are "

@@ -8,7 +8,7 @@ the ones that are not, which narrows the search.
     c_d (data term) + c_b (lambda b), and for a step (p - p') / lr:
         L2 term missing, halved, doubled, divided by N, scaled; L2 term on the biases;
         the batch sum instead of the mean, the mean taken twice, the data term scaled;
-        the sign flipped (ascent); N or -N times the gradient; the learning rate scaled;
+        the sign flipped (ascent); N or -N times the gradient; the update scaled;
         a block not updated
     structural: the sigmoid's derivative taken as a; tanh in place of the sigmoid; a sigmoid
         in place of the softmax; the labels off by one class; W2 updated before dz1 is
@@ -76,8 +76,10 @@ def _fitted(c_data: float, c_l2: float | None, N: int, step: bool, nice: float =
             return None
         if d in WHOLE and not (d == "0" and not step):
             return WHOLE[d]
-        what = "learning rate" if step else "gradient"
-        return (f"{what} scaled", f"the {what} scaled by {c_data:.6g}")
+        if step:
+            return ("update scaled", f"the update scaled by {c_data:.6g} (the learning rate, "
+                                     "or the gradient, that many times too large)")
+        return ("gradient scaled", f"the gradient scaled by {c_data:.6g}")
     l2 = _named(c_l2, N, nice)
     parts = []  # (name, words)
     if d != "1":
@@ -268,7 +270,9 @@ def diagnose_loss(v: Verdict, J: float, p: Params, X, Y, lam: float, dtype) -> V
     for name, words, value in (
             ("L2 term missing", "the L2 term missing from the loss", data),
             ("L2 term not halved", "the L2 term not halved", data + 2 * l2),
-            ("batch sum instead of mean", "the data term summed, not averaged", N * data + l2)):
+            ("batch sum instead of mean", "the data term summed, not averaged", N * data + l2),
+            *(("L2 term scaled", f"the L2 term counted {k} times", data + k * l2)
+              for k in range(3, 9))):
         if abs(J - value) <= bound and abs(value - (data + l2)) > bound:
             return dataclasses.replace(v, cause=Cause(name, f"J = {J!r}: {words} ({value!r}) "
                                                             "to roundoff"))

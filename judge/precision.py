@@ -85,16 +85,25 @@ def reference(A, B, C0, alpha: float, beta: float, dtype) -> np.ndarray:
     return t(alpha) * (A @ B) + t(beta) * C0
 
 
-def accumulated(A, B, C0, alpha: float, beta: float, dtype, one_by_one: bool) -> np.ndarray:
-    """The product computed in dtype: the K products summed one by one, or by BLAS."""
+ORDERS = ("one by one", "BLAS", "into C")
+
+
+def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str) -> np.ndarray:
+    """alpha A B + beta C0 computed in dtype: the K products summed one by one and then
+    scaled, by BLAS, or into C: C scaled by beta first and each alpha a_ik b_kj added to it
+    in turn (the reference BLAS's DGEMM, whose partial sums carry beta C0's size)."""
     A, B, C0 = (np.asarray(x, dtype=dtype) for x in (A, B, C0))
     t = np.dtype(dtype).type
-    if one_by_one:
-        acc = np.zeros((A.shape[0], B.shape[1]), dtype)
+    if order == "BLAS":
+        return t(alpha) * (A @ B) + t(beta) * C0
+    if order == "into C":
+        acc = t(beta) * C0
         for k in range(A.shape[1]):
-            acc += A[:, k:k + 1] * B[k:k + 1, :]
-    else:
-        acc = A @ B
+            acc += A[:, k:k + 1] * (t(alpha) * B[k:k + 1, :])
+        return acc
+    acc = np.zeros((A.shape[0], B.shape[1]), dtype)
+    for k in range(A.shape[1]):
+        acc += A[:, k:k + 1] * B[k:k + 1, :]
     return t(alpha) * acc + t(beta) * C0
 
 
@@ -206,7 +215,7 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
                                              truncate))
     explained = [f for f in fits if f.z > z_star and f.explained >= 0.5]
     # The accumulation check: rms(r) against the same product in the result's own dtype.
-    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, seq) - ref) for seq in (1, 0)]
+    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, order) - ref) for order in ORDERS]
     observed = _rms(r)
     if explained:
         best = max(explained, key=lambda f: f.explained)

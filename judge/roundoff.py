@@ -213,6 +213,19 @@ def widen_statistical(error: np.ndarray, rigorous: np.ndarray, statistical: np.n
     return widened
 
 
+def finite_inputs(check: str, **inputs) -> None:
+    """CannotJudge naming the first input (a scalar or an array) that holds NaN or inf: the
+    bounds are derived for finite inputs, and the oracle's value would not be one."""
+    for name, x in inputs.items():
+        x = np.asarray(x, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(x))
+        if bad.size:
+            at = tuple(int(i) for i in np.unravel_index(bad[0], x.shape))
+            raise CannotJudge(f"cannot judge {check}: {name} holds {x.flat[bad[0]]}"
+                              + (f" at {at} ({bad.size} non-finite elements)" if x.ndim else "")
+                              + ": its inputs must be finite")
+
+
 def _gemm_operands(A, B, C0, beta):
     A, B = np.asarray(A), np.asarray(B)
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
@@ -224,7 +237,11 @@ def _gemm_operands(A, B, C0, beta):
         C0 = np.zeros(shape)
     C0 = np.asarray(C0)
     _check_shape(C0, shape, "GEMM C0")
-    return A.astype(np.float64), B.astype(np.float64), C0.astype(np.float64)
+    if beta == 0:  # C is not read when beta is 0 (BLAS): whatever it held, NaN too
+        C0 = np.zeros(shape)
+    A, B, C0 = (np.asarray(x, dtype=np.float64) for x in (A, B, C0))
+    finite_inputs("the GEMM", A=A, B=B, C0=C0, beta=beta)
+    return A, B, C0
 
 
 def _declared(precision: str | None, dtype) -> Format:
@@ -236,7 +253,8 @@ def _declared(precision: str | None, dtype) -> Format:
 
 
 def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None = None,
-               precision: str | None = None, statistical: bool = False) -> np.ndarray:
+               precision: str | None = None, statistical: bool = False,
+               abs_product: np.ndarray | None = None) -> np.ndarray:
     """Allowed |C - C_ref| for C := alpha A B + beta C0 computed in dtype, elementwise.
 
     Rigorous: gamma_{K+2} at the accumulation's u: K products summed in any order (an FMA
@@ -252,7 +270,8 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     K = A.shape[1]
     f = _declared(precision, dtype)
     factor = tolerance("gemm.factor") if factor is None else factor
-    scale = abs(alpha) * (np.abs(A) @ np.abs(B)) + abs(beta) * np.abs(C0)
+    abs_product = np.abs(A) @ np.abs(B) if abs_product is None else abs_product  # |A||B|
+    scale = abs(alpha) * abs_product + abs(beta) * np.abs(C0)
     eta = float(np.finfo(dtype).smallest_subnormal) + float(
         np.finfo(np.float64).smallest_subnormal)
     underflow = eta * (K * max(1.0, abs(alpha)) + np.abs(A).sum(axis=1, keepdims=True)
@@ -282,6 +301,7 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
     actual = np.asarray(actual)
     dtype, cause = judged_dtype(actual, dtype)
     f = _declared(precision, dtype)
+    finite_inputs("the GEMM", alpha=alpha)
     A64, B64, C064 = _gemm_operands(A, B, C0, beta)
     _check_shape(actual, (A64.shape[0], B64.shape[1]), "gemm")
     expected = alpha * (A64 @ B64) + beta * C064
@@ -295,7 +315,7 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
         return np.column_stack([alpha * A64[i, :] * B64[:, j].T, beta * C064[i, j]])
 
     statistical = widen_statistical(error, rigorous, statistical, terms, f.u_acc)
-    analysed = actual if actual.dtype in FLOATS else actual.astype(dtype)
+    analysed = actual if actual.dtype == dtype else actual.astype(dtype)  # in the declared
     found = precision_test.analyse(analysed, A64, B64, C064, alpha, beta, f.name)
     return judge_elements(f"gemm {dtype}", actual, expected, error, rigorous, statistical,
                           found, cause)
@@ -314,6 +334,7 @@ def compare_gemm_chain(chain, A, B, alpha: float, beta: float,
         raise ValueError("a chain needs C before the first call and after at least one")
     actual = chain[-1]
     dtype = _float_dtype(actual.dtype)
+    finite_inputs("the GEMM chain", alpha=alpha)
     A64, B64, expected = _gemm_operands(A, B, chain[0], beta)
     _check_shape(actual, expected.shape, "gemm chain")
     product = alpha * (A64 @ B64)

@@ -14,6 +14,7 @@ from ..common.data import Dataset
 from ..common.params import Params
 from ..reference import network
 from . import bounds
+from .diagnose_network import diagnose_loss, diagnose_network
 
 
 def representable(x, dtype):
@@ -38,6 +39,9 @@ def judge(updated: Params, J: float, p: Params, data: Dataset, start: int, stop:
           lam: float, lr: float, dtype) -> dict:
     """Verdicts on one step from p: the updated blocks (held in dtype) and the loss."""
     X, Y = data.batch(start, stop)
-    verdicts = bounds.compare_step(updated.astype(dtype), p, X, Y, lam, lr)
-    verdicts["J"] = bounds.compare_loss(J, p, X, Y, lam, dtype)
+    held = updated.astype(dtype)
+    verdicts = diagnose_network(bounds.compare_step(held, p, X, Y, lam, lr), held, p, X, Y,
+                                lam, lr)
+    verdicts["J"] = diagnose_loss(bounds.compare_loss(J, p, X, Y, lam, dtype), J, p, X, Y, lam,
+                                  dtype)
     return verdicts

@@ -138,6 +138,12 @@ class Verdict:
         precision = "" if self.precision is None else (
             f"{self.precision.describe()} ({'not tested: ' if self.precision.ratio is None else ''}"
             f"{self.precision.evidence})")
+        if precision and not self.passed and self.cause is not None and \
+                self.cause.name != "precision downgrade":  # no model for another cause's errors
+            precision = (f"{'at least ' if self.precision.lower_bound else ''}"
+                         f"{self.precision.effective_bits:.1f} effective significand bits, "
+                         f"declared {self.precision.declared}, set by the errors of the cause "
+                         "above (no precision model is claimed)")
         if self.passed:
             return (f"{self.check}: pass; {tiers}; worst at {self.index}: actual "
                     f"{self.actual!r}, expected {self.expected!r}, allowed {self.allowed:.3g}"

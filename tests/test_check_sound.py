@@ -6,9 +6,11 @@ the check with exit code 2 and one line, never a pass and never a silent exit.""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +154,8 @@ MISBEHAVING = {
     "raises": ("raise KeyboardInterrupt\n", "raised KeyboardInterrupt"),
     "os._exit": ("import os\nos._exit(0)\n", "ended its process (exit code 0)"),
 }
-GOOD_GEMM = "\ndef gemm(C, A, B, alpha, beta):\n    C[:] = alpha * (A @ B) + beta * C\n"
+GOOD_GEMM = ("\ndef gemm(C, A, B, alpha, beta):\n"
+             "    C[:] = alpha * (A @ B) + (beta * C if beta != 0 else 0)\n")
 
 
 @pytest.mark.parametrize("how", MISBEHAVING)
@@ -298,3 +301,106 @@ def test_regress_refuses_a_report_that_is_not_a_folder_before_the_work():
                      "--report", "/dev/null", timeout=60)
     assert done.returncode == 2 and "/dev/null: exists and is a character device, not a " \
         "directory" in done.stderr, done.stderr
+
+
+# --- found by a new user's trial ---------------------------------------------------------------
+
+def netlib_gemm(C, A, B, alpha, beta):
+    """The reference BLAS's DGEMM order: C scaled by beta first, each product added into it."""
+    for j in range(C.shape[1]):
+        C[:, j] = 0 if beta == 0 else beta * C[:, j]
+        for k in range(A.shape[1]):
+            C[:, j] += (alpha * B[k, j]) * A[:, k]
+
+
+def float32_in_float64(A, B):
+    """A tutorial's float64 zeros filled with a float32 product."""
+    C = np.zeros((A.shape[0], B.shape[1]))
+    C[:, :] = A @ B
+    return C
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_reference_blas_order_passes(dtype):
+    """Its partial sums carry beta C0's size: the precision test once called it a downgrade."""
+    report = check_gemm(netlib_gemm, dtype=dtype, timeout=None)
+    assert report.passed, report
+
+
+def test_a_float32_result_in_a_float64_array_is_judged_as_declared():
+    """At K = 1 its float64 yardsticks are exact: judged in float64 it read 1e282 times too
+    coarse."""
+    report = check_gemm(float32_in_float64, convention="product", dtype="float32", timeout=None)
+    assert report.passed, report
+
+
+def test_nan_in_c_with_beta_zero_is_judged_and_a_nan_input_named():
+    from oraclenet import assert_gemm
+    from oraclenet.judge.verdict import CannotJudge
+
+    rng = np.random.default_rng(4)
+    A, B = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    assert assert_gemm(2 * (A @ B), A, B, np.full((5, 4), np.nan), alpha=2, beta=0).passed
+    A[1, 2] = np.nan
+    with pytest.raises(CannotJudge, match=r"A holds nan at \(1, 2\)"):
+        assert_gemm(2 * (A @ B), A, B, alpha=2)
+
+
+def test_sigterm_ends_a_check_and_its_children_at_once(tmp_path):
+    module = tmp_path / "mine.py"
+    module.write_text(HANGS)
+    began = time.monotonic()
+    check = subprocess.Popen([str(ORACLENET), "check", "gemm", "--impl", f"{module}:gemm"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # importing, then the first case hangs in time.sleep(600)
+    check.send_signal(signal.SIGTERM)
+    _, err = check.communicate(timeout=30)
+    assert check.returncode == 143 and time.monotonic() - began < 20, err
+    assert "Traceback" not in err
+    left = subprocess.run(["pgrep", "-f", str(module)], capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
+
+
+def test_a_module_beside_the_user_is_found_by_its_name(tmp_path):
+    (tmp_path / "mygemm.py").write_text(GOOD_GEMM)
+    done = subprocess.run([str(ORACLENET), "check", "gemm", "--impl", "mygemm:gemm"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_device_arrays_without_a_device_are_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    probe = subprocess.run([sys.executable, "-c", "from oraclenet.gpu.options import "
+                            "device_error; print(device_error() is None)"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    if probe.stdout.strip() == "True":
+        pytest.skip("a CUDA GPU is here")
+    module = tmp_path / "mine.py"
+    module.write_text(OFF_BY_ONE)
+    done = subprocess.run([str(ORACLENET), "check", "gemm", "--impl", f"{module}:gemm",
+                           "--arrays", "numba"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 2 and "--arrays numba: no CUDA GPU here; set " \
+        "NUMBA_ENABLE_CUDASIM=1" in done.stderr, done.stderr
+
+
+def test_a_users_own_figure_in_the_report_folder_is_kept(tmp_path):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "heatmap-my-figure.png").write_bytes(b"mine")
+    module = tmp_path / "mine.py"
+    module.write_text(OFF_BY_ONE)
+    oraclenet("check", "gemm", "--impl", f"{module}:gemm", "--report", report)
+    assert (report / "heatmap-my-figure.png").read_bytes() == b"mine"
+
+
+def test_parameters_written_big_endian_are_read_and_text_is_named(tmp_path):
+    from oraclenet.common.params import init_params, read_params
+
+    p = init_params(3, 0)
+    np.savez(tmp_path / "big.npz", **{k: v.astype(">f8") for k, v in p.blocks().items()})
+    read = read_params(tmp_path / "big.npz")
+    assert read.W1.dtype == np.float64 and np.array_equal(read.W1, p.W1)
+    (tmp_path / "text.npz").write_text("W1 = 1 2 3\n")
+    with pytest.raises(ValueError, match=r"text.npz: neither an .npz nor a .mat file"):
+        read_params(tmp_path / "text.npz")

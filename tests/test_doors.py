@@ -175,7 +175,7 @@ def test_a_gzip_idx_file_with_a_flipped_byte_is_one_line(tmp_path):
 @pytest.mark.parametrize(("case", "message"), [
     ("npy in its place", r"a single .npy array, not an .npz"),
     ("not a zip", r"cannot read parameters: File is not a zip file"),
-    ("empty", r"cannot read parameters"),
+    ("empty", r"an empty file, not parameters"),
     ("int8", r"W1 has dtype int8; parameters are real float32 or float64"),
     ("complex", r"W1 has dtype complex128"),
     ("strings", r"W1 has dtype <U"),

@@ -83,7 +83,7 @@ def test_verdict_names_the_worst_element_and_both_values():
     v = compare_ulps(actual, expected, max_ulps=4)
     assert not v.passed and v.index == (2, 1) and v.actual == 5e-3 and v.expected == 0.0
     assert v.n_failed == 1 and v.size == 12
-    with pytest.raises(AssertionError, match=r"at \(2, 1\): actual 0.005, expected 0.0"):
+    with pytest.raises(AssertionError, match=r"where: \[2, 1\]: actual 0.005, expected 0.0"):
         assert_passes(v)
 
 

@@ -27,6 +27,12 @@ def test_the_quick_corpus_meets_every_target(tmp_path):
     targets = result["targets"]
     assert targets["false_alarms"] == [] and targets["missed_by_every_tier"] == []
     assert targets["families_below_margin"] == []
+    named = {row["family"]: row for row in targets["diagnosis"]}
+    assert set(named) == {"gemm float32", "gemm float64", "gradient", "training step", "MPI",
+                          "GEMM kernels"}
+    assert targets["diagnosis_below"] == [] and targets["named_wrong"] == []
+    assert targets["honest_with_cause"] == []
+    assert all(len(row["right"]) >= 0.9 * row["bugs"] > 0 for row in named.values()), named
     assert (tmp_path / "separation.png").read_bytes()[:4] == b"\x89PNG"
     assert "| family | tier |" in (tmp_path / "separation.md").read_text()
 

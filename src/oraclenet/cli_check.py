@@ -195,7 +195,9 @@ def add_commands(tree, sub) -> None:
                              "raw binary with --raw")
     p.add_argument("--convention", choices=CONVENTIONS,
                    help="inplace: f(C, A, B, alpha, beta); inplace-trans: f(C, A, B, alpha, "
-                        "beta, transa, transb); product: f(A, B) -> C (default inplace)")
+                        "beta, transa, transb), transa and transb Python bools (A, B stored "
+                        "transposed where True); product: f(A, B) -> C (default inplace). C "
+                        "is not read when beta is 0: it may hold NaN")
     p.add_argument("--arrays", choices=KINDS,
                    help="what it takes: host numpy arrays, or Numba or CuPy device arrays")
     p.add_argument("--layout", choices=LAYOUTS,
@@ -234,10 +236,12 @@ def add_commands(tree, sub) -> None:
              "the batch)")):
         p = tree.command(group, what, cmd_check_net, help)
         p.add_argument("--impl", metavar="MODULE:FUNCTION", help=f"the function: {call}")
+        files = what == "step"
         p.add_argument("--dtype", choices=DTYPES,
                        help="the declared dtype: what --impl is given and must return "
-                            "(float64), or what the step in the files computed in (the "
-                            "after file's own); a result coarser than it fails")
+                            "(float64)" + (", or what the step in the files computed in (the "
+                                           "after file's own)" if files else "")
+                            + "; a result coarser than it fails")
         p.add_argument("--sizes", choices=SIZES,
                        help="quick, course (adds H 64 and 100) or full (default quick)")
         p.add_argument("--timeout", type=positive_float,
@@ -247,8 +251,9 @@ def add_commands(tree, sub) -> None:
                        help="run every case even after one hangs")
         p.add_argument("--report", type=Path, help="write report.md and report.json here")
         p.add_argument("--reg", dest="lam", type=nonnegative_float,
-                       help="lambda, the L2 weight: what --impl is called with (default "
-                            "0.01), or what the step in the files used (default 0)")
+                       help="lambda, the L2 weight: what --impl is called with (default 0.01)"
+                            + (", or what the step in the files used (default 0)"
+                               if files else ""))
         if what == "step":
             p.add_argument("--before", type=Path, help="parameters before the step: .npz or "
                                                        ".mat holding W1 b1 W2 b2")
