@@ -238,8 +238,8 @@ def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
             chain.append(call(chain[-1]))
         verdicts = [diagnosed(judge(after, A, B, before, case.alpha, case.beta), after, before,
                               before) for before, after in itertools.pairwise(chain)]
-        verdicts.append(compare_gemm_chain(chain, A, B, case.alpha, case.beta,
-                                           target.precision))
+        verdicts.append(_chain_cause(compare_gemm_chain(chain, A, B, case.alpha, case.beta,
+                                                        target.precision), verdicts))
         return judged(case.name, case.shape, [*modified, *verdicts],
                       gemm_ratio_map(chain[-1], A, B, chain[-2], case.alpha, case.beta,
                                      target.precision), unwritten(chain[-1], chain[-2]))
@@ -255,6 +255,18 @@ def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
     return judged(case.name, case.shape, [*modified, *verdicts],
                   gemm_ratio_map(C, A, B, judge_C0, case.alpha, case.beta, target.precision),
                   unwritten(C, C0))
+
+
+def _chain_cause(v: Verdict, calls: list[Verdict]) -> Verdict:
+    """The whole chain's verdict, failing, takes its cause from the first call that fails."""
+    if v.passed:
+        return v
+    failed = next(((k, c) for k, c in enumerate(calls, 1) if not c.passed and c.cause), None)
+    if failed is None:
+        return replace(v, cause=Cause("unexplained", "every call within its own bound; only "
+                                      "their accumulation is not"))
+    k, c = failed
+    return replace(v, cause=Cause(c.cause.name, f"from call {k}: {c.cause.evidence}"))
 
 
 def unwritten(C, before) -> np.ndarray:

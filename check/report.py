@@ -73,6 +73,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "-", text).strip("-").lower()[:60]
 
 
+def heat_map_limits(ratio: np.ndarray) -> tuple[float, float]:
+    """The colour scale's ends, log10: the data's smallest and largest finite ratios, at
+    least -1 to 1 (the bound in the middle)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(ratio[(ratio > 0) & np.isfinite(ratio)])
+    if logs.size == 0:
+        return -1.0, 1.0
+    return min(float(logs.min()), -1.0), max(float(logs.max()), 1.0)
+
+
 def heat_map(o: Outcome, path: Path) -> None:
     """log10(error / allowed) over C, one pixel per element, on a colour scale that spans the
     data (a float32 downgrade at 1e7 and a dropped K tile at 1e13 look different); above 0
@@ -87,9 +97,7 @@ def heat_map(o: Outcome, path: Path) -> None:
     ratio = o.ratio_map
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where((ratio > 0) & np.isfinite(ratio), np.log10(ratio), np.nan)
-    finite = logs[np.isfinite(logs)]
-    low = min(float(finite.min()), -1.0) if finite.size else -1.0
-    high = max(float(finite.max()), 1.0) if finite.size else 1.0
+    low, high = heat_map_limits(ratio)
     M, N = logs.shape
     fig, ax = plt.subplots(figsize=(7, max(3.0, min(9.0, 7 * M / max(N, 1)))))
     image = ax.imshow(logs, cmap="magma", vmin=low, vmax=high, aspect="auto",
