@@ -19,6 +19,7 @@ the ones that are not, which narrows the search.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
@@ -198,28 +199,32 @@ def _cause(verdicts, result, p, X, Y, lam, allowed, lr, failing) -> Cause:
         columns.append([getattr(data, n).ravel(), own.ravel() if n in weights else
                         np.zeros(own.size), own.ravel() if n in biases else np.zeros(own.size)])
     y = np.concatenate(ys)
-    if np.all(np.isfinite(y)):
-        use = [0] + ([1] if lam and weights else []) + ([2] if lam and biases else [])
+    l2_columns = ([1] if lam and weights else []) + ([2] if lam and biases else [])
+    # the simplest model that reproduces the failing blocks: the data term alone, then with
+    # the L2 columns (a spurious coefficient on a needless column would name a mistake)
+    models = [[0]] + [[0, *extra] for r in (1, 2) for extra in
+                      itertools.combinations(l2_columns, r)]
+    for use in models if np.all(np.isfinite(y)) else ():
         A = np.column_stack([np.concatenate([c[k] for c in columns]) for k in use])
         c = dict(zip(use, np.linalg.lstsq(A, y, rcond=None)[0], strict=True))
-        fits = True
-        for n in failing:
-            i = failing.index(n)
-            alt = sum(c[k] * columns[i][k] for k in use).reshape(getattr(got, n).shape)
-            fits = fits and matches(alt, n, max(abs(x) for x in c.values()))
-        if fits:
-            found = _fitted(c[0], c.get(1), N, lr is not None, nice)
-            if 2 in c and _named(c[2], N, nice) != "0":
-                on_biases = ("L2 term on the biases", "the L2 term applied to the biases too"
-                             if _named(c[2], N, nice) == "1" else
-                             f"lambda b times {c[2]:.6g} added")
-                found = on_biases if found is None else ("several mistakes",
-                                                         f"{found[1]}; {on_biases[1]}")
-            if found is not None:
-                worst = max(closeness(sum(c[k] * columns[i][k] for k in use).reshape(
-                    getattr(got, n).shape), n) for i, n in enumerate(failing))
-                found = (found[0], f"{found[1]} (it reproduces them to {worst:.2g} relative)")
-                explained = {n: found for n in failing}
+        alts = [sum(c[k] * columns[i][k] for k in use).reshape(getattr(got, n).shape)
+                for i, n in enumerate(failing)]
+        if not all(matches(alt, n, max(abs(x) for x in c.values()))
+                   for alt, n in zip(alts, failing, strict=True)):
+            continue
+        # a model without the L2 column says the weights' L2 term is missing (c_l = 0)
+        c_l2 = c.get(1, 0.0) if lam and weights else None
+        found = _fitted(c[0], c_l2, N, lr is not None, nice)
+        if 2 in c and _named(c[2], N, nice) != "0":
+            on_biases = ("L2 term on the biases", "the L2 term applied to the biases too"
+                         if _named(c[2], N, nice) == "1" else f"lambda b times {c[2]:.6g} added")
+            found = on_biases if found is None else ("several mistakes",
+                                                     f"{found[1]}; {on_biases[1]}")
+        if found is not None:
+            worst = max(closeness(alt, n) for alt, n in zip(alts, failing, strict=True))
+            found = (found[0], f"{found[1]} (it reproduces them to {worst:.2g} relative)")
+            explained = {n: found for n in failing}
+        break
     for alt in _structural(p, X, Y, lam, lr) if not explained else ():
         fit = [n for n in failing if n not in explained and matches(getattr(alt.grad, n), n)]
         for n in fit:

@@ -31,7 +31,8 @@ FILES = ("oraclenet", "check", "gemm", "--alpha", "2", "--beta", "5", "--files")
 STEPS: dict[str, list[Step]] = {
     "numba_tiled_gemm": [
         Step((*IMPL, "tiled_gemm.py:gemm_gridDim_bug", "--report", "report"), 1,
-             ("FAIL: 4 of 10 cases; first: ragged, alpha 2 beta 5 (17x15x33)",),
+             ("FAIL: 4 of 10 cases; first: ragged, alpha 2 beta 5 (17x15x33)",
+              "cause: K terms missing: C is the sum over k < 16 of 33"),
              ("report/heatmap-001-*.png", "report/report.md"), SIMULATOR),
         Step((*IMPL, "tiled_gemm.py:gemm"), 0, ("PASS: 10 of 10 cases",), env=SIMULATOR),
     ],
@@ -56,7 +57,7 @@ STEPS: dict[str, list[Step]] = {
         Step(("python", "-m", "pytest", "--oraclenet-gemm", "student_gemm.py:gemm_edge_bug"),
              1, ("FAILED oraclenet::gemm[ragged, alpha 2 beta 5 | 17x15x33]",
                  "gemm float64: FAIL (outside the worst-case bound: certainly a bug",
-                 "9 failed")),
+                 "cause: elements never written", "9 failed")),
     ],
     "outside_trainer": [
         Step(("python", "trainer.py", "good"), 0),
@@ -64,7 +65,8 @@ STEPS: dict[str, list[Step]] = {
         Step(("oraclenet", "check", "run", "good"), 0, ("PASS: 10 of 10 cases",)),
         Step(("oraclenet", "check", "run", "bad", "--report", "report"), 1,
              ("FAIL: 1 of 10 cases; first: step 3 (epoch 1, batch 3) (H 32, N 50): "
-              "b2 after a step: FAIL",), ("report/steps.png",)),
+              "b2 after a step: FAIL", "cause: N times the gradient: N times the gradient "
+              "(the batch sum instead of the mean)"), ("report/steps.png",)),
     ],
 }
 
