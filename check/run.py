@@ -125,16 +125,21 @@ def judge_step(run: RunDir, step: int, before: Params, after: Params) -> Outcome
                   f"H {after.hidden}, N {stop - start}", verdicts)
 
 
-def check_run(run: RunDir, say=lambda outcome: None) -> list[Outcome]:
+def check_run(run: RunDir, say=lambda outcome: None, progress: bool = False
+              ) -> list[Outcome]:
     """Every step, free-running; a parameter file that cannot be read ends the check with its
-    ValueError (the run is incomplete)."""
+    ValueError (the run is incomplete). progress: a bar on a terminal's stderr."""
+    from tqdm import tqdm
+
     outcomes = []
     before = read_params(run.steps[0])
     hidden = before.hidden
     if run.settings.get("hidden", hidden) != hidden:
         raise ValueError(f"{run.steps[0]}: H = {hidden}, but {run.directory / RUN_JSON} says "
                          f"hidden {run.settings['hidden']}")
-    for step, path in enumerate(run.steps[1:], 1):
+    steps = tqdm(enumerate(run.steps[1:], 1), total=len(run.steps) - 1, unit="step",
+                 desc="judging", disable=None if progress else True, leave=False)
+    for step, path in steps:
         after = read_params(path)
         if after.hidden != hidden:
             raise ValueError(f"{path}: H = {after.hidden}, but the run starts with H = {hidden}")

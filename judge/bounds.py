@@ -40,6 +40,7 @@ bounds: the tested dtype's and float64's (the oracle's).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,17 +66,67 @@ def _gammas(dtype, statistical: bool):
     return (lambda n, _: gamma_tilde(n, dtype)) if statistical else gamma
 
 
-def forward_error(p: Params, X: np.ndarray, dtype, statistical: bool = False):
+class Pass:
+    """The oracle's pass over one problem and the products of magnitudes the bounds use,
+    whatever the dtype and tier: each computed once, when first needed, so that a verdict's
+    four bounds (two tiers, the implementation's dtype and float64's) share them."""
+
+    def __init__(self, p: Params, X: np.ndarray, Y: np.ndarray | None = None):
+        self.p, self.X, self.Y = p, X, Y
+
+    @functools.cached_property
+    def fwd(self):
+        return network.forward(self.p, self.X)
+
+    @functools.cached_property
+    def aX(self) -> np.ndarray:
+        return np.abs(self.X)
+
+    @functools.cached_property
+    def z1(self) -> np.ndarray:  # |W1||X| + |b1|
+        return np.abs(self.p.W1) @ self.aX + np.abs(self.p.b1)
+
+    @functools.cached_property
+    def z2(self) -> np.ndarray:  # |W2||a1| + |b2|
+        return np.abs(self.p.W2) @ self.fwd.a1 + np.abs(self.p.b2)
+
+    @functools.cached_property
+    def slope(self) -> np.ndarray:
+        return self.fwd.a1 * (1.0 - self.fwd.a1)
+
+    @functools.cached_property
+    def dz2(self) -> np.ndarray:
+        return (self.fwd.yhat - self.Y) / self.X.shape[1]
+
+    @functools.cached_property
+    def da1(self) -> np.ndarray:
+        return self.p.W2.T @ self.dz2
+
+    @functools.cached_property
+    def dz1(self) -> np.ndarray:
+        return self.da1 * self.slope
+
+    @functools.cached_property
+    def dz1_X(self) -> np.ndarray:  # |dz1||X|^T
+        return np.abs(self.dz1) @ self.aX.T
+
+    @functools.cached_property
+    def dz2_a1(self) -> np.ndarray:  # |dz2||a1|^T
+        return np.abs(self.dz2) @ self.fwd.a1.T
+
+
+def forward_error(p: Params, X: np.ndarray, dtype, statistical: bool = False,
+                  done: Pass | None = None):
     """(the oracle's forward pass, E_a1, E_z2): bounds on an implementation's a1 (H x N) and
     z2 (10 x N) computed in dtype (z1 = W1 X + b1, a1 = sigmoid(z1), z2 = W2 a1 + b2)."""
+    done = Pass(p, X) if done is None else done
     u, g = unit_roundoff(dtype), _gammas(dtype, statistical)
     c = tolerance("bounds.elementwise_u")
-    fwd = network.forward(p, X)
-    a1 = fwd.a1
-    E_z1 = g(N_PIXELS + 1, dtype) * (np.abs(p.W1) @ np.abs(X) + np.abs(p.b1))
-    E_a1 = a1 * (1.0 - a1) * E_z1 + c * u * a1
-    E_z2 = g(p.hidden + 1, dtype) * (np.abs(p.W2) @ a1 + np.abs(p.b2)) + np.abs(p.W2) @ E_a1
-    return fwd, E_a1, E_z2
+    a1 = done.fwd.a1
+    E_z1 = g(N_PIXELS + 1, dtype) * done.z1
+    E_a1 = done.slope * E_z1 + c * u * a1
+    E_z2 = g(p.hidden + 1, dtype) * done.z2 + np.abs(p.W2) @ E_a1
+    return done.fwd, E_a1, E_z2
 
 
 # Roundings on the way to the result beyond a sum's own, in the form that rounds most
@@ -105,24 +156,22 @@ class StepError:
 
 
 def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
-               statistical: bool = False) -> StepError:
+               statistical: bool = False, done: Pass | None = None) -> StepError:
     """The bounds for an implementation computing in dtype, in any form of the family; p, X,
     Y as the oracle takes them (float64 values, exactly representable in dtype). Rigorous, or
-    with every long sum's gamma_n replaced by the statistical gamma~_n."""
+    with every long sum's gamma_n replaced by the statistical gamma~_n. `done`: the oracle's
+    pass, shared with the verdict's other bounds."""
+    done = Pass(p, X, Y) if done is None else done
     u, g = unit_roundoff(dtype), _gammas(dtype, statistical)
     c = tolerance("bounds.elementwise_u")
     N = X.shape[1]
-    fwd, E_a1, E_z2 = forward_error(p, X, dtype, statistical)
+    fwd, E_a1, E_z2 = forward_error(p, X, dtype, statistical, done)
     a1, yhat, z2 = fwd.a1, fwd.yhat, fwd.z2
-    aX = np.abs(X)
-    slope = a1 * (1.0 - a1)
+    slope, dz2, da1, dz1 = done.slope, done.dz2, done.da1, done.dz1
     shift = np.abs(z2 - z2.max(axis=0))
     E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (2 * c + SOFTMAX_U + shift + shift.max(axis=0)))
-    dz2 = (yhat - Y) / N
     E_dz2 = E_yhat / N + gamma(DELTA_ROUNDINGS, dtype) * (yhat + Y) / N
 
-    da1 = p.W2.T @ dz2
-    dz1 = da1 * slope
     E_da1 = g(N_CLASSES, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
     E_slope = gamma(SLOPE_ROUNDINGS, dtype) * (a1 + a1 * a1) + np.abs(1 - 2 * a1) * E_a1
     E_dz1 = E_da1 * slope + np.abs(da1) * E_slope + u * np.abs(dz1)
@@ -130,14 +179,14 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
     product = g(N + 1 + MEAN_ROUNDINGS, dtype)  # the sum, the L2 term's addition, the mean
     rowsum = g(N + MEAN_ROUNDINGS, dtype)
     l2 = gamma(L2_ROUNDINGS, dtype) * lam
-    mag_W2 = np.abs(dz2) @ a1.T + lam * np.abs(p.W2)
-    mag_W1 = np.abs(dz1) @ aX.T + lam * np.abs(p.W1)
+    mag_W2 = done.dz2_a1 + lam * np.abs(p.W2)
+    mag_W1 = done.dz1_X + lam * np.abs(p.W1)
     mag_b2 = np.abs(dz2).sum(axis=1, keepdims=True)
     mag_b1 = np.abs(dz1).sum(axis=1, keepdims=True)
-    E_dW2 = (product * (np.abs(dz2) @ a1.T) + l2 * np.abs(p.W2) + E_dz2 @ a1.T
+    E_dW2 = (product * done.dz2_a1 + l2 * np.abs(p.W2) + E_dz2 @ a1.T
              + np.abs(dz2) @ E_a1.T)
     E_db2 = rowsum * mag_b2 + E_dz2.sum(axis=1, keepdims=True)
-    E_dW1 = product * (np.abs(dz1) @ aX.T) + l2 * np.abs(p.W1) + E_dz1 @ aX.T
+    E_dW1 = product * done.dz1_X + l2 * np.abs(p.W1) + E_dz1 @ done.aX.T
     E_db1 = rowsum * mag_b1 + E_dz1.sum(axis=1, keepdims=True)
 
     # J = (1/N) sum_i (lse_i - z2[y_i, i]) + (l/2) sum W^2, by log-sum-exp or by -log yhat:
@@ -162,14 +211,22 @@ def update_error(p: Params, bound: StepError, lr: float, dtype) -> Params:
         strict=True)))
 
 
-def allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = False
-            ) -> tuple[Params, float]:
+def allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = False,
+            done: Pass | None = None, bounds: dict | None = None) -> tuple[Params, float]:
     """The sum of the tested implementation's bound (rigorous or statistical) and the float64
     oracle's (rigorous), of the gradient, or with lr of the parameters after a step; and of
-    the loss; times [bounds] factor, the room for forms beyond the enumerated family."""
+    the loss; times [bounds] factor, the room for forms beyond the enumerated family.
+    `done` and `bounds` (step_error's results by dtype and tier) are shared between the
+    tiers of one verdict."""
+    done = Pass(p, X, Y) if done is None else done
+    bounds = {} if bounds is None else bounds
     found = []
-    for kind, tier in ((dtype, statistical), (np.float64, False)):
-        bound = step_error(p, X, Y, lam, kind, tier)
+    for kind, tier in ((np.dtype(dtype), statistical), (np.dtype(np.float64), False)):
+        if (kind, tier) not in bounds:
+            oracle = (kind, tier) == (np.dtype(np.float64), False)
+            bounds[kind, tier] = (oracle and _oracle_from(bounds, p, X, Y)) or step_error(
+                p, X, Y, lam, kind, tier, done)
+        bound = bounds[kind, tier]
         found.append((bound.grad if lr is None else update_error(p, bound, lr, kind),
                       bound.loss))
     (mine, mine_J), (oracle, oracle_J) = found
@@ -179,12 +236,31 @@ def allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = Fa
     return Params(*blocks), factor * (mine_J + oracle_J)
 
 
-def _tiers(p, X, Y, lam, dtype, lr: float | None = None
+def _oracle_from(bounds: dict, p: Params, X, Y) -> StepError | None:
+    """float64's rigorous bound as a multiple of float32's, where that is known: every
+    coefficient of it is gamma_n or u of float64, at most k = (u_64 / u_32) / (1 - n u_32)
+    times float32's for the largest n counted, and every term is a non-negative combination
+    of the same magnitudes, so k times float32's bound bounds it (beside float32's own, the
+    looseness is of order 1e-8: it spares the oracle's bound its GEMMs)."""
+    single = bounds.get((np.dtype(np.float32), False))
+    if single is None:
+        return None
+    n = max(N_PIXELS + 1, p.hidden + 1, X.shape[1] + 1 + MEAN_ROUNDINGS,
+            p.W1.size + p.W2.size + L2_LOSS_ROUNDINGS)
+    u32, u64 = unit_roundoff(np.float32), unit_roundoff(np.float64)
+    k = (u64 / u32) / (1 - n * u32)
+    return StepError(Params(*(k * e for e in single.grad.blocks().values())),
+                     k * single.loss, single.magnitude)
+
+
+def _tiers(p, X, Y, lam, dtype, lr: float | None = None, done: Pass | None = None
            ) -> tuple[tuple[Params, float], tuple[Params, float]]:
     """(rigorous, statistical) allowed errors of the gradient (or, with lr, of the
-    parameters after a step) and of the loss."""
-    return (allowed(p, X, Y, lam, dtype, lr),
-            allowed(p, X, Y, lam, dtype, lr, statistical=True))
+    parameters after a step) and of the loss, from one pass of the oracle and two bounds of
+    dtype (float64's rigorous one is the oracle's; float32's scaled gives it for float32)."""
+    done, shared = Pass(p, X, Y) if done is None else done, {}
+    return (allowed(p, X, Y, lam, dtype, lr, done=done, bounds=shared),
+            allowed(p, X, Y, lam, dtype, lr, statistical=True, done=done, bounds=shared))
 
 
 def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | None]]:
@@ -202,9 +278,10 @@ def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
     batch: both tiers and the effective precision of each block (judge/step_precision.py)."""
     judged, dtype, causes = _declared(grad, dtype)
     finite_inputs("the gradient", **p.blocks(), X=X, Y=Y, reg=lam)
-    expected = network.backward(p, X, Y, lam)
-    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype)
-    precision = analyse_gradient(judged, p, X, Y, lam)
+    done = Pass(p, X, Y)
+    expected = network.backward(p, X, Y, lam, done.fwd)
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, done=done)
+    precision = analyse_gradient(judged, p, X, Y, lam, expected)
     return {name: compare_bounded(f"d{name}", getattr(grad, name), getattr(expected, name),
                                   getattr(rigorous, name), getattr(statistical, name),
                                   precision[name], causes[name])
@@ -238,13 +315,14 @@ def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=
     lr times the gradient's bounds, plus the update's own roundings (update_error)."""
     judged, dtype, causes = _declared(updated, dtype)
     finite_inputs("the step", **p.blocks(), X=X, Y=Y, reg=lam, lr=lr)
-    grad = network.backward(p, X, Y, lam)
+    done = Pass(p, X, Y)
+    grad = network.backward(p, X, Y, lam, done.fwd)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))
     for name, values in expected.blocks().items():
         _in_range(f"{name} after a step", values, dtype)
-    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, lr)
-    precision = analyse_step(judged, p, X, Y, lam, lr)
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, lr, done)
+    precision = analyse_step(judged, p, X, Y, lam, lr, grad)
     return {name: compare_bounded(f"{name} after a step", getattr(updated, name),
                                   getattr(expected, name), getattr(rigorous, name),
                                   getattr(statistical, name), precision[name], causes[name])

@@ -88,23 +88,27 @@ def reference(A, B, C0, alpha: float, beta: float, dtype) -> np.ndarray:
 ORDERS = ("one by one", "BLAS", "into C")
 
 
+CHUNK = 256  # K terms whose products are formed at once by accumulated()
+
+
 def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str) -> np.ndarray:
     """alpha A B + beta C0 computed in dtype: the K products summed one by one and then
     scaled, by BLAS, or into C: C scaled by beta first and each alpha a_ik b_kj added to it
-    in turn (the reference BLAS's DGEMM, whose partial sums carry beta C0's size)."""
+    in turn (the reference BLAS's DGEMM, whose partial sums carry beta C0's size). The
+    one-by-one sums are numpy's cumulative sums along K (sequential, in dtype), CHUNK terms
+    at a time, the running sum carried from chunk to chunk."""
     A, B, C0 = (np.asarray(x, dtype=dtype) for x in (A, B, C0))
     t = np.dtype(dtype).type
     if order == "BLAS":
         return t(alpha) * (A @ B) + t(beta) * C0
-    if order == "into C":
-        acc = t(beta) * C0
-        for k in range(A.shape[1]):
-            acc += A[:, k:k + 1] * (t(alpha) * B[k:k + 1, :])
-        return acc
-    acc = np.zeros((A.shape[0], B.shape[1]), dtype)
-    for k in range(A.shape[1]):
-        acc += A[:, k:k + 1] * B[k:k + 1, :]
-    return t(alpha) * acc + t(beta) * C0
+    into = order == "into C"
+    acc = t(beta) * C0 if into else np.zeros((A.shape[0], B.shape[1]), dtype)
+    Bs = t(alpha) * B if into else B
+    for k in range(0, A.shape[1], CHUNK):
+        terms = A[:, k:k + CHUNK, None] * Bs[None, k:k + CHUNK, :]  # M x chunk x N, in dtype
+        terms[:, 0, :] += acc  # the running sum first: sequential, as one by one
+        acc = np.cumsum(terms, axis=1, dtype=dtype)[:, -1, :]
+    return acc if into else t(alpha) * acc + t(beta) * C0
 
 
 def _rms(x: np.ndarray) -> float:
@@ -187,11 +191,27 @@ def fit_input_format(r: np.ndarray, d: np.ndarray, c: np.ndarray, name: str,
     return Fit(name, truncate, beta, float(z), explained)
 
 
+def sample(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and columns of C the precision test looks at: all of a side up to
+    [precision] sample_side, else that many chosen at random, seeded by the shape (the same
+    call is always judged on the same elements)."""
+    side = int(tolerance("precision.sample_side"))
+    rng = np.random.default_rng([1729, *shape])
+    return tuple(np.arange(n) if n <= side else np.sort(rng.choice(n, side, replace=False))
+                 for n in shape)
+
+
 def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
             ) -> Precision:
     """The effective precision of C = alpha A B + beta C0 (A: M x K, B: K x N, already
-    transposed as op requires), and the precision test against `declared`."""
-    C = np.asarray(C)
+    transposed as op requires), and the precision test against `declared`, both on the
+    sample of C's elements that sample() picks: its sums, in full K, are the only ones the
+    test recomputes (one by one, into C, by BLAS, more accurately), so a verdict costs the
+    test O(sample_side^2 K), whatever M and N."""
+    rows, cols = sample(np.shape(C))
+    C = np.asarray(C)[np.ix_(rows, cols)]
+    A, B = np.asarray(A)[rows], np.asarray(B)[:, cols]
+    C0 = np.asarray(C0)[np.ix_(rows, cols)]
     dtype = np.dtype(C.dtype)
     own = FORMATS["float64" if dtype == np.float64 else "float32"]
     declared_format = FORMATS[declared or own.name]
@@ -264,17 +284,18 @@ def accumulation_bits(observed: float, spread: list[float], own: Format, fast: s
 
 
 def analyse_accumulation(actual, ref: np.ndarray, yardsticks: list[np.ndarray], fast: str,
-                         independent: bool = True) -> Precision:
+                         independent: bool = True, lower_bound: bool = False) -> Precision:
     """The effective precision of `actual` from its residual against `ref` (computed more
     accurately than actual's dtype), measured against `yardsticks`: the same result computed
     honestly in actual's dtype in two orders (`fast`, and one by one). The precision test
     against actual's own dtype: the accumulation check alone (no inputs to round), run only
     when the elements' errors are independent (each its own sum) and at least
-    min_elements()."""
+    min_elements(). lower_bound: ref is no wider than a float64 result (its bits are at
+    least those measured)."""
     actual = np.asarray(actual)
     dtype = np.dtype(actual.dtype)
     own = FORMATS["float64" if dtype == np.float64 else "float32"]
-    lower_bound = dtype == np.float64 and not EXTENDED
+    lower_bound = dtype == np.float64 and (lower_bound or not EXTENDED)
     with np.errstate(over="ignore", invalid="ignore"):
         r = np.asarray(actual.astype(ref.dtype) - ref, dtype=np.float64)
     if not np.all(np.isfinite(r)):

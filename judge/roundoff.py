@@ -304,10 +304,13 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
     finite_inputs("the GEMM", alpha=alpha)
     A64, B64, C064 = _gemm_operands(A, B, C0, beta)
     _check_shape(actual, (A64.shape[0], B64.shape[1]), "gemm")
-    expected = alpha * (A64 @ B64) + beta * C064
-    rigorous = gemm_bound(A, B, C0, alpha, beta, dtype, factor, precision)
-    statistical = gemm_bound(A, B, C0, alpha, beta, dtype, factor, precision,
-                             statistical=True)
+    expected = alpha * (A64 @ B64) + beta * C064  # the verdict's two GEMMs: this, |A||B|
+    abs_product = np.abs(A64) @ np.abs(B64)
+    rigorous = gemm_bound(A64, B64, C064, alpha, beta, dtype, factor, precision,
+                          abs_product=abs_product)
+    statistical = gemm_bound(A64, B64, C064, alpha, beta, dtype, factor, precision,
+                             statistical=True, abs_product=abs_product)
+    del abs_product
     error = np.where(np.isnan(actual), np.inf, np.abs(actual.astype(np.float64) - expected))
 
     def terms(flat: np.ndarray) -> np.ndarray:

@@ -82,3 +82,24 @@ def test_one_element_left_unupdated_fails(problem):
     updated.W1[i] = p.W1[i]
     v = bounds.compare_step(updated, p, X, Y, LAM, LR)["W1"]
     assert not v.passed and v.index == tuple(int(k) for k in i) and v.n_failed == 1
+
+
+def test_the_oracles_bound_scaled_from_float32s_bounds_the_oracles_own():
+    """judge/bounds._oracle_from: k times float32's rigorous bound is at least float64's,
+    block by block and for the loss (each is a non-negative combination of the same
+    magnitudes, every coefficient at most k times float32's)."""
+    from oraclenet.corpus.cases import network_problem
+    from oraclenet.judge.bounds import Pass, _oracle_from, step_error
+
+    for H, N, lam in ((1, 1, 0.0), (7, 5, 0.01), (16, 40, 1.0)):
+        p, X, Y = network_problem(H, N, "pixels", H + N)
+        done = Pass(p, X, Y)
+        single = step_error(p, X, Y, lam, np.float32, False, done)
+        own = step_error(p, X, Y, lam, np.float64, False, done)
+        scaled = _oracle_from({(np.dtype(np.float32), False): single}, p, X, Y)
+        for name in own.grad.blocks():
+            assert np.all(getattr(scaled.grad, name) >= getattr(own.grad, name)), name
+        assert scaled.loss >= own.loss
+        # and no looser than it need be: at least half the oracle's own somewhere
+        live = scaled.grad.W1 > 0
+        assert np.max(own.grad.W1[live] / scaled.grad.W1[live]) > 0.5

@@ -161,7 +161,7 @@ def cmd_check_run(args: argparse.Namespace) -> int:
           f"in {found.dtype}, batch {found.settings['batch']}, {len(found.train)} images",
           flush=True)
     outcomes = run.check_run(found, _progress(args.prog, len(found.steps) - 1)
-                             if args.verbose else lambda o: None)
+                             if args.verbose else lambda o: None, progress=not args.verbose)
     figures = []
     if args.report:
         from .check.report import folder
