@@ -127,15 +127,16 @@ def main() -> None:
         steps = step_rows(old_bounds)
     text = f"""# What a verdict costs
 
-Made by `python benchmarks/judge_cost.py --sizes {args.sizes} --old-up-to {args.old_up_to}` on
-{platform.machine()} ({platform.processor() or 'CPU'}, {platform.node()}),
-{time.strftime('%Y-%m-%d')}, numpy {np.__version__}: each verdict timed against the work it
-judges, in the same process, beside the judge of commit {OLD} (read from git), on the same operands. A GEMM verdict is
-`compare_gemm` (both tiers, the precision test, effective bits) of C := 2 A B + 5 C0 with
-square normal operands, in float64 GEMMs of the same shape (numpy's BLAS on this machine);
-its peak memory, traced, in copies of C in float64, beside the inputs. "not run": the old
-judge would take tens of minutes there (the issue measured 58 s for float32 at 2048^3 and
-did not see float64 finish).
+Made by `python benchmarks/judge_cost.py --sizes {args.sizes} --old-up-to
+{args.old_up_to}` on {platform.machine()} ({platform.processor() or 'CPU'},
+{platform.node()}), {time.strftime('%Y-%m-%d')}, numpy {np.__version__}: each verdict
+timed against the work it judges, in the same process, beside the judge of commit {OLD}
+(read from git), on the same operands. A GEMM verdict is `compare_gemm` (both tiers, the
+precision test, effective bits) of C := 2 A B + 5 C0 with square normal operands, in
+float64 GEMMs of the same shape (numpy's BLAS on this machine); its peak memory, traced,
+in copies of C in float64, beside the inputs. "not run": the old judge would take tens of
+minutes there (the issue measured 58 s for float32 at 2048^3 and did not see float64
+finish).
 
 {table(("shape", "dtype", "float64 GEMM (s)", "verdict (s)", "verdict in GEMMs",
         f"{OLD}'s verdict in GEMMs", "peak memory (copies of C)"), gemms)}
