@@ -1,6 +1,6 @@
 """Matrices from the files another program wrote: what `oraclenet check` reads.
 
-    .npy                 one array (numpy)
+    .npy                 one array (numpy), memory-mapped
     .npz                 one array, or the one named
     .mat                 MATLAB v4-v7.2 (scipy.io): one variable, or the one named
     arma_binary          Armadillo's `save(name, arma_binary)`: a header line
@@ -152,6 +152,10 @@ def _read_text(path: Path, delimiter: str | None, skip: int = 0) -> np.ndarray:
 
 
 def _read_numpy(path: Path, name: str | None) -> np.ndarray:
+    with open(path, "rb") as handle:
+        npy = handle.read(6) == b"\x93NUMPY"
+    if npy:  # memory-mapped: a matrix larger than the memory is read as it is used
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     check_fits(path.stat().st_size, str(path))
     with open(path, "rb") as handle:  # our own handle: numpy leaks its own on a corrupt zip
         loaded = np.load(handle, allow_pickle=False)

@@ -91,12 +91,14 @@ ORDERS = ("one by one", "BLAS", "into C")
 CHUNK = 256  # K terms whose products are formed at once by accumulated()
 
 
-def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str) -> np.ndarray:
+def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str,
+                chunk_for: int | None = None) -> np.ndarray:
     """alpha A B + beta C0 computed in dtype: the K products summed one by one and then
     scaled, by BLAS, or into C: C scaled by beta first and each alpha a_ik b_kj added to it
     in turn (the reference BLAS's DGEMM, whose partial sums carry beta C0's size). The
     one-by-one sums are numpy's cumulative sums along K (sequential, in dtype), CHUNK terms
-    at a time, the running sum carried from chunk to chunk."""
+    at a time (fewer where chunk_for, the terms the caller can hold per sum, says so), the
+    running sum carried from chunk to chunk."""
     A, B, C0 = (np.asarray(x, dtype=dtype) for x in (A, B, C0))
     t = np.dtype(dtype).type
     if order == "BLAS":
@@ -104,8 +106,9 @@ def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str) -> np.nd
     into = order == "into C"
     acc = t(beta) * C0 if into else np.zeros((A.shape[0], B.shape[1]), dtype)
     Bs = t(alpha) * B if into else B
-    for k in range(0, A.shape[1], CHUNK):
-        terms = A[:, k:k + CHUNK, None] * Bs[None, k:k + CHUNK, :]  # M x chunk x N, in dtype
+    chunk = max(1, min(CHUNK, chunk_for or CHUNK))
+    for k in range(0, A.shape[1], chunk):
+        terms = A[:, k:k + chunk, None] * Bs[None, k:k + chunk, :]  # M x chunk x N, in dtype
         terms[:, 0, :] += acc  # the running sum first: sequential, as one by one
         acc = np.cumsum(terms, axis=1, dtype=dtype)[:, -1, :]
     return acc if into else t(alpha) * acc + t(beta) * C0
@@ -208,6 +211,7 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
     sample of C's elements that sample() picks: its sums, in full K, are the only ones the
     test recomputes (one by one, into C, by BLAS, more accurately), so a verdict costs the
     test O(sample_side^2 K), whatever M and N."""
+    full = int(np.prod(np.shape(C)))
     rows, cols = sample(np.shape(C))
     C = np.asarray(C)[np.ix_(rows, cols)]
     A, B = np.asarray(A)[rows], np.asarray(B)[:, cols]
@@ -235,7 +239,9 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
                                              truncate))
     explained = [f for f in fits if f.z > z_star and f.explained >= 0.5]
     # The accumulation check: rms(r) against the same product in the result's own dtype.
-    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, order) - ref) for order in ORDERS]
+    per_sum = max(1, full // (rows.size * cols.size))  # the sample's terms: at most C's size
+    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, order, per_sum) - ref)
+              for order in ORDERS]
     observed = _rms(r)
     if explained:
         best = max(explained, key=lambda f: f.explained)

@@ -191,8 +191,13 @@ def widen_statistical(error: np.ndarray, rigorous: np.ndarray, statistical: np.n
     - terms that repeat (a quarter or fewer distinct values among the nonzero ones: constant
       operands, stagnating sums) round in a pattern: the rigorous bound stands.
 
-    terms(flat_indices) gives those elements' summed terms, one row each (float64)."""
-    widened = np.array(np.broadcast_to(statistical, error.shape), dtype=np.float64)
+    terms(flat_indices) gives those elements' summed terms, one row each (float64). A
+    statistical bound given whole (its own float64 array of error's shape) is widened in
+    place."""
+    whole = (isinstance(statistical, np.ndarray) and statistical.shape == error.shape
+             and statistical.dtype == np.float64 and statistical.flags.writeable)
+    widened = statistical if whole else np.array(np.broadcast_to(statistical, error.shape),
+                                                 dtype=np.float64)
     rigorous = np.broadcast_to(rigorous, error.shape)
     candidates = np.flatnonzero((error > widened) & (error <= rigorous))
     if candidates.size == 0:
@@ -271,11 +276,8 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     f = _declared(precision, dtype)
     factor = tolerance("gemm.factor") if factor is None else factor
     abs_product = np.abs(A) @ np.abs(B) if abs_product is None else abs_product  # |A||B|
-    scale = abs(alpha) * abs_product + abs(beta) * np.abs(C0)
     eta = float(np.finfo(dtype).smallest_subnormal) + float(
         np.finfo(np.float64).smallest_subnormal)
-    underflow = eta * (K * max(1.0, abs(alpha)) + np.abs(A).sum(axis=1, keepdims=True)
-                       + np.abs(B).sum(axis=0, keepdims=True) + 1)
     accumulation = gamma_u(K + 2, f.u_acc)
     inputs = (1 + f.u_in) ** 2 - 1
     rigorous = inputs + accumulation + inputs * accumulation
@@ -286,7 +288,20 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
                        + (rigorous - first_order))
     else:
         relative = rigorous
-    return factor * ((relative + gamma(K + 2, np.float64)) * scale + underflow)
+    # factor ((relative + gamma_64) scale + underflow), built in one array (a bound of an
+    # 8192^2 C is half a gigabyte: no temporary of its size beyond |beta C0|)
+    bound = np.multiply(abs_product, abs(alpha))
+    if beta != 0:
+        part = np.abs(C0)
+        part *= abs(beta)
+        bound += part
+        del part
+    bound *= relative + gamma(K + 2, np.float64)
+    bound += eta * (K * max(1.0, abs(alpha)) + 1)
+    bound += eta * np.abs(A).sum(axis=1, keepdims=True)
+    bound += eta * np.abs(B).sum(axis=0, keepdims=True)
+    bound *= factor
+    return bound
 
 
 @QUIET
@@ -311,7 +326,10 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
     statistical = gemm_bound(A64, B64, C064, alpha, beta, dtype, factor, precision,
                              statistical=True, abs_product=abs_product)
     del abs_product
-    error = np.where(np.isnan(actual), np.inf, np.abs(actual.astype(np.float64) - expected))
+    error = actual.astype(np.float64)  # |C - expected|, NaN as inf, in place
+    error -= expected
+    np.abs(error, out=error)
+    error[np.isnan(error)] = np.inf
 
     def terms(flat: np.ndarray) -> np.ndarray:
         i, j = np.unravel_index(flat, error.shape)

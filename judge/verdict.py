@@ -170,13 +170,20 @@ def assert_passes(verdict: Verdict, msg: str = "") -> None:
         raise AssertionError(f"{msg}\n{verdict}" if msg else str(verdict))
 
 
-def _worst(error: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, int, float]:
-    """(ratio per element, flat index of the worst, its ratio); 0/0 is 0, x/0 and NaN inf."""
+def _ratio(error: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """error / allowed per element, in one new array; 0/0 is 0, x/0 and NaN inf."""
+    ratio = np.zeros(error.shape)
     with np.errstate(all="ignore"):  # x/0 and overflow are inf, which fails as it should
-        ratio = np.where(error == 0, 0.0, error / allowed)
-    ratio = np.where(np.isnan(ratio), np.inf, ratio)
+        np.divide(error, allowed, out=ratio, where=error != 0)
+    ratio[np.isnan(ratio) | (ratio < 0)] = np.inf  # x / -0.0 is -inf: 0 allows nothing
+    return ratio
+
+
+def _worst(error: np.ndarray, allowed: np.ndarray) -> tuple[int, float]:
+    """(flat index of the worst element, its ratio)."""
+    ratio = _ratio(error, allowed)
     flat = int(np.argmax(ratio))
-    return ratio, flat, float(ratio.flat[flat])
+    return flat, float(ratio.flat[flat])
 
 
 def _finite(check: str, what: str, values: np.ndarray) -> None:
@@ -208,13 +215,14 @@ def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: 
                                       {"statistical": statistical})
     found = {}
     for name, allowed in tiers.items():
-        allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64) + 0.0, error.shape)
-        _finite(check, f"the {name} bound", allowed)  # + 0.0: -0.0 is 0
+        allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), error.shape)
+        _finite(check, f"the {name} bound", allowed)
         if np.any(allowed < 0):
             raise CannotJudge(f"cannot judge {check}: the {name} bound is negative")
         found[name] = (allowed, *_worst(error, allowed))
-    tier = max(found, key=lambda name: found[name][3])
-    allowed, ratio, flat, worst = found[tier]
+    tier = max(found, key=lambda name: found[name][2])
+    allowed, flat, worst = found[tier]
+    ratio = _ratio(error, allowed)  # the deciding tier's, again: one such array at a time
     tested = 0.0 if precision is None or precision.ratio is None else precision.ratio
     tested = np.inf if np.isnan(tested) else tested  # a test that could not compute fails
     overall = max(worst, tested)
@@ -228,8 +236,8 @@ def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: 
         index=at(flat), actual=float(actual.flat[flat]), expected=float(expected.flat[flat]),
         error=float(error.flat[flat]), allowed=float(allowed.flat[flat]),
         n_failed=int(outside.size), size=error.size,
-        rigorous_ratio=found["rigorous"][3],
-        statistical_ratio=found["statistical"][3] if "statistical" in found else None,
+        rigorous_ratio=found["rigorous"][2],
+        statistical_ratio=found["statistical"][2] if "statistical" in found else None,
         precision=precision, tier=tier, cause=cause,
         elements=tuple(Element(at(k), float(actual.flat[k]), float(expected.flat[k]),
                                float(allowed.flat[k])) for k in worst_first))
