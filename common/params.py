@@ -38,7 +38,7 @@ class Params:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def copy(self) -> Params:
-        return Params(*(a.copy() for a in self.blocks().values()))
+        return self.map(np.copy)
 
     def finite(self) -> bool:
         """No NaN or infinity in any block."""
@@ -46,7 +46,13 @@ class Params:
 
     def astype(self, dtype) -> Params:
         """Every block converted to dtype (a copy)."""
-        return Params(*(a.astype(dtype) for a in self.blocks().values()))
+        return self.map(lambda a: a.astype(dtype))
+
+    def map(self, f, *others: Params) -> Params:
+        """Params(f(self.W1, *(o.W1 for o in others)), ...): f applied block by block, the
+        structure walked once (JAX's tree_map)."""
+        return Params(*(f(*blocks) for blocks in zip(
+            *(q.blocks().values() for q in (self, *others)), strict=True)))
 
 
 def init_params(hidden: int, seed: int = 0, init: str = "scaled") -> Params:

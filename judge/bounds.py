@@ -114,6 +114,24 @@ class Pass:
     def dz2_a1(self) -> np.ndarray:  # |dz2||a1|^T
         return np.abs(self.dz2) @ self.fwd.a1.T
 
+    # E_dz1's dtype-free parts: |da1| (a1 + a1^2), |da1||1 - 2 a1| slope |z1|-part, ...
+    @functools.cached_property
+    def abs_W2T(self) -> np.ndarray:
+        return np.abs(self.p.W2).T
+
+    @functools.cached_property
+    def W2T_dz2(self) -> np.ndarray:  # |W2|^T |dz2|
+        return self.abs_W2T @ np.abs(self.dz2)
+
+    @functools.cached_property
+    def da1_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(|da1| (a1 + a1^2), |da1||1 - 2 a1| a1 (1 - a1) z1, |da1||1 - 2 a1| a1): E_dz1's
+        slope term is gamma_2 times the first, plus E_a1 = g z1 slope + c u a1 carried by
+        |da1||1 - 2 a1|: g times the second, c u times the third."""
+        a1 = self.fwd.a1
+        carried = np.abs(self.da1) * np.abs(1 - 2 * a1)
+        return np.abs(self.da1) * (a1 + a1 * a1), carried * self.slope * self.z1, carried * a1
+
 
 def forward_error(p: Params, X: np.ndarray, dtype, statistical: bool = False,
                   done: Pass | None = None):
@@ -167,14 +185,21 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
     N = X.shape[1]
     fwd, E_a1, E_z2 = forward_error(p, X, dtype, statistical, done)
     a1, yhat, z2 = fwd.a1, fwd.yhat, fwd.z2
-    slope, dz2, da1, dz1 = done.slope, done.dz2, done.da1, done.dz1
+    slope, dz2, dz1 = done.slope, done.dz2, done.dz1
     shift = np.abs(z2 - z2.max(axis=0))
     E_yhat = yhat * (2 * E_z2.max(axis=0) + u * (2 * c + SOFTMAX_U + shift + shift.max(axis=0)))
     E_dz2 = E_yhat / N + gamma(DELTA_ROUNDINGS, dtype) * (yhat + Y) / N
 
-    E_da1 = g(N_CLASSES, dtype) * (np.abs(p.W2).T @ np.abs(dz2)) + np.abs(p.W2).T @ E_dz2
-    E_slope = gamma(SLOPE_ROUNDINGS, dtype) * (a1 + a1 * a1) + np.abs(1 - 2 * a1) * E_a1
-    E_dz1 = E_da1 * slope + np.abs(da1) * E_slope + u * np.abs(dz1)
+    E_da1 = done.abs_W2T @ E_dz2
+    E_da1 += g(N_CLASSES, dtype) * done.W2T_dz2
+    # E_dz1 = E_da1 s + |da1| E_s + u |dz1|, E_s = gamma_2 (a1 + a1^2) + |1 - 2 a1| E_a1
+    sloped, through_z1, through_a1 = done.da1_parts
+    E_dz1 = E_da1
+    E_dz1 *= slope
+    E_dz1 += gamma(SLOPE_ROUNDINGS, dtype) * sloped
+    E_dz1 += g(N_PIXELS + 1, dtype) * through_z1
+    E_dz1 += c * u * through_a1
+    E_dz1 += u * np.abs(dz1)
 
     product = g(N + 1 + MEAN_ROUNDINGS, dtype)  # the sum, the L2 term's addition, the mean
     rowsum = g(N + MEAN_ROUNDINGS, dtype)

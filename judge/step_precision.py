@@ -8,9 +8,10 @@ oracle's equations run in the result's dtype in two orders:
     one by one   the same per-image terms dz_k x_k^T summed image after image, in order
 
 Both yardsticks come from one batched forward and backward pass in the dtype (the one-by-one
-sums reorder its products, numpy's sequential cumulative sums); W1's are taken on a seeded
-sample of its rows ([precision] sample_side), so the analysis costs about two oracle steps
-whatever the batch. A float64 result's bits are a lower bound: its reference is float64 too
+sums reorder its products, numpy's sequential cumulative sums); every block is analysed on
+the GEMM precision test's seeded sample of its elements (at most 64 rows by 64 columns:
+[precision] sample_side), so the yardsticks cost about one forward pass in the dtype
+whatever the size. A float64 result's bits are a lower bound: its reference is float64 too
 (a wider one would cost the long-double products the judge no longer makes).
 
 A step inherits the gradient's yardsticks: p - lr g, in the dtype. The bits are reported,
@@ -30,12 +31,11 @@ import numpy as np
 from ..common.params import Params
 from ..reference import network
 from .precision import CHUNK, analyse_accumulation, sample
-from .tolerances import tolerance
 from .verdict import Precision
 
 
 def _in(p: Params, dtype) -> Params:
-    return Params(*(np.asarray(x, dtype) for x in p.blocks().values()))
+    return p.map(lambda a: np.asarray(a, dtype))
 
 
 def _sequential(d: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -49,39 +49,41 @@ def _sequential(d: np.ndarray, a: np.ndarray) -> np.ndarray:
     return acc
 
 
-def gradients(p: Params, X, Y, lam: float, dtype, rows: np.ndarray,
+def _picks(p: Params) -> Params:
+    """The elements of each block the analysis looks at, as (rows, columns): the GEMM
+    precision test's seeded sample ([precision] sample_side)."""
+    return p.map(lambda a: sample(a.shape))
+
+
+def _picked(p: Params, picks: Params) -> Params:
+    return p.map(lambda a, rc: a[np.ix_(*rc)], picks)
+
+
+def gradients(p: Params, X, Y, lam: float, dtype, picks: Params,
               ref: Params | None = None) -> tuple[Params, list[Params]]:
-    """(the gradient in float64, [the gradient in dtype batched, one by one]), W1 and its
-    yardsticks on `rows` only; p, X, Y exactly representable in dtype; ref: the oracle's
+    """(the gradient in float64, [the gradient in dtype batched, one by one]) on the picked
+    elements of each block; p, X, Y exactly representable in dtype; ref: the oracle's
     gradient where the caller has it."""
     ref = network.backward(p, X, Y, lam) if ref is None else ref
     t = np.dtype(dtype).type
     q, Xd, Yd = _in(p, dtype), np.asarray(X, dtype), np.asarray(Y, dtype)
     fwd = network.forward(q, Xd)
-    N = t(Xd.shape[1])
-    dz2 = (fwd.yhat - Yd) / N
+    dz2 = (fwd.yhat - Yd) / t(Xd.shape[1])
     dz1 = (q.W2.T @ dz2) * fwd.a1 * (t(1) - fwd.a1)
-    lam_d = t(lam)
-    batched = Params(dz1[rows] @ Xd.T + lam_d * q.W1[rows], dz1.sum(axis=1, keepdims=True),
-                     dz2 @ fwd.a1.T + lam_d * q.W2, dz2.sum(axis=1, keepdims=True))
-    ones = np.ones((1, dz1.shape[1]), dtype)
-    one_by_one = Params(_sequential(dz1[rows], Xd) + lam_d * q.W1[rows],
-                        _sequential(dz1, ones), _sequential(dz2, fwd.a1) + lam_d * q.W2,
-                        _sequential(dz2, ones))
-    return Params(ref.W1[rows], ref.b1, ref.W2, ref.b2), [batched, one_by_one]
+    ones = np.ones((1, Xd.shape[1]), dtype)
+    factors = Params((dz1, Xd), (dz1, ones), (dz2, fwd.a1), (dz2, ones))  # d a^T summed
+    decay = Params(t(lam) * q.W1, 0 * q.b1, t(lam) * q.W2, 0 * q.b2)
+
+    def summed(how) -> Params:
+        return factors.map(lambda da, rc, l2: how(da[0][rc[0]], da[1][rc[1]]) + l2[np.ix_(*rc)],
+                           picks, decay)
+
+    return _picked(ref, picks), [summed(lambda d, a: d @ a.T), summed(_sequential)]
 
 
-def _rows(p: Params) -> np.ndarray:
-    """W1's rows the analysis looks at: [precision] step_rows of them, seeded."""
-    rows = sample((p.hidden, 1))[0]
-    keep = int(tolerance("precision.step_rows"))
-    return rows if rows.size <= keep else np.sort(
-        np.random.default_rng([p.hidden, 7]).choice(rows, keep, replace=False))
-
-
-def _analyse(actual: Params, ref: Params, yardsticks: list[Params], rows: np.ndarray
+def _analyse(actual: Params, ref: Params, yardsticks: list[Params], picks: Params
              ) -> dict[str, Precision]:
-    actual = Params(actual.W1[rows], actual.b1, actual.W2, actual.b2)
+    actual = _picked(actual, picks)
     return {name: analyse_accumulation(getattr(actual, name), getattr(ref, name),
                                        [getattr(y, name) for y in yardsticks],
                                        "the oracle's equations batched", independent=False,
@@ -93,9 +95,9 @@ def analyse_gradient(grad: Params, p: Params, X, Y, lam: float, ref: Params | No
                      ) -> dict[str, Precision]:
     """The effective precision of each block of grad (its dtype is grad's); ref: the
     oracle's gradient, where the caller has it."""
-    rows = _rows(p)
-    ref, yardsticks = gradients(p, X, Y, lam, grad.W1.dtype, rows, ref)
-    return _analyse(grad, ref, yardsticks, rows)
+    picks = _picks(p)
+    ref, yardsticks = gradients(p, X, Y, lam, grad.W1.dtype, picks, ref)
+    return _analyse(grad, ref, yardsticks, picks)
 
 
 def analyse_step(updated: Params, p: Params, X, Y, lam: float, lr: float,
@@ -103,14 +105,12 @@ def analyse_step(updated: Params, p: Params, X, Y, lam: float, lr: float,
     """The effective precision of each block of the parameters after one SGD step from p;
     ref: the oracle's gradient, where the caller has it."""
     dtype = updated.W1.dtype
-    rows = _rows(p)
-    g_ref, g_yard = gradients(p, X, Y, lam, dtype, rows, ref)
-    d = np.dtype(dtype).type
+    picks = _picks(p)
+    g_ref, g_yard = gradients(p, X, Y, lam, dtype, picks, ref)
 
     def stepped(params: Params, g: Params, kind) -> Params:
-        params = Params(params.W1[rows], params.b1, params.W2, params.b2)
-        return Params(*(a - kind(lr) * b for a, b in zip(
-            params.blocks().values(), g.blocks().values(), strict=True)))
+        return _picked(params, picks).map(lambda a, b: a - kind(lr) * b, g)
 
     ref = stepped(p, g_ref, np.float64)
-    return _analyse(updated, ref, [stepped(_in(p, dtype), g, d) for g in g_yard], rows)
+    return _analyse(updated, ref, [stepped(_in(p, dtype), g, np.dtype(dtype).type)
+                                   for g in g_yard], picks)
