@@ -214,7 +214,8 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
     full = int(np.prod(np.shape(C)))
     rows, cols = sample(np.shape(C))
     C = np.asarray(C)[np.ix_(rows, cols)]
-    A, B = np.asarray(A)[rows], np.asarray(B)[:, cols]
+    A = np.asarray(np.asarray(A)[rows], np.float64)  # exact: the operands' values
+    B = np.asarray(np.asarray(B)[:, cols], np.float64)
     C0 = np.asarray(C0)[np.ix_(rows, cols)]
     dtype = np.dtype(C.dtype)
     own = FORMATS["float64" if dtype == np.float64 else "float32"]
@@ -239,7 +240,9 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
                                              truncate))
     explained = [f for f in fits if f.z > z_star and f.explained >= 0.5]
     # The accumulation check: rms(r) against the same product in the result's own dtype.
-    per_sum = max(1, full // (rows.size * cols.size))  # the sample's terms: at most C's size
+    # accumulated() holds three arrays of a chunk's terms at once (the products, their
+    # running sums, numpy's buffer): in all at most C's size in float64
+    per_sum = max(1, full * 8 // (3 * dtype.itemsize * rows.size * cols.size))
     spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, order, per_sum) - ref)
               for order in ORDERS]
     observed = _rms(r)

@@ -176,6 +176,7 @@ def compare_bounded(check: str, actual, expected, allowed, statistical=None,
 
 
 CHUNK = 1 << 22  # terms examined at once when the statistical bound is widened
+BLOCK = 1 << 16  # elements of an operand whose magnitudes are taken at once
 
 
 def widen_statistical(error: np.ndarray, rigorous: np.ndarray, statistical: np.ndarray,
@@ -249,6 +250,12 @@ def _gemm_operands(A, B, C0, beta):
     return A, B, C0
 
 
+def _magnitude(x64: np.ndarray, given) -> np.ndarray:
+    """|x64|, in place where x64 is a float64 copy of the caller's `given`, not `given`."""
+    return np.abs(x64, out=x64) if x64 is not given and not np.may_share_memory(
+        x64, np.asarray(given)) else np.abs(x64)
+
+
 def _declared(precision: str | None, dtype) -> Format:
     if precision is None:
         return FORMATS["float64" if np.dtype(dtype) == np.float64 else "float32"]
@@ -292,16 +299,22 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     # 8192^2 C is half a gigabyte: no temporary of its size beyond |beta C0|)
     bound = np.multiply(abs_product, abs(alpha))
     if beta != 0:
-        part = np.abs(C0)
-        part *= abs(beta)
-        bound += part
-        del part
+        for rows in _row_blocks(C0):
+            bound[rows] += abs(beta) * np.abs(C0[rows])
     bound *= relative + gamma(K + 2, np.float64)
     bound += eta * (K * max(1.0, abs(alpha)) + 1)
-    bound += eta * np.abs(A).sum(axis=1, keepdims=True)
-    bound += eta * np.abs(B).sum(axis=0, keepdims=True)
+    bound += eta * np.concatenate([np.abs(A[rows]).sum(axis=1) for rows in _row_blocks(A)]
+                                  )[:, None]
+    bound += eta * sum(np.abs(B[rows]).sum(axis=0) for rows in _row_blocks(B))
     bound *= factor
     return bound
+
+
+def _row_blocks(x: np.ndarray):
+    """Slices of x's rows, BLOCK elements or so each: |x| taken a block at a time, never
+    as a temporary of x's size (a C of 8192^2 is half a gigabyte in float64)."""
+    step = max(1, BLOCK // max(1, x.shape[1]))
+    return [slice(start, start + step) for start in range(0, max(1, x.shape[0]), step)]
 
 
 @QUIET
@@ -319,13 +332,20 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
     finite_inputs("the GEMM", alpha=alpha)
     A64, B64, C064 = _gemm_operands(A, B, C0, beta)
     _check_shape(actual, (A64.shape[0], B64.shape[1]), "gemm")
-    expected = alpha * (A64 @ B64) + beta * C064  # the verdict's two GEMMs: this, |A||B|
-    abs_product = np.abs(A64) @ np.abs(B64)
+    expected = A64 @ B64  # the verdict's two GEMMs: this, and |A||B|
+    expected *= alpha
+    if beta != 0:
+        expected += beta * C064
+    # From here A and B are needed as magnitudes (taken in place where they are our float64
+    # copies) and, for the precision test and the widened tier, as the caller's arrays.
+    A64, B64 = (_magnitude(x64, x) for x64, x in ((A64, A), (B64, B)))
+    abs_product = A64 @ B64
     rigorous = gemm_bound(A64, B64, C064, alpha, beta, dtype, factor, precision,
                           abs_product=abs_product)
     statistical = gemm_bound(A64, B64, C064, alpha, beta, dtype, factor, precision,
                              statistical=True, abs_product=abs_product)
-    del abs_product
+    del abs_product, A64, B64
+    A, B = np.asarray(A), np.asarray(B)
     error = actual.astype(np.float64)  # |C - expected|, NaN as inf, in place
     error -= expected
     np.abs(error, out=error)
@@ -333,11 +353,12 @@ def compare_gemm(actual, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0,
 
     def terms(flat: np.ndarray) -> np.ndarray:
         i, j = np.unravel_index(flat, error.shape)
-        return np.column_stack([alpha * A64[i, :] * B64[:, j].T, beta * C064[i, j]])
+        return np.column_stack([alpha * np.asarray(A[i, :], np.float64) * B[:, j].T,
+                                beta * C064[i, j]])
 
     statistical = widen_statistical(error, rigorous, statistical, terms, f.u_acc)
     analysed = actual if actual.dtype == dtype else actual.astype(dtype)  # in the declared
-    found = precision_test.analyse(analysed, A64, B64, C064, alpha, beta, f.name)
+    found = precision_test.analyse(analysed, A, B, C064, alpha, beta, f.name)
     return judge_elements(f"gemm {dtype}", actual, expected, error, rigorous, statistical,
                           found, cause)
 

@@ -206,8 +206,10 @@ def judge_elements(check: str, actual: np.ndarray, expected: np.ndarray, error: 
     _finite(check, "the oracle's value", expected64)
     # a result that is not finite where the oracle's value is: infinitely wrong, whatever a
     # distance in ulps or a bound would make of it
-    error = np.where(np.isfinite(np.asarray(actual, dtype=np.float64)), error,
-                     np.inf) if error.shape == np.shape(actual) else error
+    if error.shape == np.shape(actual):
+        infinite = ~np.isfinite(np.asarray(actual))
+        if infinite.any():  # a copy only then: error may be the caller's, and C-sized
+            error = np.where(infinite, np.inf, error)
     if error.size == 0:
         return Verdict(check, cause is None, 0.0, (), np.nan, np.nan, 0.0, 0.0, 0, 0, 0.0,
                        None if statistical is None else 0.0, precision, cause=cause)
