@@ -134,15 +134,18 @@ class Report:
         return Path(directory) / "report.md"
 
 
-def check_gemm(func: Callable | str, *, convention: str = "inplace", arrays: str = "numpy",
-               layout: str = "row", dtype: str = "float64", precision: str | None = None,
-               sizes: str = "quick", timeout: float | None = 300.0,
-               keep_going: bool = False) -> Report:
+def check_gemm(func: Callable | str, *, convention: str | None = None,
+               arrays: str = "numpy", layout: str | None = None, dtype: str = "float64",
+               precision: str | None = None, sizes: str = "quick",
+               timeout: float | None = 300.0, keep_going: bool = False,
+               abi: str | None = None) -> Report:
     """func through the GEMM battery (check/gemm.py), each case in a child process with
     `timeout` seconds (None: in this process); after a case that hangs the rest are skipped
-    unless keep_going."""
+    unless keep_going. convention: inplace by default; layout: row by default. abi: func is
+    "path/libmine.so:SYMBOL", called through that C ABI (check/native.py: "course", whose
+    layout is col, or "cblas")."""
     target = gemm.target(func, convention, arrays, layout, dtype, precision, flag="func",
-                         timeout=timeout)
+                         timeout=timeout, abi=abi)
     return Report(f"check_gemm({_name(func)})",
                   gemm.battery(target, sizes).check(timeout, keep_going=keep_going))
 

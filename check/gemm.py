@@ -40,8 +40,9 @@ from ..judge.roundoff import (
 )
 from ..judge.verdict import Cause, Verdict
 from .arrays import Arrays
+from .native import ABIS
 from .runner import BadResult, Battery, Outcome, judged
-from .target import Implementation, implementation
+from .target import Implementation, Native, implementation
 
 CONVENTIONS = {
     "inplace": ("C", "A", "B", "alpha", "beta"),
@@ -132,11 +133,20 @@ class GemmTarget:
     def call(self, C, A, B, alpha: float, beta: float, transa: bool, transb: bool
              ) -> tuple[np.ndarray, list[Verdict]]:
         """Call the implementation on its own copies of the host arrays (A, B stored as the
-        transposes ask); the C it leaves or returns, on the host, and a failing verdict for
-        A or B if it modified them."""
+        transposes ask; for a compiled library, each inside a _Fence); the C it leaves or
+        returns, on the host, and the failing verdicts of A or B modified and of elements
+        written outside an array."""
         a, func = self.arrays, self.impl.func
         kept = {"A": a.ordered(A), "B": a.ordered(B)}
-        dA, dB = a.to_device(a.ordered(A)), a.to_device(a.ordered(B))
+        fences: list[_Fence] = []
+
+        def place(name: str, x: np.ndarray):
+            if self.impl.native is None or a.kind != "numpy":
+                return a.to_device(a.ordered(x))
+            fences.append(_Fence.around(name, a.ordered(x), a.order))
+            return fences[-1].view
+
+        dA, dB = place("A", A), place("B", B)
         t = self.dtype.type
         if self.convention == "product":
             C = a.to_host(func(dA, dB))
@@ -145,29 +155,43 @@ class GemmTarget:
                 raise BadResult(f"f(A, B) returned {type(C).__name__} of dtype {C.dtype} and "
                                 f"shape {C.shape}, not a {want[0]} x {want[1]} real matrix")
         else:
-            dC = a.to_device(a.ordered(C)) if not isinstance(C, _Placed) else C.device
+            dC = place("C", C) if not isinstance(C, _Placed) else C.device
             if self.convention == "inplace":
                 func(dC, dA, dB, t(alpha), t(beta))
             else:
                 func(dC, dA, dB, t(alpha), t(beta), transa, transb)
-            C = a.to_host(dC) if not isinstance(C, _Placed) else C.host()
+            C = a.to_host(dC).copy() if not isinstance(C, _Placed) else C.host()
         modified = [compare_unchanged(name, after, kept[name])
                     for name, after in (("A", a.to_host(dA)), ("B", a.to_host(dB)))
                     if not np.array_equal(after, kept[name], equal_nan=True)]
-        return C, modified
+        return C, modified + [v for v in (f.verdict() for f in fences) if not v.passed]
 
 
-def target(impl: str | Callable, convention: str = "inplace", arrays: str = "numpy",
-           layout: str = "row", dtype: str = "float64", precision: str | None = None,
-           flag: str = "--impl", timeout: float | None = 300.0) -> GemmTarget:
-    """The implementation (a callable, or MODULE:FUNCTION imported in a child process within
-    `timeout` seconds) checked against its convention; a ValueError naming `flag` when it
-    cannot be called that way."""
+def target(impl: str | Callable, convention: str | None = None, arrays: str = "numpy",
+           layout: str | None = None, dtype: str = "float64", precision: str | None = None,
+           flag: str = "--impl", timeout: float | None = 300.0, abi: str | None = None
+           ) -> GemmTarget:
+    """The implementation (a callable, MODULE:FUNCTION imported in a child process within
+    `timeout` seconds, or with `abi` a library's symbol) checked against its convention
+    (default inplace; an ABI's own); a ValueError naming `flag` when it cannot be called that
+    way. Layout: row by default, col for the course's ABI (which is column-major)."""
+    native = None
+    if abi is not None:
+        if abi not in ABIS:
+            raise ValueError(f"--abi must be one of {', '.join(ABIS)}, got {abi!r}")
+        if convention not in (None, ABIS[abi]):
+            raise ValueError(f"--convention {convention}: --abi {abi} calls the function as "
+                             f"{ABIS[abi]} does; give one of them")
+        if abi == "course" and layout == "row":
+            raise ValueError("--layout row: the course's myGEMM is column-major (--abi course)")
+        convention, layout = ABIS[abi], layout or ("col" if abi == "course" else "row")
+        native = Native(abi, dtype, layout)
+    convention, layout = convention or "inplace", layout or "row"
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, "
                          f"got {convention!r}")
     found = implementation(impl, CONVENTIONS[convention], convention, flag, timeout,
-                           _device_ready if arrays == "numba" else None)
+                           _device_ready if arrays == "numba" else None, native)
     return GemmTarget(found, convention, Arrays(arrays, layout), np.dtype(dtype), precision)
 
 
@@ -276,20 +300,46 @@ def unwritten(C, before) -> np.ndarray:
     return (C == before) | (np.isnan(C) & np.isnan(before))
 
 
-def _guard_verdict(band: np.ndarray) -> Verdict:
-    """The sentinels around C must be untouched; the offsets written are the cause."""
-    v = compare_bounded("guard band", band, np.full(band.shape, SENTINEL), 0.0)
+def _guard_verdict(band: np.ndarray, name: str = "C", check: str = "guard band",
+                   guard: int = GUARD) -> Verdict:
+    """The sentinels around an array (`guard` each side) must be untouched; the offsets
+    written are the cause."""
+    v = compare_bounded(check, band, np.full(band.shape, SENTINEL), 0.0)
     if v.passed:
         return v
     hit = np.flatnonzero(band != SENTINEL)
-    offsets = [int(i) - GUARD if i < GUARD else int(i) - GUARD + 1 for i in hit]
+    offsets = [int(i) - guard if i < guard else int(i) - guard + 1 for i in hit]
     before = [o for o in offsets if o < 0]
     after = [o for o in offsets if o > 0]
-    where = "; ".join(w for w in (f"{len(before)} before C (offsets {spans(before)})"
+    where = "; ".join(w for w in (f"{len(before)} before {name} (offsets {spans(before)})"
                                   if before else "", f"{len(after)} after its last element "
                                   f"(offsets +{spans(after)})" if after else "") if w)
-    return replace(v, cause=Cause("writes outside C", f"{where}: an index past "
-                                                                 "the edge of C"))
+    return replace(v, cause=Cause(f"writes outside {name}", f"{where}: an index past "
+                                                            f"the edge of {name}"))
+
+
+@dataclass
+class _Fence:
+    """A host array in the middle of a sentinel-filled buffer as long again on each side,
+    for a compiled library: a write past an edge lands here, to be named, not in the heap
+    (where it would corrupt whatever lies there, or abort the process later)."""
+
+    name: str
+    buffer: np.ndarray
+    view: np.ndarray
+
+    @classmethod
+    def around(cls, name: str, x: np.ndarray, order: str) -> _Fence:
+        pad = max(GUARD, x.size)
+        buffer = np.full(x.size + 2 * pad, SENTINEL, dtype=x.dtype)
+        view = buffer[pad:pad + x.size].reshape(x.shape, order=order)
+        view[...] = x
+        return cls(name, buffer, view)
+
+    def verdict(self) -> Verdict:
+        pad = (self.buffer.size - self.view.size) // 2
+        band = np.concatenate([self.buffer[:pad], self.buffer[pad + self.view.size:]])
+        return _guard_verdict(band, self.name, f"elements around {self.name}", pad)
 
 
 def _guarded_call(target: GemmTarget, case: GemmCase, C0: np.ndarray, call):

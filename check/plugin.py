@@ -4,7 +4,9 @@ their GEMM, backprop or training step against the oracle, one test item per case
     pytest --oraclenet-gemm=mine.py:gemm [--oraclenet-convention inplace-trans]
            [--oraclenet-arrays numba] [--oraclenet-layout col] [--oraclenet-dtype float32]
            [--oraclenet-sizes course] [--oraclenet-timeout 60]
-    pytest --oraclenet-grad=mine:backprop    pytest --oraclenet-step=mine:step
+    pytest --oraclenet-gemm=libmine.so:myGEMM --oraclenet-abi course
+    pytest --oraclenet-grad=mine:backprop [--oraclenet-reg 0]
+    pytest --oraclenet-step=mine:step [--oraclenet-reg 0] [--oraclenet-lr 0.1]
 
 Each case of the battery (check/gemm.py, check/network.py) becomes an item with the id
 `oraclenet::gemm[case | shape]`, marked `oraclenet` (-m "not oraclenet" leaves them out),
@@ -32,15 +34,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--oraclenet-step", metavar="MODULE:FUNCTION",
                     help="check this training step: f(W1, b1, W2, b2, X, Y, lr, reg) -> "
                          "(W1, b1, W2, b2)")
-    group.addoption("--oraclenet-convention", default="inplace",
+    group.addoption("--oraclenet-convention", default=None,
                     help="the GEMM's call: inplace, inplace-trans or product (inplace)")
+    group.addoption("--oraclenet-abi", default=None,
+                    help="the GEMM is a compiled library's symbol (path/libmine.so:SYMBOL) "
+                         "called through this C ABI: course or cblas (check/native.py)")
     group.addoption("--oraclenet-arrays", default="numpy",
                     help="what the GEMM takes: numpy, numba or cupy (numpy)")
-    group.addoption("--oraclenet-layout", default="row", help="row or col (row)")
+    group.addoption("--oraclenet-layout", default=None,
+                    help="row or col (row; col for --oraclenet-abi course)")
     group.addoption("--oraclenet-dtype", default="float64", help="float32 or float64 (float64)")
     group.addoption("--oraclenet-precision", default=None,
                     help="the GEMM's declared precision (default: its dtype's)")
     group.addoption("--oraclenet-sizes", default="quick", help="quick, course or full (quick)")
+    group.addoption("--oraclenet-reg", type=float, default=None,
+                    help="lambda, the L2 weight the backprop or step is called with (0.01)")
+    group.addoption("--oraclenet-lr", type=float, default=None,
+                    help="the learning rate the step is called with (0.5)")
     group.addoption("--oraclenet-timeout", type=float, default=300.0,
                     help="seconds per case before it counts as hung (300)")
 
@@ -58,15 +68,34 @@ def _battery(config: pytest.Config, what: str, spec: str):
     if what == "gemm":
         target = gemm.target(spec, option("convention"), option("arrays"), option("layout"),
                              option("dtype"), option("precision"), flag=flag,
-                             timeout=option("timeout"))
+                             timeout=option("timeout"), abi=option("abi"))
         return gemm.battery(target, option("sizes"))
-    return network.battery(network.target(spec, what, option("dtype"), flag=flag,
-                                          timeout=option("timeout")), option("sizes"))
+    lam = network.LAM if option("reg") is None else option("reg")
+    lr = network.LR if option("lr") is None else option("lr")
+    return network.battery(network.target(spec, what, option("dtype"), flag=flag, lam=lam,
+                                          lr=lr, timeout=option("timeout")), option("sizes"))
+
+
+# The options only some batteries read, and those batteries.
+READ_BY = {("convention", "abi", "layout", "precision"): ("gemm",), ("reg",): ("grad", "step"),
+           ("lr",): ("step",)}
+
+
+def _refuse_unread(config: pytest.Config) -> None:
+    """A usage error for an option that no battery asked for reads: never ignored."""
+    asked = {what for what in WHATS if config.getoption(f"--oraclenet-{what}")}
+    for names, readers in READ_BY.items():
+        unread = [f"--oraclenet-{n}" for n in names
+                  if config.getoption(f"--oraclenet-{n}") is not None]
+        if asked and unread and not asked & set(readers):
+            raise pytest.UsageError(f"{', '.join(unread)}: read only with "
+                                    + " or ".join(f"--oraclenet-{r}" for r in readers))
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --deselect see the items
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
+    _refuse_unread(config)
     added = []
     for what in WHATS:
         spec = config.getoption(f"--oraclenet-{what}")

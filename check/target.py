@@ -1,5 +1,7 @@
-"""The implementation under test, named as MODULE:FUNCTION (importable) or
-path/to/file.py:FUNCTION (loaded from the file), checked against the call it must accept.
+"""The implementation under test, named as MODULE:FUNCTION (importable),
+path/to/file.py:FUNCTION (loaded from the file) or path/to/libmine.so:SYMBOL (a compiled
+function, called through the ABI named: check/native.py), checked against the call it must
+accept.
 
 A named implementation is never imported into this process by the check: `probe` imports it
 and inspects its signature in a child process with the case's timeout (check/runner.py), so
@@ -82,14 +84,31 @@ def check_arity(func: Callable, arguments: tuple[str, ...], spec: str, conventio
                          f"its signature is {signature}: {err}") from None
 
 
+@dataclass(frozen=True)
+class Native:
+    """How to call a compiled function (check/native.py): its ABI, the element type and the
+    layout of its arrays."""
+
+    abi: str
+    dtype: str
+    layout: str
+
+    def load(self, spec: str, flag: str) -> Callable:
+        from .native import load_native
+
+        return load_native(spec, self.abi, self.dtype, self.layout, flag)
+
+
 @dataclass
 class Implementation:
-    """A callable given as such (the library), or a MODULE:FUNCTION loaded on first use in
-    the process that calls it (a case's child)."""
+    """A callable given as such (the library), or a MODULE:FUNCTION (or, with `native`, a
+    path/libmine.so:SYMBOL) loaded on first use in the process that calls it (a case's
+    child)."""
 
     spec: str | None = None
     given: Callable | None = None
     flag: str = "--impl"
+    native: Native | None = None
     _loaded: Callable | None = field(default=None, repr=False)
 
     @property
@@ -101,19 +120,29 @@ class Implementation:
         if self.given is not None:
             return self.given
         if self._loaded is None:
-            self._loaded = load_callable(self.spec, self.flag)
+            self._loaded = (load_callable(self.spec, self.flag) if self.native is None
+                            else self.native.load(self.spec, self.flag))
         return self._loaded
 
 
 def implementation(impl: str | Callable, arguments: tuple[str, ...], convention: str,
                    flag: str, timeout: float | None,
-                   ready: Callable[[], str | None] | None = None) -> Implementation:
-    """`impl` checked against the call it must accept: a callable here, a MODULE:FUNCTION in
-    a child process (runner.in_child) within `timeout` seconds; a ValueError naming `flag`
-    and what the module did otherwise. ready(), where given, says in the child why the
-    machine cannot run it (no GPU for device arrays), or None."""
+                   ready: Callable[[], str | None] | None = None,
+                   native: Native | None = None) -> Implementation:
+    """`impl` checked against the call it must accept: a callable here, a MODULE:FUNCTION (or
+    with `native` a library's symbol) in a child process (runner.in_child) within `timeout`
+    seconds; a ValueError naming `flag` and what the module did otherwise. ready(), where
+    given, says in the child why the machine cannot run it (no GPU for device arrays), or
+    None."""
+    from .native import is_library
     from .runner import ChildFailed, in_child
 
+    if native is not None and not isinstance(impl, str):
+        raise ValueError(f"{flag}: an ABI is for a compiled library's symbol "
+                         "(path/libmine.so:SYMBOL), not a Python callable")
+    if native is None and isinstance(impl, str) and is_library(impl.rpartition(":")[0]):
+        raise ValueError(f"{flag} {impl!r} is a compiled library: say how its function is "
+                         "called with --abi course (the course's myGEMM) or --abi cblas")
     if not isinstance(impl, str):
         check_arity(impl, arguments, getattr(impl, "__name__", repr(impl)), convention, flag)
         refused = None if ready is None else in_child(ready, timeout, "checking the device")
@@ -124,7 +153,10 @@ def implementation(impl: str | Callable, arguments: tuple[str, ...], convention:
 
     def probe() -> str | None:
         try:
-            check_arity(load_callable(impl, flag), arguments, impl, convention, flag)
+            if native is None:
+                check_arity(load_callable(impl, flag), arguments, impl, convention, flag)
+            else:
+                native.load(impl, flag)
         except ValueError as err:
             return str(err)
         return None if ready is None else ready()
@@ -135,4 +167,4 @@ def implementation(impl: str | Callable, arguments: tuple[str, ...], convention:
         raise ValueError(f"{flag} {impl!r}: {err}") from None
     if refused:
         raise ValueError(refused)
-    return Implementation(spec=impl, flag=flag)
+    return Implementation(spec=impl, flag=flag, native=native)

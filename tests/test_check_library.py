@@ -210,6 +210,18 @@ STUDENT = textwrap.dedent("""
 
     def backprop(W1, b1, W2, b2, X, Y, reg):
         raise NotImplementedError("the student's backprop is not written yet")
+
+    def step_without_l2(W1, b1, W2, b2, X, Y, lr, reg):  # a tutorial's step: no L2 term
+        import numpy as np
+        N = X.shape[1]
+        a1 = 1 / (1 + np.exp(-(W1 @ X + b1)))
+        z2 = W2 @ a1 + b2
+        yhat = np.exp(z2 - z2.max(axis=0))
+        yhat /= yhat.sum(axis=0)
+        dz2 = (yhat - Y) / N
+        dz1 = (W2.T @ dz2) * a1 * (1 - a1)
+        return (W1 - lr * dz1 @ X.T, b1 - lr * dz1.sum(axis=1, keepdims=True),
+                W2 - lr * dz2 @ a1.T, b2 - lr * dz2.sum(axis=1, keepdims=True))
 """)
 
 
@@ -249,3 +261,19 @@ def test_a_plugin_failure_reads_like_the_verdict(project):
     reports = grad.stdout.split("short test summary info")[0]
     assert grad.returncode == 1 and reports.count(
         "NotImplementedError: the student's backprop is not written yet") == 4, grad.stdout
+
+
+def test_the_plugin_calls_a_step_with_its_reg_and_lr_and_refuses_unread_options(project):
+    base = ("--oraclenet-step", "student.py:step_without_l2", "--oraclenet-lr", "0.1")
+    right = pytest_in(project, *base, "--oraclenet-reg", "0")
+    assert right.returncode == 0 and "3 passed" in right.stdout, right.stdout
+    wrong = pytest_in(project, *base)  # the course's lambda, 0.01: the L2 term is missing
+    assert wrong.returncode == 1 and "3 failed" in wrong.stdout, wrong.stdout
+    unread = pytest_in(project, "--oraclenet-grad", "student.py:backprop", "--oraclenet-lr",
+                       "0.1")
+    assert unread.returncode == 4 and "--oraclenet-lr: read only with --oraclenet-step" in \
+        unread.stderr, unread.stderr
+    unread = pytest_in(project, "--oraclenet-step", "student.py:step_without_l2",
+                       "--oraclenet-abi", "course")
+    assert unread.returncode == 4 and "--oraclenet-abi: read only with --oraclenet-gemm" in \
+        unread.stderr, unread.stderr

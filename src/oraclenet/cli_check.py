@@ -58,7 +58,7 @@ def _progress(prog: str, total: int):
 
 # Flags of check gemm that only one of its sources reads; given with the other, refused.
 FILES_ONLY = ("alpha", "beta", "transa", "transb", "raw", "shape", "order")
-IMPL_ONLY = ("convention", "arrays", "layout", "sizes", "timeout", "keep_going")
+IMPL_ONLY = ("convention", "arrays", "layout", "sizes", "timeout", "keep_going", "abi")
 
 
 def _given(args: argparse.Namespace, names) -> list[str]:
@@ -91,9 +91,9 @@ def cmd_check_gemm(args: argparse.Namespace) -> int:
         raise ValueError(f"{', '.join(ignored)}: describe the call in --files; --impl runs "
                          "the battery's own cases")
     timeout = 300.0 if args.timeout is None else args.timeout
-    target = gemm.target(args.impl, args.convention or "inplace", args.arrays or "numpy",
-                         args.layout or "row", args.dtype or "float64", args.precision,
-                         timeout=timeout)
+    target = gemm.target(args.impl, args.convention, args.arrays or "numpy", args.layout,
+                         args.dtype or "float64", args.precision, timeout=timeout,
+                         abi=args.abi)
     sizes = args.sizes or "quick"
     battery = gemm.battery(target, sizes)
     outcomes = battery.check(timeout, _progress(args.prog, len(battery.cases)),
@@ -179,6 +179,7 @@ def add_commands(tree, sub) -> None:
     """The `check` group."""
     from .check.arrays import KINDS, LAYOUTS
     from .check.gemm import CONVENTIONS, SIZES
+    from .check.native import ABIS
     from .judge.precision import FORMATS
 
     group = tree.group(sub, "check", "judge your own implementation: check gemm | grad | step "
@@ -188,7 +189,8 @@ def add_commands(tree, sub) -> None:
                      "dumped to files by any program")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--impl", metavar="MODULE:FUNCTION",
-                        help="the GEMM to call (also path/to/file.py:FUNCTION)")
+                        help="the GEMM to call (also path/to/file.py:FUNCTION, or "
+                             "path/to/libmine.so:SYMBOL with --abi)")
     source.add_argument("--files", nargs=4, metavar=("A", "B", "C0", "C"),
                         help="one call: A and B as stored, C before (C0) and after (C); .npy, "
                              ".npz, .mat, Armadillo (arma_binary, raw_ascii, csv_ascii) or "
@@ -198,6 +200,11 @@ def add_commands(tree, sub) -> None:
                         "beta, transa, transb), transa and transb Python bools (A, B stored "
                         "transposed where True); product: f(A, B) -> C (default inplace). C "
                         "is not read when beta is 0: it may hold NaN")
+    p.add_argument("--abi", choices=ABIS,
+                   help="--impl is a compiled library's SYMBOL, called with ctypes: course: "
+                        "int f(T *A, T *B, T *C, T *alpha, T *beta, int M, int N, int K), "
+                        "column-major; cblas: cblas_sgemm's or cblas_dgemm's signature, in "
+                        "--layout's order; T is --dtype's float or double")
     p.add_argument("--arrays", choices=KINDS,
                    help="what it takes: host numpy arrays, or Numba or CuPy device arrays")
     p.add_argument("--layout", choices=LAYOUTS,
