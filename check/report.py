@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..common.cli import EXIT_FAILED, EXIT_NOT_JUDGED, EXIT_OK
 from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.report import table
-from .runner import Outcome
+from .runner import Outcome, exit_code
 
 HEADER = ["case", "shape", "verdict", "rigorous", "statistical", "precision", "cause",
           "worst at"]
@@ -60,9 +61,13 @@ def terminal(outcomes: Sequence[Outcome], most: int | None = None) -> str:
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
-    bad = [o for o in outcomes if not o.passed]
+    unrun = [o for o in outcomes if o.status == "not run"]
+    bad = [o for o in outcomes if not o.passed and o.status != "not run"]
     if not bad:
-        return f"PASS: {len(outcomes)} of {len(outcomes)} cases"
+        passed = len(outcomes) - len(unrun)
+        return (f"PASS: {passed} of {len(outcomes)} cases" if not unrun else
+                f"NOT JUDGED: {len(unrun)} of {len(outcomes)} cases not run ({passed} passed): "
+                f"{unrun[0].message}")
     first = bad[0]
     detail = str(shown(first)) if first.verdicts else first.message
     return (f"FAIL: {len(bad)} of {len(outcomes)} cases; first: {first.case} "
@@ -123,6 +128,9 @@ def heat_map(o: Outcome, path: Path) -> None:
     plt.close(fig)
 
 
+VERDICTS = {EXIT_OK: "PASS", EXIT_FAILED: "FAIL", EXIT_NOT_JUDGED: "NOT JUDGED"}
+
+
 def folder(out: Path, figures: Sequence[str] = ()) -> Folder:
     """The report folder: report.md, report.json, the figures named, and the heat maps."""
     return Folder(Path(out), ("report.md", "report.json", *figures),
@@ -144,7 +152,7 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
     where.tidy(maps.values())
     passed = all(o.passed for o in outcomes)
     lines = [f"# {title}", "", f"Made by `{command}`.", "",
-             f"Verdict: **{'PASS' if passed else 'FAIL'}**: {summary(outcomes)}", "",
+             f"Verdict: **{VERDICTS[exit_code(outcomes)]}**: {summary(outcomes)}", "",
              *(f"![{name}]({name})\n" for name in figures),
              table(HEADER, [[c.replace("|", "\\|") for c in row(o)] for o in outcomes]), ""]
     for i, o in enumerate(outcomes):
@@ -156,6 +164,7 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
             lines.append("")
     write_json(where.file("report.json"), {
         "command": command, "passed": passed,
+        "not_run": sum(o.status == "not run" for o in outcomes),
         "files": ["report.md", "report.json", *figures, *maps.values()],
         "cases": [{"case": o.case, "shape": o.shape, "status": o.status,
                    "message": o.message, "seconds": o.seconds, "heat_map": maps.get(i),

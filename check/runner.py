@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..gpu.target import tune_simulator
+from ..common.cli import EXIT_FAILED, EXIT_NOT_JUDGED, EXIT_OK
+from ..gpu.target import simulator_cannot_run, tune_simulator
 from ..judge.verdict import CannotJudge, Verdict
 
-STATUSES = ("pass", "FAIL", "timeout", "error", "skipped")
+# "not run": a case that Numba's simulator cannot run, which is no verdict on the code
+STATUSES = ("pass", "FAIL", "timeout", "error", "skipped", "not run")
 JOIN_SECONDS = 5.0  # for a child that has said all it will say to exit before it is killed
 
 
@@ -95,7 +97,11 @@ def _safe(run: Callable[[object], Outcome], case, name: str, shape: str) -> Outc
     except CannotJudge as err:  # ours, not the implementation's: never a pass
         outcome = Outcome(name, shape, "error", message=str(err))
     except BaseException as err:  # the implementation may raise anything
-        outcome = Outcome(name, shape, "error", message="the implementation " + describe(err))
+        what = simulator_cannot_run(err)
+        outcome = (Outcome(name, shape, "not run", message=f"not run: Numba's simulator cannot "
+                           f"run {what}; this is not a verdict on your kernel")
+                   if what else Outcome(name, shape, "error",
+                                        message="the implementation " + describe(err)))
     outcome.seconds = time.perf_counter() - began
     return outcome
 
@@ -255,8 +261,11 @@ def _collect(child: _Child, outcomes: list, add, total: int, names, shapes, time
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
-    """0 when every case passed, else 1."""
-    return 0 if all(o.passed for o in outcomes) else 1
+    """0 when every case passed; 5 when none failed but some could not be run (the
+    simulator's limits: nothing is known of those); else 1."""
+    if all(o.passed or o.status == "not run" for o in outcomes):
+        return EXIT_OK if all(o.passed for o in outcomes) else EXIT_NOT_JUDGED
+    return EXIT_FAILED
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import argparse
 import sys
 
 # 0: done, every verdict passed; 1: a verdict or target failed; 2: bad flags or input;
-# 3: training diverged (a non-finite loss or parameter); 4: an MPI rank stalled.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STALLED = 0, 1, 2, 3, 4
+# 3: training diverged (a non-finite loss or parameter); 4: an MPI rank stalled; 5: nothing
+# failed, but not every case was judged (Numba's simulator cannot run the code).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STALLED, EXIT_NOT_JUDGED = range(6)
 
 
 class UsageError(ValueError):

@@ -16,13 +16,32 @@ shares nothing between them. In a GEMM that reads as a wrong row and a wrong col
 false alarm. It happens far more often at 0.1 ms than at 5 ms (`split_rounds` counts it:
 docs/simulator-switch-interval.md), so the simulator's allocation is serialised by a lock
 of ours.
+
+Two common spellings of correct kernels fail in the simulator only (numba-cuda 0.30.4), and
+are made to run as they do on a GPU:
+
+- `numba.cuda.grid(2)`, `numba.cuda.shared.array(...)` through the `numba` package: during a
+  launch the simulator swaps the kernel module's globals that *are* `numba.cuda` for its fake
+  module (`kernelapi.swapped_cuda_module`), so `numba.cuda` reached through `numba` stays the
+  real module ("module 'numba.cuda' has no attribute 'grid'"). Ours also swaps a global that
+  is the `numba` package, for a stand-in whose `cuda` is the fake module.
+- a shared array's dtype given as a NumPy scalar type (`dtype=np.float32`): the simulator
+  takes `dtype.itemsize` of dynamic shared memory from the type, a descriptor, not a number
+  (TypeError ... 'getset_descriptor'). Ours passes np.dtype(dtype).
 """
 
+import ast
+import contextlib
+import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+import traceback
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +75,7 @@ def tune_simulator() -> None:
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         sys.setswitchinterval(SIMULATOR_SWITCH_INTERVAL)
         _serialise_shared_arrays()
+        _swap_the_numba_package_too()
 
 
 def _serialise_shared_arrays() -> None:
@@ -73,12 +93,12 @@ def _serialise_shared_arrays() -> None:
     lock = threading.Lock()
 
     def array(self, shape, dtype, alignment=None):
+        dtype = numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else np.dtype(
+            dtype)
         if shape == 0 or alignment is not None:
             return unguarded(self, shape, dtype, alignment)
         caller = sys._getframe(1)
         site = (caller.f_code.co_filename, caller.f_lineno)
-        if isinstance(dtype, types.Type):
-            dtype = numpy_support.as_dtype(dtype)
         with lock:
             arrays = vars(self).setdefault("serialised_arrays", {})
             if site not in arrays:
@@ -87,6 +107,96 @@ def _serialise_shared_arrays() -> None:
 
     array.serialised = True
     FakeCUDAShared.array = array
+
+
+class _NumbaInKernel:
+    """The `numba` package as a simulated kernel sees it: its `cuda` is the launch's fake
+    module, everything else the real package's."""
+
+    def __init__(self, fake_cuda):
+        self.cuda = fake_cuda
+
+    def __getattr__(self, name: str):
+        import numba
+
+        return getattr(numba, name)
+
+
+def _swap_the_numba_package_too() -> None:
+    """Replace the simulator's swap of a kernel's globals by one that also swaps a global
+    that is the `numba` package (see above); the same per-module lock and count as
+    upstream's, so that nested and concurrent launches restore the globals once."""
+    import numba
+    from numba import cuda
+    from numba.cuda.simulator import kernel
+
+    if getattr(kernel.swapped_cuda_module, "swaps_numba", False):
+        return
+    register, locks = threading.Lock(), defaultdict(threading.Lock)
+    entered, saved = defaultdict(int), {}
+
+    @contextlib.contextmanager
+    def swapped(fn, fake_cuda):
+        found = fn.__globals__
+        key = id(found)
+        with register:
+            lock = locks[key]
+        with lock:
+            if entered[key] == 0:
+                saved[key] = {k: v for k, v in found.items() if v is cuda or v is numba}
+                stand_in = _NumbaInKernel(fake_cuda)
+                for k, v in saved[key].items():
+                    found[k] = fake_cuda if v is cuda else stand_in
+            entered[key] += 1
+        try:
+            yield
+        finally:
+            with lock:
+                entered[key] -= 1
+                if entered[key] == 0:
+                    found.update(saved.pop(key))
+                    del entered[key]
+
+    swapped.swaps_numba = True
+    kernel.swapped_cuda_module = swapped
+
+
+def simulator_cannot_run(err: BaseException) -> str | None:
+    """What Numba's simulator cannot run, where `err` is its shortfall and not the code's
+    mistake, in words; else None. Two kinds: CUDA ufuncs and gufuncs (`@vectorize` and
+    `@guvectorize` with target='cuda', which numba-cuda 0.30.4 builds from parts the
+    simulator lacks: the error comes from its vectorizers), and a name of the real CUDA API
+    that the simulator's fake module does not have, such as cuda.cg. A misspelt name
+    (cuda.gird) is not in the API: the code's mistake."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" or not isinstance(
+            err, AttributeError | TypeError | NotImplementedError):
+        return None
+    frames = traceback.extract_tb(err.__traceback__)
+    if any(Path(f.filename).name in ("vectorizers.py", "deviceufunc.py")
+           and "numba" in Path(f.filename).parts for f in frames):
+        return "CUDA ufuncs and gufuncs (@vectorize or @guvectorize with target='cuda')"
+    missing = re.search(r"'FakeCUDAModule' object has no attribute '(\w+)'", str(err))
+    if missing and missing.group(1) in _cuda_api():
+        return f"cuda.{missing.group(1)}"
+    return None
+
+
+@functools.cache
+def _cuda_api() -> frozenset[str]:
+    """The names numba.cuda gives kernels on a GPU: those numba-cuda's device_init.py
+    defines or imports (read, not imported: it needs the real driver)."""
+    import numba.cuda
+
+    tree = ast.parse(Path(numba.cuda.__file__).with_name("device_init.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {alias.asname or alias.name for alias in node.names}
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return frozenset(names)
 
 
 def split_rounds(rounds: int, threads: int = 64) -> int:
