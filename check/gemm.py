@@ -6,7 +6,8 @@ through its Arrays, and judges the C it returns (judge/roundoff.py: both tiers a
 precision test against the declared precision):
 
     ragged   shapes around the usual tile sizes (1, 2, 3, 15, 16, 17, 31, 33, 63, 65, 127,
-             129), K = 1, the network's skinny shapes; alpha, beta (1, 0) and (2, 5)
+             129), K = 1, M, N and K past hand-sized grids (300), the network's skinny
+             shapes; alpha, beta (1, 0) and (2, 5)
     exact    integer operands whose every partial sum is exact: bit for bit
     nan      C poisoned with NaN and beta = 0: C's old value must not be read
     guard    C contiguous inside a larger buffer of sentinels, which must stay untouched
@@ -49,8 +50,11 @@ CONVENTIONS = {
     "inplace-trans": ("C", "A", "B", "alpha", "beta", "transa", "transb"),
     "product": ("A", "B"),
 }
-SIZES = ("quick", "course", "full")
+SIZES = ("quick", "medium", "course", "full")
 RAGGED = (1, 2, 3, 15, 16, 17, 31, 33, 63, 65, 127, 129)
+# Past the grids that tutorials size by hand (10 x 10 blocks of 16 x 16 threads cover 160):
+# M, N and K each above 256, the other two thin, so that a simulator takes seconds.
+PAST_HAND_SIZED_GRIDS = ((300, 3, 5), (4, 300, 6), (7, 5, 300))
 SENTINEL = -7.25  # exactly representable, and no GEMM of the battery's data lands on it
 GUARD = 37  # sentinel elements on each side of C in the guard-band case
 COURSE_CALLS = 10
@@ -98,8 +102,11 @@ def cases(sizes: str, convention: str) -> list[GemmCase]:
                          f"got {convention!r}")
     product = convention == "product"
     ab = [(1.0, 0.0)] if product else [(1.0, 0.0), (2.0, 5.0)]
-    shapes = [(1, 1, 1), (17, 15, 33), (33, 65, 31), (65, 17, 127), (16, 16, 1), (10, 33, 65)]
-    if sizes != "quick":  # the network's own: W1 X, W2 a1, dz2 a1^T, W2^T dz2
+    shapes = [(1, 1, 1), (17, 15, 33), (33, 65, 31), (65, 17, 127), (16, 16, 1), (10, 33, 65),
+              *PAST_HAND_SIZED_GRIDS]
+    if sizes == "medium":  # the course's K = 784 and the network's H = 100, kept thin
+        shapes += [(100, 6, 784), (10, 7, 100)]
+    if sizes in ("course", "full"):  # the network's own: W1 X, W2 a1, dz2 a1^T, W2^T dz2
         shapes += [(100, 64, 784), (10, 64, 100), (10, 100, 64), (100, 64, 10)]
     if sizes == "full":
         shapes += [(m, n, k) for m, n, k in zip(RAGGED, RAGGED[3:] + RAGGED[:3],
@@ -114,10 +121,21 @@ def cases(sizes: str, convention: str) -> list[GemmCase]:
         trans_shapes = [(17, 33, 15)] + ([(65, 31, 129)] if sizes == "full" else [])
         cases += [GemmCase("trans", *s, 2.0, 5.0, ta, tb)
                   for s in trans_shapes for ta, tb in itertools.product((False, True), repeat=2)]
-    if sizes != "quick":
+    if sizes in ("course", "full"):
         cases += [GemmCase("chain", 800, 1000, 784, 2.0, 5.0, calls=COURSE_CALLS),
                   GemmCase("chain", 800, 10, 1000, 2.0, 5.0, calls=COURSE_CALLS)]
     return cases
+
+
+def not_applicable(convention: str) -> str | None:
+    """Which of the battery's cases a convention leaves out, and why, in one line."""
+    if convention == "product":
+        return ("not applicable to --convention product, f(A, B) -> C: alpha 2 beta 5, NaN in "
+                "C, guard band and the course's chain (no alpha, beta or C to read, guard or "
+                "call again in place), transposes (inplace-trans only)")
+    if convention == "inplace":
+        return "not applicable to --convention inplace: transposes (inplace-trans only)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -206,7 +224,8 @@ def _device_ready() -> str | None:
 
 def battery(target: GemmTarget, sizes: str = "quick") -> Battery:
     """The cases for --sizes under the target's convention, and how to run one."""
-    return Battery("GEMM", cases(sizes, target.convention), functools.partial(run_case, target))
+    return Battery("GEMM", cases(sizes, target.convention), functools.partial(run_case, target),
+                   not_applicable(target.convention))
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..common.data import one_hot
 from ..common.matrices import read_matrix
-from ..common.params import Params, read_params
+from ..common.params import Params, describe, read_params
 from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
 from ..judge import bounds, gradcheck
 from ..judge.diagnose_network import diagnose_network
@@ -38,6 +38,7 @@ from .target import Implementation, implementation
 # step size.
 LAM, LR = 1e-2, 0.5
 SIZES = {"quick": [(1, 1), (7, 5), (16, 40)],
+         "medium": [(1, 1), (7, 5), (16, 40), (64, 100)],
          "course": [(1, 1), (7, 5), (16, 40), (64, 100), (100, 256)],
          "full": [(1, 1), (2, 3), (7, 5), (16, 40), (33, 17), (64, 100), (100, 256),
                   (257, 129)]}
@@ -251,12 +252,19 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class StepFiles:
-    before: Path
-    after: Path
+    """The parameters before and after (each as read_params takes them), the batch."""
+
+    before: Path | list[Path]
+    after: Path | list[Path]
     batch: Path
     lr: float
     lam: float
     dtype: str | None = None  # declared; default: the after file's own
+
+
+def _names(source: Path | list[Path]) -> str:
+    return Path(source).name if isinstance(source, str | Path) else " ".join(
+        Path(p).name for p in source)
 
 
 def judge_step_files(files: StepFiles) -> Outcome:
@@ -264,13 +272,13 @@ def judge_step_files(files: StepFiles) -> Outcome:
     updated = read_params(files.after)
     X, Y = read_batch(files.batch)
     if updated.hidden != p.hidden:
-        raise ValueError(f"{files.after}: H = {updated.hidden}, but {files.before} has "
-                         f"H = {p.hidden}")
+        raise ValueError(f"{describe(files.after)}: H = {updated.hidden}, but "
+                         f"{describe(files.before)} has H = {p.hidden}")
     dtype = np.dtype(files.dtype or updated.W1.dtype)
     p64 = p.astype(np.float64)
     X64 = X.astype(dtype).astype(np.float64)
     verdicts = bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr, dtype)
     verdicts = list(diagnose_network(verdicts, updated, p64, X64, Y, files.lam, files.lr,
                                      dtype).values())
-    return judged(f"{files.after.name} from {files.before.name}",
+    return judged(f"{_names(files.after)} from {_names(files.before)}",
                   f"H {p.hidden}, N {X.shape[1]}", verdicts)

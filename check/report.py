@@ -138,7 +138,7 @@ def folder(out: Path, figures: Sequence[str] = ()) -> Folder:
 
 
 def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: str,
-                 figures: Sequence[str] = ()) -> None:
+                 figures: Sequence[str] = (), note: str | None = None) -> None:
     """OUT/report.md, report.json and a heat map per failing case that has one; figures
     already in OUT are shown after the verdict. Heat maps of an earlier report are removed."""
     where = folder(out, figures)
@@ -153,6 +153,7 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
     passed = all(o.passed for o in outcomes)
     lines = [f"# {title}", "", f"Made by `{command}`.", "",
              f"Verdict: **{VERDICTS[exit_code(outcomes)]}**: {summary(outcomes)}", "",
+             *([note.capitalize() + ".", ""] if note else []),
              *(f"![{name}]({name})\n" for name in figures),
              table(HEADER, [[c.replace("|", "\\|") for c in row(o)] for o in outcomes]), ""]
     for i, o in enumerate(outcomes):
@@ -164,7 +165,7 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
             lines.append("")
     write_json(where.file("report.json"), {
         "command": command, "passed": passed,
-        "not_run": sum(o.status == "not run" for o in outcomes),
+        "not_run": sum(o.status == "not run" for o in outcomes), "not_applicable": note,
         "files": ["report.md", "report.json", *figures, *maps.values()],
         "cases": [{"case": o.case, "shape": o.shape, "status": o.status,
                    "message": o.message, "seconds": o.seconds, "heat_map": maps.get(i),

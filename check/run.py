@@ -41,7 +41,8 @@ SCHEMA = {
     "hidden": schema.integer(1, required=False),
     "trainer": schema.text(required=False),
 }
-PARAMS = re.compile(r"params-(\d+)\.(npz|mat)$")
+# A step's parameters: one .npz or .mat file, or a folder of one file per matrix (read_params).
+PARAMS = re.compile(r"params-(\d+)(\.npz|\.mat)?$")
 
 
 @dataclass(frozen=True)

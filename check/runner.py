@@ -276,6 +276,7 @@ class Battery:
     title: str
     cases: Sequence
     run: Callable[[object], Outcome]
+    note: str | None = None  # the cases left out, and why
 
     def names(self) -> list[str]:
         return [c.name for c in self.cases]

@@ -8,6 +8,9 @@ trainer, in any language, can write it):
     params-0001.npz   ... after each step: batches in order, the last one partial, epoch
                       after epoch
 
+`check run` also reads a step's parameters as params-NNNN.mat (MATLAB v4 to v7.3) or as a
+folder params-NNNN/ of one file per matrix in any format (common/params.py's read_params).
+
 Every trainer of oraclenet writes it with --dump-dir. Each file is written whole or not at
 all; a directory that already holds a run is refused, so that no run is mixed with another.
 """

@@ -1,4 +1,5 @@
-"""The network's parameters: container, seeded initialisation, and .npz save and load.
+"""The network's parameters: container, seeded initialisation, .npz save, and reading them
+from the files any program writes.
 
 Shared by the oracle and the implementations it judges, so that the same --seed gives the
 same starting point everywhere. It does no arithmetic on the network.
@@ -6,6 +7,8 @@ same starting point everywhere. It does no arithmetic on the network.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import numpy as np
 
 from .data import STREAM_INIT, rng_for
 from .files import write_npz
+from .matrices import CONTAINERS, kind_of, read_matrix, read_named
 from .shapes import BLOCKS, N_CLASSES, N_PIXELS, param_shapes
 
 INITS = ("scaled", "course")
@@ -88,35 +92,47 @@ def load_params(path: Path) -> Params:
     return read_params(path).astype(np.float64)
 
 
-def read_params(path: Path) -> Params:
-    """W1, b1, W2, b2 from an .npz file (save_params, numpy.savez) or a MATLAB .mat file, in
-    the file's own dtype (float32 or float64, one for all blocks). A bias may be a column, a
-    row or a vector (MATLAB and C++ writers differ); it comes back as a column.
+# A matrix's file: its block's letter and layer (1, [1] or _1), between any prefix and a
+# -N or _N suffix (the step: the course's C++ code writes SequentialW0-3.mat) shared by the set.
+BLOCK_FILE = re.compile(r"(?P<prefix>.*?)(?P<letter>[WwBb])(?:(?P<i>\d)|_(?P<j>\d)|\[(?P<k>\d)\])"
+                        r"(?P<suffix>[-_]\d+)?")
+NAMING = ("one file per matrix, named W1 b1 W2 b2, or W0 b0 W1 b1 where layers count from 0 "
+          "as in the course's C++ code (also W[0], W_0; a prefix and a -N suffix shared by the "
+          "four may surround the names: SequentialW0-3.mat)")
 
-    Every way a file can be wrong is a ValueError that names it and the block at fault: not
-    an .npz or .mat (corrupt, empty, a .npy), a missing block, a dtype that is not real
-    floating point, mixed dtypes, a wrong shape, no hidden unit, a NaN or an infinity.
+
+def read_params(source: Path | str | Sequence[Path | str]) -> Params:
+    """W1, b1, W2, b2 in the files' own dtype (float32 or float64, one for all blocks), from
+    one .npz (save_params, numpy.savez) or MATLAB .mat file (v4 to v7.3) holding them by
+    name, or from a folder or a list of files holding one matrix each, in any format
+    read_matrix reads, named as NAMING says: their layers count from 0 where a W0 or b0 is
+    among them, else from 1 (both is refused). A bias may be a column, a row or a vector
+    (MATLAB and C++ writers differ); it comes back as a column.
+
+    Every way the files can be wrong is a ValueError that names the file (and the block) at
+    fault: not an .npz or .mat (corrupt, empty, a .npy), a missing block, a file that is not
+    a block's or a second one for a block, a dtype that is not real floating point, mixed
+    dtypes, a wrong shape, no hidden unit, a NaN or an infinity.
     """
-    path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
-        raise ValueError(f"{path}: an empty file, not parameters")
-    try:
-        blocks = _read_mat(path) if path.suffix.lower() == ".mat" else _read_npz(path)
-    except Exception as err:  # an untrusted file: numpy's and scipy's decoders raise many kinds
-        if isinstance(err, ValueError) and str(err).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: cannot read parameters: {err}") from err
-    missing = [b for b in BLOCKS if b not in blocks]
-    if missing:
-        raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
+    paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
+    if len(paths) == 1 and not paths[0].is_dir():
+        blocks, sources = _read_one_file(paths[0]), dict.fromkeys(BLOCKS, paths[0])
+        base = 1
+    else:
+        sources, base = _block_files(paths)
+        blocks = {name: read_matrix(path, vector=True) for name, path in sources.items()}
+    # The block as its file names it too, where layers count from 0 (W1.mat is W2).
+    what = {b: b if base == 1 else f"{b} ({b[0]}{int(b[1]) - 1} counting layers from 0)"
+            for b in BLOCKS}
     for name, block in blocks.items():
         if block.dtype.kind != "f" or block.dtype.itemsize not in (4, 8):
-            raise ValueError(f"{path}: {name} has dtype {block.dtype}; parameters are real "
-                             "float32 or float64")
+            raise ValueError(f"{sources[name]}: {what[name]} has dtype {block.dtype}; "
+                             "parameters are real float32 or float64")
         blocks[name] = block.astype(block.dtype.newbyteorder("="), copy=False)  # big-endian
-    dtypes = {b.dtype for b in blocks.values()}
-    if len(dtypes) > 1:
-        raise ValueError(f"{path}: blocks of mixed dtypes ({', '.join(sorted(map(str, dtypes)))})")
+    if len({b.dtype for b in blocks.values()}) > 1:
+        label = {b: b if len(set(sources.values())) == 1 else sources[b].name for b in BLOCKS}
+        each = ", ".join(f"{label[b]} {blocks[b].dtype}" for b in BLOCKS)
+        raise ValueError(f"{describe(source)}: blocks of mixed dtypes ({each})")
     W1 = blocks["W1"]
     hidden = W1.shape[0] if W1.ndim == 2 else -1
     for name, shape in param_shapes(hidden).items():
@@ -125,31 +141,91 @@ def read_params(path: Path) -> Params:
                 block.ndim < 2 or 1 in block.shape):
             blocks[name] = block = block.reshape(shape)
         if block.shape != shape:
-            raise ValueError(f"{path}: {name} has shape {block.shape}, expected {shape}")
+            raise ValueError(f"{sources[name]}: {what[name]} has shape {block.shape}, "
+                             f"expected {shape}")
     if hidden == 0:
-        raise ValueError(f"{path}: W1 has no row: a network needs at least one hidden unit")
+        raise ValueError(f"{sources['W1']}: {what['W1']} has no row: a network needs at "
+                         "least one hidden unit")
     for name, block in blocks.items():
         bad = np.size(block) - np.count_nonzero(np.isfinite(block))
         if bad:
-            raise ValueError(f"{path}: {name} holds {bad} NaN or infinite entries")
+            raise ValueError(f"{sources[name]}: {what[name]} holds {bad} NaN or infinite "
+                             "entries")
     return Params(*(np.ascontiguousarray(blocks[b]) for b in BLOCKS))
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    with open(path, "rb") as handle:  # our own handle: numpy leaks the one it opens when the
-        if not handle.read(6).startswith((b"PK", b"\x93NUMPY")):  # zip is corrupt
+def describe(source: Path | str | Sequence[Path | str]) -> str:
+    """Parameters as a message names them: the file or folder, or the files."""
+    return str(source) if isinstance(source, str | Path) else " ".join(map(str, source))
+
+
+def _read_one_file(path: Path) -> dict[str, np.ndarray]:
+    """The blocks of one .npz or MATLAB file, as stored."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: an empty file, not parameters")
+    try:
+        kind = kind_of(path)
+        if kind == "npy":
+            raise ValueError(f"{path}: a single .npy array, not an .npz of {', '.join(BLOCKS)} "
+                             f"(or give a folder or a list of files: {NAMING})")
+        if kind not in CONTAINERS:
             raise ValueError(f"{path}: neither an .npz nor a .mat file (parameters are read "
-                             "from numpy's .npz or MATLAB's .mat)")
-        handle.seek(0)
-        loaded = np.load(handle, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path}: a single .npy array, not an .npz of {', '.join(BLOCKS)}")
-        with loaded as archive:
-            return {name: archive[name] for name in BLOCKS if name in archive.files}
+                             "from numpy's .npz or MATLAB's .mat, or from a folder or a list "
+                             f"of files: {NAMING})")
+        blocks = read_named(path, kind, BLOCKS)
+    except Exception as err:  # an untrusted file: numpy's and scipy's decoders raise many kinds
+        if isinstance(err, ValueError) and str(err).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot read parameters: {err}") from err
+    missing = [b for b in BLOCKS if b not in blocks]
+    if missing:
+        raise ValueError(f"{path}: missing block(s) {', '.join(missing)}")
+    return blocks
 
 
-def _read_mat(path: Path) -> dict[str, np.ndarray]:
-    from .matrices import load_mat
-
-    variables = load_mat(path)
-    return {name: variables[name] for name in BLOCKS if name in variables}
+def _block_files(paths: list[Path]) -> tuple[dict[str, Path], int]:
+    """({block: its file}, the first layer's number in the names: 0 or 1) of a folder (the
+    files named for a block; others are not read) or of a list of files (each named for
+    one)."""
+    folder = paths[0] if len(paths) == 1 else None
+    where = describe(paths)
+    if folder is not None:
+        paths = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    named = {}
+    for path in paths:
+        m = BLOCK_FILE.fullmatch(path.stem)
+        if m:
+            layer = int(m["i"] or m["j"] or m["k"])
+            letter = "W" if m["letter"] in "Ww" else "b"
+            named[path] = (m["prefix"], m["suffix"] or ""), letter, layer
+        elif folder is None:
+            raise ValueError(f"{path}: not named for a block: {NAMING}")
+    if not named:
+        raise ValueError(f"{where}: no parameter file in it ({NAMING})")
+    sets = sorted({s for s, _, _ in named.values()})
+    if len(sets) > 1:
+        raise ValueError(f"{where}: files of {len(sets)} parameter sets ("
+                         f"{', '.join(f'{p}W*{s}' for p, s in sets)}); give one set")
+    layers = {layer for _, _, layer in named.values()}
+    if {0, 2} <= layers:
+        raise ValueError(f"{where}: layers counted from 0 and from 1 ("
+                         f"{', '.join(p.name for p, (_, _, k) in named.items() if k != 1)}): "
+                         f"{NAMING}; keep one naming")
+    base = 0 if 0 in layers else 1
+    blocks = {}
+    for path, (_, letter, layer) in named.items():
+        block = f"{letter}{layer - base + 1}"
+        if block not in BLOCKS:
+            raise ValueError(f"{path}: layer {layer}, but a two-layer network's are {base} and "
+                             f"{base + 1}")
+        if block in blocks:
+            raise ValueError(f"{where}: two files for {letter}{layer}: "
+                             f"{blocks[block].name} and {path.name}")
+        blocks[block] = path
+    (prefix, suffix), = sets
+    missing = [f"{prefix}{b[0]}{int(b[1]) + base - 1}{suffix}" for b in BLOCKS
+               if b not in blocks]
+    if missing:
+        raise ValueError(f"{where}: no file for {', '.join(missing)} (layers counted from "
+                         f"{base}: {NAMING})")
+    return blocks, base

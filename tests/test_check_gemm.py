@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import scipy.io
 
+from oraclenet.check.gemm import cases
 from oraclenet.common.matrices import RawLayout, named, read_matrix
 
 ORACLENET = Path(sys.executable).parent / "oraclenet"
+QUICK = {c: len(cases("quick", c)) for c in ("inplace", "inplace-trans", "product")}
 
 # An outside GEMM in the course's in-place form, correct (beta = 0 never reads C), and test-only
 # twins with one planted bug each: the case of the battery that must catch it.
@@ -60,6 +62,12 @@ IMPLEMENTATIONS = textwrap.dedent('''
     def hangs(C, A, B, alpha, beta):
         time.sleep(600)
 
+    def fixed_grid(C, A, B, alpha, beta):  # launched on 10 x 10 blocks of 16 x 16 threads
+        C[:160, :160] = correct_part(C[:160, :160], A[:160], B[:, :160], alpha, beta)
+
+    def correct_part(C, A, B, alpha, beta):
+        return alpha * (A @ B) + (beta * C if beta else 0)
+
     def raises(C, A, B, alpha, beta):
         raise RuntimeError("CUDA_ERROR_LAUNCH_FAILED")
 ''')
@@ -82,18 +90,23 @@ def impl(tmp_path_factory) -> Path:
 def test_a_correct_gemm_passes_every_case(impl, dtype, layout):
     run = check("--impl", f"{impl}:correct", "--dtype", dtype, "--layout", layout)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "PASS: 10 of 10 cases" in run.stdout
+    assert f"PASS: {QUICK['inplace']} of {QUICK['inplace']} cases" in run.stdout
 
 
 def test_the_other_conventions_pass(impl):
     trans = check("--impl", f"{impl}:correct_trans", "--convention", "inplace-trans")
-    assert trans.returncode == 0 and "PASS: 14 of 14 cases" in trans.stdout, trans.stdout
+    n = QUICK["inplace-trans"]
+    assert trans.returncode == 0 and f"PASS: {n} of {n} cases" in trans.stdout, trans.stdout
     product = check("--impl", f"{impl}:product", "--convention", "product")
-    assert product.returncode == 0 and "PASS: 7 of 7 cases" in product.stdout, product.stdout
+    n = QUICK["product"]
+    assert product.returncode == 0 and f"PASS: {n} of {n} cases" in product.stdout, product.stdout
+    assert "not applicable to --convention product, f(A, B) -> C: alpha 2 beta 5, NaN in C, " \
+           "guard band and the course's chain" in product.stdout, product.stdout
 
 
 @pytest.mark.parametrize(("bug", "convention", "caught_by"), [
     ("edge_guard", "inplace", "ragged"),
+    ("fixed_grid", "inplace", "ragged, alpha 1 beta 0                   300x3x5"),
     ("reads_C_when_beta_is_0", "inplace", "NaN in C"),
     ("k_bounded_by_tiles", "inplace", "ragged"),
     ("writes_past_C", "inplace", "guard band"),
@@ -112,7 +125,8 @@ def test_the_course_sizes_pass_in_float32_and_tf32_inputs_fail_there(impl):
     """--sizes course adds the course's ten-call chains (800x1000x784, 800x10x1000) and the
     network's shapes; a float32 GEMM that ran on TF32 inputs is named as such."""
     run = check("--impl", f"{impl}:correct", "--sizes", "course", "--dtype", "float32")
-    assert run.returncode == 0 and "PASS: 16 of 16 cases" in run.stdout, run.stdout
+    n = len(cases("course", "inplace"))
+    assert run.returncode == 0 and f"PASS: {n} of {n} cases" in run.stdout, run.stdout
     tf32 = check("--impl", "oraclenet.corpus.outside:gemm_tf32_inputs", "--sizes", "course",
                  "--dtype", "float32")
     assert tf32.returncode == 1
@@ -127,10 +141,12 @@ def test_after_a_hung_case_the_rest_are_skipped_unless_keep_going(impl):
     run = check("--impl", f"{impl}:hangs", "--timeout", 1)
     assert run.returncode == 1
     assert run.stdout.count("  timeout  ") == 1, run.stdout
-    assert run.stdout.count("  skipped  ") == 9 and "not run: an earlier case hung" in run.stdout
+    assert run.stdout.count("  skipped  ") == QUICK["inplace"] - 1
+    assert "not run: an earlier case hung" in run.stdout
     assert time.monotonic() - began < 30  # one timeout, not ten
     every = check("--impl", f"{impl}:hangs", "--timeout", 1, "--keep-going")
-    assert every.returncode == 1 and every.stdout.count("  timeout  ") == 10, every.stdout
+    assert every.returncode == 1 and every.stdout.count("  timeout  ") == QUICK["inplace"], \
+        every.stdout
 
 
 def test_an_exception_in_the_implementation_is_one_line_per_case(impl):
@@ -322,3 +338,18 @@ def test_flags_that_the_chosen_source_does_not_read_are_refused(argv, message):
     run = check(*argv)
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_the_readmes_five_lines_pass_as_it_says(tmp_path):
+    """The README's mine.py, as printed there, passes every case; with C read when beta is 0
+    the NaN case fails, named."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("## Check your own code")[1].split("```python\n")[1].split("```")[0]
+    (tmp_path / "mine.py").write_text(code)
+    run = check("--impl", f"{tmp_path / 'mine.py'}:gemm")
+    n = QUICK["inplace"]
+    assert run.returncode == 0 and f"PASS: {n} of {n} cases" in run.stdout, run.stdout
+    assert f"PASS: {n} of\n{n} cases" in readme or f"PASS: {n} of {n} cases" in readme
+    (tmp_path / "mine.py").write_text(code.replace("if beta == 0:", "if False:"))
+    wrong = check("--impl", f"{tmp_path / 'mine.py'}:gemm")
+    assert wrong.returncode == 1 and "C read when beta is 0" in wrong.stdout, wrong.stdout

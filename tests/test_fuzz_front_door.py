@@ -3,7 +3,9 @@ generated --impl modules that misbehave at import or at call time (exit, os._exi
 hang, raise, print, modify their inputs, return the wrong thing, the wrong dtype or a wrong
 result) run by `check gemm`, `check grad` and `check step` with random flags; damaged run
 directories for `check run`; every flag of `check gemm --files` and `check step --files` at
-extreme values; and damaged regression baselines through the reader `regress check` uses.
+extreme values; `check step` from parameters as C and C++ programs write them (a folder or a
+list of one matrix per file in every format, or one MATLAB v7.3 file), damaged; and damaged
+regression baselines through the reader `regress check` uses.
 
 Each case's outcome is known from how it was made, and must be exactly that: a module that
 misbehaves at import is exit code 2 and one line; a correct implementation passes (exit 0: no
@@ -23,7 +25,20 @@ import numpy as np
 import pytest
 
 from oraclenet import cli
+from oraclenet.common.params import Params, init_params
+from oraclenet.reference import network
 from oraclenet.regress import baseline
+from tests.cpp_files import (
+    NAMINGS,
+    arma_ascii,
+    arma_binary,
+    csv_ascii,
+    mat_v73,
+    npy,
+    raw_ascii,
+    write_params,
+)
+from tests.test_fuzz import mutate
 
 CASES = int(os.environ.get("ORACLENET_DOOR_FUZZ_CASES", "120"))
 SEED = 20261205
@@ -222,9 +237,6 @@ def flags_case(rng, where: Path):
                  ("--raw", ["float32", "float64"]), ("--shape", ["5,3,4", "0,0,0", "x"]),
                  ("--order", ["C", "F", "Z"]), ("--sizes", ["course"]), ("--timeout", extremes)]
     else:
-        from oraclenet.common.params import init_params
-        from oraclenet.reference import network
-
         p = init_params(2, int(rng.integers(0, 100)))
         X = r.random((784, 3))
         Y = np.eye(10)[:, r.integers(0, 10, 3)]
@@ -251,6 +263,142 @@ def flags_case(rng, where: Path):
     return argv, " ".join(argv[1:2] + argv[-4:]), {0, 1, 2}
 
 
+# One matrix per file: (writer, suffix); text formats and binary ones.
+PER_MATRIX = {"raw_ascii": (raw_ascii, ".mat"), "csv_ascii": (csv_ascii, ".csv"),
+              "arma_ascii": (arma_ascii, ""), "arma_binary": (arma_binary, ".bin"),
+              "npy": (npy, ".npy"), "MATLAB v7.3": (lambda p, A: mat_v73(p, {"A": A}), ".mat")}
+TEXT = ("raw_ascii", "csv_ascii", "arma_ascii")
+JUNK = ("notes.txt", "README", "Makefile", ".DS_Store", "loss.txt", "X.mat")
+TOKENS = ("abc", "1.0.0", "nan", "inf", "--1", "0x10", "1e999")
+
+
+def files_case(rng, where: Path):
+    """check step from a correct or wrong step's parameters in a folder or a list of one
+    matrix per file (any format, any naming) or in one MATLAB v7.3 file, then one damage
+    whose outcome is known: a harmless one keeps the step's verdict (a folder's unrelated
+    files, MATLAB's header text), a value moved by 1 fails, a damage to the form or the
+    numbers' text is refused; random bytes (which may move a value by less than roundoff)
+    must only end cleanly. (argv, how, exit codes allowed)."""
+    where.mkdir()
+    r = np.random.default_rng(int(rng.integers(0, 1000)))
+    p = init_params(int(rng.integers(2, 5)), int(rng.integers(0, 100)))
+    p = Params(p.W1, p.b1 + 0.25, p.W2, p.b2 - 0.5)  # no bias at zero: a sign shows
+    X, labels = r.random((784, 3)), r.integers(0, 10, 3)
+    after = p.copy()
+    network.step(after, X, np.eye(10)[:, labels], 1e-4, 0.5)
+    wrong = rng.random() < 0.5
+    if wrong:
+        block = getattr(after, str(rng.choice(list(after.blocks()))))
+        block.flat[int(rng.integers(0, block.size))] += 1e-3
+    form = str(rng.choice(["folder", "list", "one MATLAB v7.3 file"]))
+    fmt = str(rng.choice(list(PER_MATRIX)))
+    naming = str(rng.choice(list(NAMINGS)))
+    write, suffix = PER_MATRIX[fmt]
+
+    def written(q: Params, side: str) -> list[Path]:
+        if form == "one MATLAB v7.3 file":
+            return [mat_v73(where / f"{side}.mat", q.blocks())]
+        return write_params(where / side, q, write, NAMINGS[naming], suffix)
+
+    sources = {"before": written(p, "before"), "after": written(after, "after")}
+    side = str(rng.choice(["before", "after"]))
+    files, folder = sources[side], where / side
+    if form == "one MATLAB v7.3 file":
+        fmt = "MATLAB v7.3"
+    victim = files[int(rng.integers(0, len(files)))]
+    choices = ["none", "bytes", "truncated", "value + 1"]
+    choices += ["junk token", "binary bytes"] if fmt in TEXT else []
+    choices += ["header text", "HDF5 junk", "no MATLAB_class"] if fmt == "MATLAB v7.3" else []
+    choices += {"folder": ["junk file", "second file for a block", "another set's file",
+                           "file removed", "emptied", "the other naming's file"],
+                "list": ["a block's file twice", "a stray file", "file left out"]}.get(
+        form, ["variable dropped"])
+    how = str(rng.choice(choices))
+    allowed = {2}
+    if how == "none":
+        allowed = {int(wrong)}
+    elif how == "bytes":
+        victim.write_bytes(mutate(victim.read_bytes(), rng)[0])
+        allowed = {0, 1, 2}
+    elif how == "truncated":
+        blob = victim.read_bytes()
+        if fmt in TEXT:  # cut between numbers, at least one gone: a value cut short could
+            ends = [i for i, c in enumerate(blob[:len(blob.rstrip())]) if c in b" ,\n"]
+            blob = blob[:int(rng.choice(ends))]  # move by less than roundoff
+        else:
+            blob = blob[:int(rng.integers(0, len(blob)))]
+        victim.write_bytes(blob)
+    elif how == "value + 1":
+        q = (p if side == "before" else after).copy()
+        block = getattr(q, str(rng.choice(list(q.blocks()))))
+        block.flat[int(rng.integers(0, block.size))] += 1
+        written(q, side)
+        allowed = {1}
+    elif how == "junk token":
+        words = victim.read_text().split("\n")
+        row = int(rng.integers(len(words) - 1))  # the last is the empty after the newline
+        cells = words[row].split(",") if fmt == "csv_ascii" else words[row].split(" ")
+        cells[-1] = str(rng.choice(TOKENS))
+        words[row] = ("," if fmt == "csv_ascii" else " ").join(cells)
+        victim.write_text("\n".join(words))
+    elif how == "binary bytes":
+        blob = victim.read_bytes()
+        at = int(rng.integers(0, len(blob)))
+        victim.write_bytes(blob[:at] + rng.integers(128, 256, 8, dtype=np.uint8).tobytes()
+                           + blob[at:])
+    elif how == "header text":  # MATLAB's own words before HDF5: read by no one
+        blob = bytearray(victim.read_bytes())
+        blob[:116] = bytes(rng.choice(list(b"abcdefghijklmnopqrstuvwxyz "), 116).tolist())
+        victim.write_bytes(bytes(blob))
+        allowed = {int(wrong)}
+    elif how == "HDF5 junk":
+        blob = victim.read_bytes()
+        victim.write_bytes(blob[:520] + rng.integers(0, 256, len(blob) - 520,
+                                                     dtype=np.uint8).tobytes())
+    elif how == "no MATLAB_class":
+        import h5py
+
+        with h5py.File(victim, "a") as f:
+            del f[str(rng.choice(list(f)))].attrs["MATLAB_class"]
+    elif how == "variable dropped":
+        q = (p if side == "before" else after).blocks()
+        del q[str(rng.choice(list(q)))]
+        mat_v73(victim, q)
+    elif how == "junk file":
+        (folder / str(rng.choice(JUNK))).write_bytes(rng.bytes(int(rng.integers(0, 300))))
+        allowed = {int(wrong)}
+    elif how == "second file for a block":
+        shutil.copy(victim, victim.with_name(victim.stem + ".bak"))
+    elif how == "another set's file":
+        shutil.copy(victim, victim.with_name("old_" + victim.name))
+    elif how in ("file removed", "file left out"):
+        victim.unlink() if form == "folder" else files.remove(victim)
+    elif how == "emptied":
+        shutil.rmtree(folder)
+        folder.mkdir()
+    elif how == "the other naming's file":
+        layer = NAMINGS["W0"]["W1"] if naming == "W1" else NAMINGS["W1"]["W2"]
+        shutil.copy(victim, folder / f"{layer}{suffix}")
+    elif how == "a block's file twice":
+        files[files.index(victim) - 1] = victim
+    else:  # a stray file listed
+        files.append(where / "notes.txt")
+        files[-1].write_text("1 2 3\n")
+    if form == "folder":
+        sources = {k: [where / k] for k in sources}
+    batch = where / "batch.mat"
+    if rng.random() < 0.5:
+        mat_v73(batch, {"X": X, "labels": labels})
+    else:
+        np.savez(batch.with_suffix(".npz"), X=X, labels=labels)
+        batch = batch.with_suffix(".npz")
+    argv = ["check", "step", "--before", *map(str, sources["before"]), "--after",
+            *map(str, sources["after"]), "--batch", str(batch), "--lr", "0.5", "--reg",
+            "1e-4"]
+    return argv, f"{form} of {fmt} ({naming}), {'wrong' if wrong else 'right'}, {side}: " \
+        f"{how} ({victim.name})", allowed
+
+
 def _listing(root: Path, skip: Path | None) -> set[str]:
     return {str(p) for p in root.rglob("*") if skip is None or skip not in p.parents}
 
@@ -262,13 +410,15 @@ def test_the_front_door_ends_every_generated_case_as_it_should(run_dir, tmp_path
     failures, codes = [], {}
     for case in range(CASES):
         where = tmp_path / f"case{case}"
-        kind = ("impl", "impl", "run", "flags")[case % 4]
+        kind = ("impl", "impl", "run", "flags", "files")[case % 5]
         words = None
         if kind == "impl":
             argv, how, code, words = impl_case(rng, where)
             allowed = {code}
         elif kind == "run":
             argv, how, allowed = run_case(rng, run_dir, where)
+        elif kind == "files":
+            argv, how, allowed = files_case(rng, where)
         else:
             argv, how, allowed = flags_case(rng, where)
         report = Path(argv[argv.index("--report") + 1]) if "--report" in argv else None

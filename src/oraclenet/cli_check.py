@@ -23,13 +23,16 @@ def _dims(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _finish(outcomes, args, title: str, command: str, figures=(), most=None) -> int:
+def _finish(outcomes, args, title: str, command: str, figures=(), most=None,
+            note: str | None = None) -> int:
     from .check.report import terminal, write_report
     from .check.runner import exit_code
 
     print(terminal(outcomes, most))
+    if note:
+        print(note)
     if args.report:
-        write_report(outcomes, args.report, title, command, figures)
+        write_report(outcomes, args.report, title, command, figures, note)
         print(f"report written to {args.report / 'report.md'}")
     return exit_code(outcomes) if outcomes else EXIT_OK
 
@@ -83,6 +86,11 @@ def cmd_check_gemm(args: argparse.Namespace) -> int:
                                transa=args.transa, transb=args.transb, raw=args.raw,
                                dims=_gemm_dims(args), order=args.order or "C",
                                dtype=args.dtype, precision=args.precision)
+        print(f"{args.prog}: C = {files.alpha:g} op(A) op(B) + {files.beta:g} C0"
+              f"{', A transposed' if files.transa else ''}"
+              f"{', B transposed' if files.transb else ''}, declared "
+              f"{args.dtype or 'as C holds it'}, precision {args.precision or 'of its dtype'}",
+              flush=True)
         outcomes = [gemm.judge_files(files)]
         return _finish(outcomes, args, "oraclenet check gemm --files",
                        "oraclenet check gemm --files " + " ".join(args.files))
@@ -96,10 +104,15 @@ def cmd_check_gemm(args: argparse.Namespace) -> int:
                          abi=args.abi)
     sizes = args.sizes or "quick"
     battery = gemm.battery(target, sizes)
+    print(f"{args.prog}: {args.impl} as {target.convention}"
+          f"{f' through the {args.abi} ABI' if args.abi else ''}, {target.arrays.layout}-major "
+          f"{target.arrays.kind} arrays, {target.dtype}, precision "
+          f"{target.precision or target.dtype}, sizes {sizes}", flush=True)
     outcomes = battery.check(timeout, _progress(args.prog, len(battery.cases)),
                              args.keep_going)
     return _finish(outcomes, args, f"oraclenet check gemm --impl {args.impl}",
-                   f"oraclenet check gemm --impl {args.impl} --sizes {sizes}")
+                   f"oraclenet check gemm --impl {args.impl} --sizes {sizes}",
+                   note=battery.note)
 
 
 def _gemm_dims(args) -> tuple[int, int, int] | None:
@@ -116,6 +129,7 @@ STEP_FILES = ("before", "after", "batch")
 def cmd_check_net(args: argparse.Namespace) -> int:
     """check grad and check step."""
     from .check import network
+    from .common.params import describe
 
     what = args.prog.split()[-1]
     _check_report(args)
@@ -134,7 +148,8 @@ def cmd_check_net(args: argparse.Namespace) -> int:
         files = network.StepFiles(args.before, args.after, args.batch, args.lr,
                                   0.0 if args.lam is None else args.lam, args.dtype)
         return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
-                       f"oraclenet check step --before {args.before} --after {args.after}")
+                       f"oraclenet check step --before {describe(args.before)} --after "
+                       f"{describe(args.after)}")
     if args.impl is None:
         raise ValueError("--impl MODULE:FUNCTION is required")
     lam = network.LAM if args.lam is None else args.lam
@@ -215,8 +230,10 @@ def add_commands(tree, sub) -> None:
     p.add_argument("--precision", choices=list(FORMATS),
                    help="the precision it is meant to have (default: its dtype's)")
     p.add_argument("--sizes", choices=SIZES,
-                   help="quick (seconds), course (adds the course's 800x1000x784 and 800x10x1000 "
-                        "ten-call chains and the network's shapes), full (default quick)")
+                   help="quick (seconds; M, N and K each up to 300), medium (adds the "
+                        "course's K = 784 on thin products: for Numba's simulator), course "
+                        "(adds the course's 800x1000x784 and 800x10x1000 ten-call chains and "
+                        "the network's shapes), full (default quick)")
     p.add_argument("--timeout", type=positive_float,
                    help="seconds per case (and for importing --impl) before it counts as "
                         "hung (300)")
@@ -250,7 +267,8 @@ def add_commands(tree, sub) -> None:
                                            "after file's own)" if files else "")
                             + "; a result coarser than it fails")
         p.add_argument("--sizes", choices=SIZES,
-                       help="quick, course (adds H 64 and 100) or full (default quick)")
+                       help="quick, medium (adds H 64), course (adds H 64 and 100) or "
+                            "full (default quick)")
         p.add_argument("--timeout", type=positive_float,
                        help="seconds per case (and for importing --impl) before it counts "
                             "as hung (300)")
@@ -262,9 +280,16 @@ def add_commands(tree, sub) -> None:
                             + (", or what the step in the files used (default 0)"
                                if files else ""))
         if what == "step":
-            p.add_argument("--before", type=Path, help="parameters before the step: .npz or "
-                                                       ".mat holding W1 b1 W2 b2")
-            p.add_argument("--after", type=Path, help="parameters after the step")
+            p.add_argument("--before", type=Path, nargs="+", metavar="PARAMS",
+                           help="parameters before the step: one .npz or .mat (MATLAB v4 to "
+                                "v7.3) holding W1 b1 W2 b2, or a folder or a list of files "
+                                "of one matrix each in any format --files of check gemm "
+                                "reads, named W1 b1 W2 b2, or W0 b0 W1 b1 (also W[0], W_0) "
+                                "where layers count from 0 as in the course's C++ code; a "
+                                "prefix and a -N suffix shared by the set are allowed "
+                                "(SequentialW0-3.mat)")
+            p.add_argument("--after", type=Path, nargs="+", metavar="PARAMS",
+                           help="parameters after the step, as --before")
             p.add_argument("--batch", type=Path, help="the batch: .npz or .mat holding X "
                                                       "(784 x N) and Y (10 x N) or labels (N)")
             p.add_argument("--lr", type=positive_float,
@@ -273,7 +298,9 @@ def add_commands(tree, sub) -> None:
 
     p = tree.command(group, "run", cmd_check_run,
                      "judge every step of a whole training run from its dump directory "
-                     "(run.json, data.npz, params-0000.npz, ...: any trainer's --dump-dir)")
+                     "(run.json, data.npz, params-0000.npz, ...: any trainer's --dump-dir; "
+                     "a step's parameters may also be params-NNNN.mat or a folder params-NNNN "
+                     "of one file per matrix, as check step --before reads them)")
     p.add_argument("dir", type=Path, help="the run's directory")
     p.add_argument("--verbose", action="store_true", help="a line per step as it is judged")
     p.add_argument("--report", type=Path,
