@@ -25,7 +25,7 @@ import numpy as np
 from ..common.data import one_hot
 from ..common.matrices import read_matrix
 from ..common.params import Params, describe, read_params
-from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
+from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS, transposed_note
 from ..judge import bounds, gradcheck
 from ..judge.diagnose_network import diagnose_network
 from ..judge.roundoff import compare_unchanged
@@ -113,7 +113,8 @@ def shaped(p: Params, like: Params, names: tuple[str, ...]) -> Params:
         if name.lstrip("d").startswith("b") and got.size == want.size:
             got = got.reshape(want.shape)
         if got.shape != want.shape:
-            raise BadResult(f"{name} has shape {got.shape}, expected {want.shape}")
+            raise BadResult(f"{name} has shape {got.shape}, expected {want.shape}"
+                            f"{transposed_note(got.shape, want.shape)}")
         blocks.append(got)
     return Params(*blocks)
 

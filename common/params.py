@@ -17,7 +17,7 @@ import numpy as np
 from .data import STREAM_INIT, rng_for
 from .files import write_npz
 from .matrices import CONTAINERS, kind_of, read_matrix, read_named
-from .shapes import BLOCKS, N_CLASSES, N_PIXELS, param_shapes
+from .shapes import BLOCKS, N_CLASSES, N_PIXELS, param_shapes, transposed_note
 
 INITS = ("scaled", "course")
 
@@ -134,7 +134,8 @@ def read_params(source: Path | str | Sequence[Path | str]) -> Params:
         each = ", ".join(f"{label[b]} {blocks[b].dtype}" for b in BLOCKS)
         raise ValueError(f"{describe(source)}: blocks of mixed dtypes ({each})")
     W1 = blocks["W1"]
-    hidden = W1.shape[0] if W1.ndim == 2 else -1
+    hidden = -1 if W1.ndim != 2 else W1.shape[1] if (
+        W1.shape[0] == N_PIXELS != W1.shape[1]) else W1.shape[0]  # transposed: named below
     for name, shape in param_shapes(hidden).items():
         block = blocks[name]
         if name.startswith("b") and block.size == shape[0] and block.ndim <= 2 and (
@@ -142,7 +143,7 @@ def read_params(source: Path | str | Sequence[Path | str]) -> Params:
             blocks[name] = block = block.reshape(shape)
         if block.shape != shape:
             raise ValueError(f"{sources[name]}: {what[name]} has shape {block.shape}, "
-                             f"expected {shape}")
+                             f"expected {shape}{transposed_note(block.shape, shape)}")
     if hidden == 0:
         raise ValueError(f"{sources['W1']}: {what['W1']} has no row: a network needs at "
                          "least one hidden unit")

@@ -26,3 +26,12 @@ def flops_per_image(hidden: int) -> int:
     and the three with W2-sized ones (z2, dW2, da1), two flops per multiply-add. Elementwise
     work is not counted."""
     return 4 * N_PIXELS * hidden + 6 * N_CLASSES * hidden
+
+
+def transposed_note(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    """A shape that is the expected one transposed, named as the usual cause: the
+    convention with samples as rows (x W, W stored inputs x outputs)."""
+    if len(got) == 2 and tuple(got) == tuple(want)[::-1] and tuple(got) != tuple(want):
+        return (": its transpose, as where samples are rows (x W, with W stored inputs x "
+                "outputs); the course's convention has samples as columns (W x)")
+    return ""

@@ -284,3 +284,22 @@ def test_a_damaged_run_directory_is_one_line(oracle_run, tmp_path, damage, messa
     run = oraclenet("check", "run", run_dir)
     assert run.returncode == 2 and message in run.stderr, run.stdout + run.stderr
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_parameters_with_samples_as_rows_are_named_as_such(tmp_path):
+    """A step written for samples as rows (x W, W stored inputs x outputs) hands back its
+    weights transposed; so does a file of them: the message says so."""
+    module = tmp_path / "rows.py"
+    module.write_text(textwrap.dedent('''
+        def step(W1, b1, W2, b2, X, Y, lr, reg):
+            return W1.T, b1, W2.T, b2        # as a rows-as-samples trainer stores them
+    '''))
+    run = oraclenet("check", "step", "--impl", f"{module}:step", "--timeout", "60")
+    assert run.returncode == 1 and "W1 has shape (784, 1), expected (1, 784): its transpose, " \
+        "as where samples are rows" in run.stdout, run.stdout
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "p.npz", W1=rng.random((784, 16)), b1=rng.random(16),
+             W2=rng.random((16, 10)), b2=rng.random(10))
+    with pytest.raises(ValueError, match=r"W1 has shape \(784, 16\), expected \(16, 784\): its "
+                                         "transpose, as where samples are rows"):
+        read_params(tmp_path / "p.npz")
