@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -200,6 +201,9 @@ def target(impl: str | Callable, convention: str | None = None, arrays: str = "n
         if convention not in (None, ABIS[abi]):
             raise ValueError(f"--convention {convention}: --abi {abi} calls the function as "
                              f"{ABIS[abi]} does; give one of them")
+        if arrays != "numpy" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+            raise ValueError(f"--arrays {arrays}: a compiled library takes device pointers, "
+                             "which Numba's simulator does not have; use --arrays numpy")
         if abi == "course" and layout == "row":
             raise ValueError("--layout row: the course's myGEMM is column-major (--abi course)")
         convention, layout = ABIS[abi], layout or ("col" if abi == "course" else "row")

@@ -70,8 +70,27 @@ def summary(outcomes: Sequence[Outcome]) -> str:
                 f"{unrun[0].message}")
     first = bad[0]
     detail = str(shown(first)) if first.verdicts else first.message
-    return (f"FAIL: {len(bad)} of {len(outcomes)} cases; first: {first.case} "
+    skipped = sum(o.status == "skipped" for o in bad)
+    text = (f"FAIL: {len(bad)} of {len(outcomes)} cases"
+            f"{f' ({skipped} skipped after a hang)' if skipped else ''}; first: {first.case} "
             f"({first.shape}): {detail}")
+    telling = min(bad, key=_vagueness)
+    if _vagueness(telling)[0] < _vagueness(first)[0]:  # the first says less than another
+        v = shown(telling)
+        text += (f"\nmost telling: {telling.case} ({telling.shape}): cause: {v.cause.name}: "
+                 f"{v.cause.evidence}")
+    return text
+
+
+def _vagueness(o: Outcome) -> tuple[int, int]:
+    """How little a failing case says (smaller: more): a named cause, then a verdict without
+    one (unexplained, or isolated elements), then no verdict; among equals the larger C (a
+    1 x 1 C shows no pattern)."""
+    v = shown(o)
+    if v is None:
+        return (2, 0)
+    vague = v.cause is None or v.cause.name in ("unexplained", "isolated wrong elements")
+    return (int(vague), -v.size)
 
 
 def _slug(text: str) -> str:

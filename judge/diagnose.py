@@ -67,16 +67,18 @@ def region(mask: np.ndarray) -> str:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     M, N = mask.shape
     n = int(mask.sum())
+    named = lambda what, at: f"{what if at.size > 1 else what[:-1]} {spans(at)}"  # noqa: E731
     if n == M * N:
         return "every element"
     if n == rows.size * N:
-        return f"rows {spans(rows)} (every column){_tile_note(int(rows[0]), M, 'row')}"
+        return f"{named('rows', rows)} (every column){_tile_note(int(rows[0]), M, 'row')}"
     if n == cols.size * M:
-        return f"columns {spans(cols)} (every row){_tile_note(int(cols[0]), N, 'column')}"
+        return (f"{named('columns', cols)} (every row)"
+                f"{_tile_note(int(cols[0]), N, 'column')}")
     if n == rows.size * cols.size:
-        return (f"rows {spans(rows)}, columns {spans(cols)}"
+        return (f"{named('rows', rows)}, {named('columns', cols)}"
                 f"{_tile_note(int(cols[0]), N, 'column') or _tile_note(int(rows[0]), M, 'row')}")
-    return f"rows {spans(rows)}, columns {spans(cols)} ({n} elements)"
+    return f"{named('rows', rows)}, {named('columns', cols)} ({n} elements)"
 
 
 @dataclasses.dataclass
@@ -306,7 +308,7 @@ def _misplaced(p: Problem, bad: np.ndarray) -> Cause | None:
 
 def _isolated(p: Problem, bad: np.ndarray) -> Cause | None:
     n = int(bad.sum())
-    if not 0 < n <= ISOLATED:
+    if not 0 < n <= ISOLATED or n > bad.size // 2:  # a few among many: most of C is right
         return None
     E, bound = p.expected, p.bound()
     listed = "; ".join(f"[{i}, {j}]: actual {float(p.C[i, j])!r}, expected "

@@ -139,9 +139,12 @@ def compare_unchanged(check: str, after, before) -> Verdict:
     the first changed element is the verdict's index."""
     after, before = np.asarray(after), np.asarray(before)
     _check_shape(after, before.shape, check)
-    changed = (after.view(np.uint8).reshape(*after.shape, -1)
-               != before.view(np.uint8).reshape(*before.shape, -1)).any(axis=-1) \
-        if after.dtype == before.dtype else np.ones(after.shape, bool)
+
+    def raw(x: np.ndarray) -> np.ndarray:  # each element's bytes, whatever x's memory order
+        return np.ascontiguousarray(x).view(np.uint8).reshape(*x.shape, -1)
+
+    changed = (raw(after) != raw(before)).any(axis=-1) if after.dtype == before.dtype \
+        else np.ones(after.shape, bool)
     error = np.where(changed, np.inf, 0.0)
     cause = None
     if changed.any():

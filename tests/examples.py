@@ -48,7 +48,7 @@ STEPS: dict[str, list[Step]] = {
              ("FAIL: 1 of 1 cases", "37 of 3700 elements outside the bound")),
         Step((*FILES, *(f"bad/{m}.raw" for m in ("A", "B", "C0", "C")), "--raw", "float32",
               "--shape", "100,37,784", "--order", "F"), 1,
-             ("cause: elements never written: 37 of 3700 elements", "in rows 99 (every column)")),
+             ("cause: elements never written: 37 of 3700 elements", "in row 99 (every column)")),
     ],
     "c_gemm": [
         Step(("cc", "-O2", "-shared", "-fPIC", "-o", "libmygemm.so", "mygemm.c"), 0),

@@ -114,8 +114,11 @@ def test_a_step_may_update_its_parameters_but_not_the_batch():
     assert "modified W1" not in text
 
 
-def test_a_gemm_that_destroys_its_operands_fails_naming_both():
-    report = check_gemm(gemm_then_vandal, timeout=None)
+@pytest.mark.parametrize("layout", ["row", "col"])
+def test_a_gemm_that_destroys_its_operands_fails_naming_both(layout):
+    """In either layout: column-major operands once raised a numpy error inside the check
+    (a byte view of a Fortran-ordered array), reported as the implementation's."""
+    report = check_gemm(gemm_then_vandal, layout=layout, timeout=None)
     assert all(not o.passed for o in report.outcomes), report
     text = failures(report)
     assert "modified A, which it must only read" in text and "modified B" in text, text

@@ -4,6 +4,7 @@ the classic bugs each failing with its cause named, a real CBLAS (the OpenBLAS t
 wheel carries) passing as an outside implementation, and a library that crashes, hangs or
 writes out of bounds ending its own case only."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -252,3 +253,14 @@ def test_the_pytest_plugin_takes_a_library_and_its_abi(libs, tmp_path):
                             "--oraclenet-abi", "course"], capture_output=True, text=True,
                            cwd=tmp_path, timeout=300)
     assert wrong.returncode == 1 and "K terms missing" in wrong.stdout, wrong.stdout
+
+
+def test_a_library_with_the_simulators_device_arrays_is_refused(libs):
+    """The simulator's device arrays are host memory in disguise: a C function given them
+    would run and be judged as if on a GPU."""
+    done = subprocess.run([str(ORACLENET), "check", "gemm", "--impl",
+                           f"{libs['course']}:correct_double", "--abi", "course", "--arrays",
+                           "numba"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
+    assert done.returncode == 2 and "Numba's simulator does not have" in done.stderr, \
+        done.stderr

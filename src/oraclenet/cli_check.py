@@ -147,6 +147,9 @@ def cmd_check_net(args: argparse.Namespace) -> int:
                              "one step")
         files = network.StepFiles(args.before, args.after, args.batch, args.lr,
                                   0.0 if args.lam is None else args.lam, args.dtype)
+        print(f"{args.prog}: a step of lr {files.lr:g}, reg {files.lam:g} (--reg; 0 unless "
+              f"given), declared {files.dtype or 'as the after parameters hold it'}",
+              flush=True)
         return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
                        f"oraclenet check step --before {describe(args.before)} --after "
                        f"{describe(args.after)}")
