@@ -88,30 +88,30 @@ def reference(A, B, C0, alpha: float, beta: float, dtype) -> np.ndarray:
 ORDERS = ("one by one", "BLAS", "into C")
 
 
-CHUNK = 256  # K terms whose products are formed at once by accumulated()
+def sequential(d: np.ndarray, a: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """sum_k d[:, k] a[:, k]^T one by one: each product rounded to d's dtype and added in turn
+    to the running sum (from `start`, else 0) in d's dtype (m x n, from d: m x K and a:
+    n x K). A loop over K of m x n work: the callers' m x n is a sample of at most 64 x 64,
+    so this costs little beside a GEMM and holds nothing larger than the result."""
+    acc = np.zeros((d.shape[0], a.shape[0]), d.dtype) if start is None else np.array(
+        start, d.dtype)
+    dT, aT = np.ascontiguousarray(d.T), np.ascontiguousarray(a.T, dtype=d.dtype)
+    for k in range(dT.shape[0]):
+        acc += np.multiply.outer(dT[k], aT[k])
+    return acc
 
 
-def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str,
-                chunk_for: int | None = None) -> np.ndarray:
+def accumulated(A, B, C0, alpha: float, beta: float, dtype, order: str) -> np.ndarray:
     """alpha A B + beta C0 computed in dtype: the K products summed one by one and then
     scaled, by BLAS, or into C: C scaled by beta first and each alpha a_ik b_kj added to it
-    in turn (the reference BLAS's DGEMM, whose partial sums carry beta C0's size). The
-    one-by-one sums are numpy's cumulative sums along K (sequential, in dtype), CHUNK terms
-    at a time (fewer where chunk_for, the terms the caller can hold per sum, says so), the
-    running sum carried from chunk to chunk."""
+    in turn (the reference BLAS's DGEMM, whose partial sums carry beta C0's size)."""
     A, B, C0 = (np.asarray(x, dtype=dtype) for x in (A, B, C0))
     t = np.dtype(dtype).type
     if order == "BLAS":
         return t(alpha) * (A @ B) + t(beta) * C0
-    into = order == "into C"
-    acc = t(beta) * C0 if into else np.zeros((A.shape[0], B.shape[1]), dtype)
-    Bs = t(alpha) * B if into else B
-    chunk = max(1, min(CHUNK, chunk_for or CHUNK))
-    for k in range(0, A.shape[1], chunk):
-        terms = A[:, k:k + chunk, None] * Bs[None, k:k + chunk, :]  # M x chunk x N, in dtype
-        terms[:, 0, :] += acc  # the running sum first: sequential, as one by one
-        acc = np.cumsum(terms, axis=1, dtype=dtype)[:, -1, :]
-    return acc if into else t(alpha) * acc + t(beta) * C0
+    if order == "into C":
+        return sequential(A, (t(alpha) * B).T, t(beta) * C0)
+    return t(alpha) * sequential(A, B.T) + t(beta) * C0
 
 
 def _rms(x: np.ndarray) -> float:
@@ -211,7 +211,6 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
     sample of C's elements that sample() picks: its sums, in full K, are the only ones the
     test recomputes (one by one, into C, by BLAS, more accurately), so a verdict costs the
     test O(sample_side^2 K), whatever M and N."""
-    full = int(np.prod(np.shape(C)))
     rows, cols = sample(np.shape(C))
     C = np.asarray(C)[np.ix_(rows, cols)]
     A = np.asarray(np.asarray(A)[rows], np.float64)  # exact: the operands' values
@@ -240,10 +239,7 @@ def analyse(C, A, B, C0, alpha: float, beta: float, declared: str | None = None
                                              truncate))
     explained = [f for f in fits if f.z > z_star and f.explained >= 0.5]
     # The accumulation check: rms(r) against the same product in the result's own dtype.
-    # accumulated() holds three arrays of a chunk's terms at once (the products, their
-    # running sums, numpy's buffer): in all at most C's size in float64
-    per_sum = max(1, full * 8 // (3 * dtype.itemsize * rows.size * cols.size))
-    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, order, per_sum) - ref)
+    spread = [_rms(accumulated(A, B, C0, alpha, beta, dtype, order) - ref)
               for order in ORDERS]
     observed = _rms(r)
     if explained:

@@ -179,7 +179,7 @@ def compare_bounded(check: str, actual, expected, allowed, statistical=None,
 
 
 CHUNK = 1 << 22  # terms examined at once when the statistical bound is widened
-BLOCK = 1 << 16  # elements of an operand whose magnitudes are taken at once
+BLOCK = 1 << 14  # elements of an operand whose magnitudes are taken at once
 
 
 def widen_statistical(error: np.ndarray, rigorous: np.ndarray, statistical: np.ndarray,

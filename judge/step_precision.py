@@ -30,23 +30,12 @@ import numpy as np
 
 from ..common.params import Params
 from ..reference import network
-from .precision import CHUNK, analyse_accumulation, sample
+from .precision import analyse_accumulation, sample, sequential
 from .verdict import Precision
 
 
 def _in(p: Params, dtype) -> Params:
     return p.map(lambda a: np.asarray(a, dtype))
-
-
-def _sequential(d: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """sum_k d[:, k] a[:, k]^T, the terms added one by one in order, in d's dtype (m x n
-    from d: m x N, a: n x N); CHUNK images at a time, the running sum carried."""
-    acc = np.zeros((d.shape[0], a.shape[0]), d.dtype)
-    for k in range(0, d.shape[1], CHUNK):
-        terms = d[:, None, k:k + CHUNK] * a[None, :, k:k + CHUNK]  # m x n x chunk
-        terms[:, :, 0] += acc
-        acc = np.cumsum(terms, axis=2, dtype=d.dtype)[:, :, -1]
-    return acc
 
 
 def _picks(p: Params) -> Params:
@@ -78,7 +67,7 @@ def gradients(p: Params, X, Y, lam: float, dtype, picks: Params,
         return factors.map(lambda da, rc, l2: how(da[0][rc[0]], da[1][rc[1]]) + l2[np.ix_(*rc)],
                            picks, decay)
 
-    return _picked(ref, picks), [summed(lambda d, a: d @ a.T), summed(_sequential)]
+    return _picked(ref, picks), [summed(lambda d, a: d @ a.T), summed(sequential)]
 
 
 def _analyse(actual: Params, ref: Params, yardsticks: list[Params], picks: Params
