@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import os
 import platform
 import subprocess
 import sys
@@ -115,6 +116,20 @@ def step_rows(old_bounds) -> list[list[str]]:
     return rows
 
 
+GEMM_TARGET, STEP_TARGET = 4, 5  # the issue's targets: GEMMs per GEMM verdict, steps per step
+
+
+def machine() -> str:
+    """The CPU's model and core count, from /proc/cpuinfo where there is one."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"{model}, {os.cpu_count()} cores"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,1024,2048,4096,8192")
@@ -125,11 +140,14 @@ def main() -> None:
         old, old_bounds = old_judge(Path(tmp))
         gemms = gemm_rows(sizes, old, args.old_up_to)
         steps = step_rows(old_bounds)
+    worst = max(gemms, key=lambda r: float(r[4]))
+    met = [int(r[0].split("^")[0]) for r in gemms if float(r[4]) <= GEMM_TARGET]
+    above = min((n for n in met if all(float(r[4]) <= GEMM_TARGET for r in gemms
+                                       if int(r[0].split("^")[0]) >= n)), default=None)
     text = f"""# What a verdict costs
 
 Made by `python benchmarks/judge_cost.py --sizes {args.sizes} --old-up-to
-{args.old_up_to}` on {platform.machine()} ({platform.processor() or 'CPU'},
-{platform.node()}), {time.strftime('%Y-%m-%d')}, numpy {np.__version__}: each verdict
+{args.old_up_to}` on {machine()}, {time.strftime('%Y-%m-%d')}, numpy {np.__version__}: each verdict
 timed against the work it judges, in the same process, beside the judge of commit {OLD}
 (read from git), on the same operands. A GEMM verdict is `compare_gemm` (both tiers, the
 precision test, effective bits) of C := 2 A B + 5 C0 with square normal operands, in
@@ -146,6 +164,26 @@ course's size, in oracle steps (`reference.network.step`, float64):
 
 {table(("problem", "dtype", "oracle step (s)", "verdict (s)", "verdict in steps",
         f"{OLD}'s verdict in steps"), steps)}
+
+Against the targets (a GEMM verdict in at most {GEMM_TARGET} GEMMs and 8 copies of C; a step
+verdict in at most {STEP_TARGET} oracle steps):
+
+- GEMM, time: met from {above}^3 up; the worst row is {worst[0]} {worst[1]} at {worst[4]}
+  GEMMs. Below about 2048^3 a float64 GEMM takes milliseconds and the verdict's fixed work
+  dominates: the precision test re-sums its 64 x 64 sample of C one by one over K in two
+  orders (a loop over K of 64 x 64 work), fits four input formats on that sample, and the
+  bounds make some twenty elementwise passes over C. The two GEMMs every verdict makes (the
+  oracle's product and |A||B|) are the floor, approached at 8192^3.
+- GEMM, memory: at most {max(float(r[6]) for r in gemms):.1f} copies of C in float64 beside
+  the inputs (float32 inputs: the judge's float64 copies of A and B count, each turned into
+  its magnitude in place).
+- Step: {max(float(r[4]) for r in steps):.1f} oracle steps at worst. Not met: the verdict makes
+  about seven products of the step's size where the oracle step makes two (W1 X and dz1 X^T):
+  the oracle's own forward and backward pass, |W1||X| and |dz1||X|^T for the bounds, the
+  bound on dz1 carried through |X|^T in each of the two tiers, and the forward pass in the
+  result's dtype for the effective bits; then some sixty elementwise passes over H x N and
+  H x 784 arrays for the four bounds. A tier's E_dz1 |X|^T cannot be shared: each tier weighs
+  the same terms with its own coefficients per column of dz1.
 """
     write_text(ROOT / "docs" / "judge-cost.md", text)
 
