@@ -58,6 +58,7 @@ RAGGED = (1, 2, 3, 15, 16, 17, 31, 33, 63, 65, 127, 129)
 PAST_HAND_SIZED_GRIDS = ((300, 3, 5), (4, 300, 6), (7, 5, 300))
 SENTINEL = -7.25  # exactly representable, and no GEMM of the battery's data lands on it
 GUARD = 37  # sentinel elements on each side of C in the guard-band case
+SPARE = 3  # a cblas library's arrays: leading dimension this much beyond the tight one
 COURSE_CALLS = 10
 
 
@@ -162,7 +163,8 @@ class GemmTarget:
         def place(name: str, x: np.ndarray):
             if self.impl.native is None or a.kind != "numpy":
                 return a.to_device(a.ordered(x))
-            fences.append(_Fence.around(name, a.ordered(x), a.order))
+            spare = SPARE if self.impl.native.abi == "cblas" else 0  # course's ld is tight
+            fences.append(_Fence.around(name, a.ordered(x), a.order, spare))
             return fences[-1].view
 
         dA, dB = place("A", A), place("B", B)
@@ -343,26 +345,49 @@ def _guard_verdict(band: np.ndarray, name: str = "C", check: str = "guard band",
 
 @dataclass
 class _Fence:
-    """A host array in the middle of a sentinel-filled buffer as long again on each side,
-    for a compiled library: a write past an edge lands here, to be named, not in the heap
-    (where it would corrupt whatever lies there, or abort the process later)."""
+    """A host array inside a sentinel-filled buffer as long again as the array on each
+    side, for a compiled library: a write past an edge lands here, to be named, not in the
+    heap (where it would corrupt whatever lies there, or abort the process later). With
+    `spare`, the array's rows (columns, column-major) lie `spare` elements further apart than
+    its width: a library must honour its leading-dimension argument (cblas's lda, ldb, ldc)."""
 
     name: str
     buffer: np.ndarray
     view: np.ndarray
+    inside: np.ndarray  # the buffer's elements that are the array's
 
     @classmethod
-    def around(cls, name: str, x: np.ndarray, order: str) -> _Fence:
-        pad = max(GUARD, x.size)
-        buffer = np.full(x.size + 2 * pad, SENTINEL, dtype=x.dtype)
-        view = buffer[pad:pad + x.size].reshape(x.shape, order=order)
+    def around(cls, name: str, x: np.ndarray, order: str, spare: int = 0) -> _Fence:
+        rows, cols = x.shape
+        block = (rows, cols + spare) if order == "C" else (rows + spare, cols)
+        size = block[0] * block[1]
+        pad = max(GUARD, size)
+        buffer = np.full(size + 2 * pad, SENTINEL, dtype=x.dtype)
+        where = np.arange(buffer.size)[pad:pad + size].reshape(block, order=order)[:rows, :cols]
+        view = buffer[pad:pad + size].reshape(block, order=order)[:rows, :cols]
         view[...] = x
-        return cls(name, buffer, view)
+        inside = np.zeros(buffer.size, bool)
+        inside[where.ravel()] = True
+        return cls(name, buffer, view, inside)
 
     def verdict(self) -> Verdict:
-        pad = (self.buffer.size - self.view.size) // 2
-        band = np.concatenate([self.buffer[:pad], self.buffer[pad + self.view.size:]])
-        return _guard_verdict(band, self.name, f"elements around {self.name}", pad)
+        outside = self.buffer[~self.inside]
+        v = compare_bounded(f"elements around {self.name}", outside,
+                            np.full(outside.shape, SENTINEL), 0.0)
+        if v.passed:
+            return v
+        first, last = np.flatnonzero(self.inside)[[0, -1]]
+        hit = np.flatnonzero((self.buffer != SENTINEL) & ~self.inside)
+        before, after = hit[hit < first] - first, hit[hit > last] - last
+        between = hit.size - before.size - after.size
+        where = "; ".join(w for w in (
+            f"{before.size} before {self.name} (offsets {spans(before)})" if before.size else "",
+            f"{after.size} after its last element (offsets +{spans(after)})" if after.size
+            else "",
+            f"{between} in the gaps between its rows or columns (a leading dimension "
+            "ignored)" if between else "") if w)
+        return replace(v, cause=Cause(f"writes outside {self.name}", f"{where}: an index "
+                                      f"past the edge of {self.name}"))
 
 
 def _guarded_call(target: GemmTarget, case: GemmCase, C0: np.ndarray, call):

@@ -71,15 +71,16 @@ def load_native(spec: str, abi: str, dtype, layout: str, flag: str = "--impl") -
 
 def _address(x, dtype: np.dtype, order: str, what: str) -> int:
     """The address of x's first element: a host array's, or a device array's from its
-    __cuda_array_interface__; x must be contiguous in `order` and of dtype (the battery
-    makes it so: anything else is a bug of the check, not of the library)."""
+    __cuda_array_interface__; x must be of dtype with its rows (order C) or columns (F)
+    contiguous, which the battery makes it (anything else is a bug of the check)."""
     interface = getattr(x, "__cuda_array_interface__", None)
     if interface is not None:  # untested: no GPU here
         return int(interface["data"][0])
     x = np.asarray(x)
-    contiguous = x.flags.f_contiguous if order == "F" else x.flags.c_contiguous
-    if x.dtype != dtype or not contiguous:
-        raise TypeError(f"{what} must be {order}-contiguous {dtype}, got {x.dtype}")
+    inner = 0 if order == "F" else 1  # the axis whose elements must lie side by side
+    if x.dtype != dtype or (x.shape[inner] > 1 and x.strides[inner] != x.itemsize):
+        raise TypeError(f"{what} must be {dtype} with {order}-ordered elements side by side, "
+                        f"got {x.dtype}, strides {x.strides}")
     return x.ctypes.data
 
 
@@ -101,9 +102,13 @@ def _course(function, dtype: np.dtype, pointer, T, symbol: str) -> Callable:
 def _cblas(function, dtype: np.dtype, pointer, layout: str) -> Callable:
     order = "F" if layout == "col" else "C"
 
-    def leading(x) -> int:  # rows between columns (col-major), or columns between rows
+    def leading(x) -> int:  # elements from one column to the next (col-major), or row
         rows, cols = np.shape(x)
-        return max(1, rows if order == "F" else cols)
+        tight = max(1, rows if order == "F" else cols)
+        if hasattr(x, "__cuda_array_interface__"):
+            return tight
+        outer = np.asarray(x).strides[1 if order == "F" else 0] // np.asarray(x).itemsize
+        return max(tight, outer)
 
     def gemm(C, A, B, alpha, beta, transa: bool, transb: bool) -> None:
         """cblas_?gemm on C M x N, A stored M x K (K x M when transa), B K x N (N x K)."""

@@ -94,6 +94,13 @@ CBLAS = textwrap.dedent('''
             }
     }
 
+    void ignores_ldc(int layout, int ta, int tb, int M, int N, int K, double alpha,
+                     const double *A, int lda, const double *B, int ldb, double beta,
+                     double *C, int ldc) {  /* C taken as tightly packed */
+        my_dgemm(layout, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                 layout == COL ? M : N);
+    }
+
     void ignores_transb(int layout, int ta, int tb, int M, int N, int K, double alpha,
                         const double *A, int lda, const double *B, int ldb, double beta,
                         double *C, int ldc) {
@@ -264,3 +271,15 @@ def test_a_library_with_the_simulators_device_arrays_is_refused(libs):
                           env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
     assert done.returncode == 2 and "Numba's simulator does not have" in done.stderr, \
         done.stderr
+
+
+@pytest.mark.parametrize("layout", ["row", "col"])
+def test_a_cblas_gemm_that_ignores_its_leading_dimension_fails(libs, layout):
+    """A cblas library's arrays lie 3 elements further apart than tight: a GEMM that takes
+    C as tightly packed writes into the gaps (it passed every case when the battery gave
+    tight arrays only)."""
+    result = check("--impl", f"{libs['cblas']}:ignores_ldc", "--abi", "cblas", "--layout",
+                   layout)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "in the gaps between its rows or columns (a leading dimension ignored)" in \
+        result.stdout, result.stdout
