@@ -230,25 +230,57 @@ def run_step_case(target: NetTarget, case: NetCase) -> Outcome:
 # --- one step from files ----------------------------------------------------------------------
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(X 784 x N, Y 10 x N one-hot) from an .npz or .mat holding X and Y or labels (N)."""
+    """(X 784 x N, Y 10 x N one-hot) from an .npz or .mat holding X and Y or labels (N), or
+    from a folder holding them one file each (X.mat, Y.mat or labels.txt: any format
+    read_matrix reads, as a C++ program writes them)."""
     path = Path(path)
-    X = read_matrix(path, name="X")
+    found = _batch_files(path) if path.is_dir() else None
+
+    def where(name: str) -> Path:
+        return path if found is None else found[name]
+
+    def read(name: str, **kw) -> np.ndarray:
+        if found is None:
+            return read_matrix(path, name=name, **kw)
+        if name not in found:
+            raise ValueError(f"{path}: no array named {name!r}")
+        return read_matrix(found[name], **kw)
+
+    X = read("X")
     if X.shape[0] != N_PIXELS:
-        raise ValueError(f"{path}: X is {X.shape[0]} x {X.shape[1]}, expected {N_PIXELS} x N")
+        raise ValueError(f"{where('X')}: X is {X.shape[0]} x {X.shape[1]}, expected "
+                         f"{N_PIXELS} x N")
     try:
-        Y = read_matrix(path, name="Y")
+        Y = read("Y")
     except ValueError as err:
         if "no array named 'Y'" not in str(err):
             raise
-        labels = read_matrix(path, name="labels", vector=True).reshape(-1)
+        labels = read("labels", vector=True).reshape(-1)
         if labels.size != X.shape[1] or not np.all((labels == np.round(labels))
                                                     & (labels >= 0) & (labels < N_CLASSES)):
-            raise ValueError(f"{path}: labels must be {X.shape[1]} integers in 0..9") from None
+            raise ValueError(f"{where('labels')}: labels must be {X.shape[1]} integers in "
+                             "0..9") from None
         return X, one_hot(labels.astype(np.int64))
     if Y.shape != (N_CLASSES, X.shape[1]) or not np.all((Y == 0) | (Y == 1)) or not np.all(
             Y.sum(axis=0) == 1):
-        raise ValueError(f"{path}: Y must be one-hot, {N_CLASSES} x {X.shape[1]}")
+        raise ValueError(f"{where('Y')}: Y must be one-hot, {N_CLASSES} x {X.shape[1]}")
     return X, Y
+
+
+def _batch_files(folder: Path) -> dict[str, Path]:
+    """A batch folder's X, Y and labels files by name (any suffix); one line for a name
+    given twice or an X missing."""
+    found: dict[str, Path] = {}
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.stem in ("X", "Y", "labels"):
+            if f.stem in found:
+                raise ValueError(f"{folder}: two files for {f.stem}: {found[f.stem].name}, "
+                                 f"{f.name}; keep one")
+            found[f.stem] = f
+    if "X" not in found:
+        raise ValueError(f"{folder}: a batch folder holds X and Y (or labels), one file each "
+                         "(X.mat, Y.mat, ...): no X")
+    return found
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,18 @@ STEPS: dict[str, list[Step]] = {
               "--shape", "100,37,784", "--order", "F"), 1,
              ("cause: elements never written: 37 of 3700 elements", "in row 99 (every column)")),
     ],
+    "arma_step": [
+        Step(("python", "write_dump.py", "good"), 0),
+        Step(("python", "write_dump.py", "bad", "--bug"), 0),
+        Step(("oraclenet", "check", "step", "--before", "good/before", "--after", "good/after",
+              "--batch", "good/batch", "--lr", "0.5", "--reg", "0.01"), 0,
+             ("PASS: 1 of 1 cases",)),
+        Step(("oraclenet", "check", "step", "--before", "bad/before", "--after", "bad/after",
+              "--batch", "bad/batch", "--lr", "0.5", "--reg", "0.01"), 1,
+             ("cause: L2 term missing", "in W1 (b1, W2, b2 right)")),
+        Step(("oraclenet", "check", "step", "--before", "good/before", "--after", "good/after",
+              "--batch", "good/before", "--lr", "0.5"), 2),
+    ],
     "c_gemm": [
         Step(("cc", "-O2", "-shared", "-fPIC", "-o", "libmygemm.so", "mygemm.c"), 0),
         Step(("oraclenet", "check", "gemm", "--impl", "./libmygemm.so:myGEMM_float_acc", "--abi",

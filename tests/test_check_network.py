@@ -303,3 +303,25 @@ def test_parameters_with_samples_as_rows_are_named_as_such(tmp_path):
     with pytest.raises(ValueError, match=r"W1 has shape \(784, 16\), expected \(16, 784\): its "
                                          "transpose, as where samples are rows"):
         read_params(tmp_path / "p.npz")
+
+
+def test_a_batch_folder_is_read_and_a_bad_one_named(tmp_path):
+    """--batch as a folder of one file per matrix (X.mat and Y.mat or labels, any format),
+    as a C++ program writes them; a folder without X, or with two, is one line."""
+    from oraclenet.check.network import read_batch
+
+    rng = np.random.default_rng(2)
+    X, labels = rng.random((784, 6)), rng.integers(0, 10, 6)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    np.savetxt(folder / "X.mat", X)
+    np.savetxt(folder / "labels.txt", labels[None], fmt="%d")
+    got_X, got_Y = read_batch(folder)
+    assert np.array_equal(got_X, X) and np.array_equal(got_Y.argmax(axis=0), labels)
+    np.save(folder / "X.npy", X)
+    with pytest.raises(ValueError, match=r"batch: two files for X: X\.mat, X\.npy; keep one"):
+        read_batch(folder)
+    for f in folder.glob("X.*"):
+        f.unlink()
+    with pytest.raises(ValueError, match=r"batch: a batch folder holds X and Y .*: no X"):
+        read_batch(folder)

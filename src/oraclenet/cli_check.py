@@ -294,7 +294,9 @@ def add_commands(tree, sub) -> None:
             p.add_argument("--after", type=Path, nargs="+", metavar="PARAMS",
                            help="parameters after the step, as --before")
             p.add_argument("--batch", type=Path, help="the batch: .npz or .mat holding X "
-                                                      "(784 x N) and Y (10 x N) or labels (N)")
+                                                      "(784 x N) and Y (10 x N) or labels (N), "
+                                                      "or a folder of one file each (X.mat, "
+                                                      "Y.mat) in any format")
             p.add_argument("--lr", type=positive_float,
                            help="the learning rate: what --impl is called with (default 0.5), "
                                 "or what the step in the files used (required)")
