@@ -30,10 +30,11 @@ def section(out: Path, say: Say) -> Section:
 {target.group(1) if target else 'unknown target'}.
 
 GEMM (naive, shared, regblock) in float32 and float64, every transpose, alpha/beta (1, 0) and
-(2, 5), ragged and hypothesis-drawn shapes, against the elementwise GEMM bound (ratio <= 1);
-exact integer mode; NaN-poisoned C and a guard band; the planted kernel bugs (last K tile
-dropped, edge row unwritten, missing barrier, float32 accumulation) each failing by a ratio of
-100 or more; the other kernels in ulps and gamma bounds; the device trainer's every step
+(2, 5), ragged shapes, against the elementwise GEMM bound (ratio <= 1); exact integer mode;
+NaN-poisoned C and a guard band; the six planted kernel bugs of corpus/kernels.py (last K
+tile dropped, last row unwritten, missing barrier, float32 accumulation, blocks indexed with
+half the tile's stride, alpha ignored when beta is 0) each failing by a ratio of 100 or more;
+the other kernels in ulps and gamma bounds; the device trainer's every step
 (teacher-forced and free-running) against `judge/bounds.py`; every kernel compiled to PTX
 for sm_90 in both dtypes, with no f64 instruction in the float32 ones (registers and shared
 memory: [docs/gpu-kernels.md]({kernels_doc})).

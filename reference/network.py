@@ -13,7 +13,7 @@ Images are columns: X is 784 x N, one-hot labels Y are 10 x N.
     p  <- p - lr dp
 
 Nothing here is shared with the implementations the oracle judges. The same step, computed
-in row blocks on every core, is reference/rowblocks.py (bit for bit the same numbers).
+in row blocks on every core, is reference/threaded.py (bit for bit the same numbers).
 """
 
 from __future__ import annotations

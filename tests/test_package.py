@@ -4,6 +4,7 @@ initialises no MPI."""
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,35 @@ def test_importing_every_module_has_no_side_effect(tmp_path):
 
 def test_the_package_found_is_this_checkout():
     assert Path(oraclenet.__file__).resolve() == FOLDERS[""] / "__init__.py"
+
+
+# Paths named in prose that are not files of the checkout, each for a reason: what a command
+# writes (into OUT, DIR, a report folder), a placeholder, or a file inside the installed wheel.
+NOT_IN_THE_CHECKOUT = {
+    "docs/gpu-results.md": "written by `oraclenet gpu bench --out docs` on a GPU (owed)",
+    "oraclenet/tolerances.toml": "the installed package's copy of tolerances.toml",
+    "reports/regress/report.md": "written by `nox -s regress`",
+    "reports/verify/index.md": "written by `nox -s verify`",
+    "gradcheck/report.md": "inside verify's report folder",
+    "gradcheck/gradcheck.png": "inside verify's report folder",
+    "separation/separation.md": "inside verify's report folder",
+    "separation/separation.png": "inside verify's report folder",
+}
+PLACEHOLDERS = ("OUT/", "DIR/", "path/to/")
+NAMED_PATH = re.compile(r"(?<![\w/.-])((?:[A-Za-z_][\w.-]*/)+[\w.-]+\.(?:py|md|toml|json|png))\b")
+
+
+def test_every_path_named_in_the_docs_and_docstrings_exists():
+    """README, docs/, examples/README.md and every module of the package and benchmarks: a
+    path they name is a file of the checkout (from the root or from the naming file's
+    folder), or a stated exception. A renamed module left behind in prose fails here
+    (reference/network.py named reference/rowblocks.py, which had become threaded.py)."""
+    prose = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), ROOT / "examples" / "README.md",
+             *modules().values(), *(ROOT / "benchmarks").glob("*.py")]
+    missing = sorted({
+        f"{f.relative_to(ROOT)}: {m.group(1)}" for f in prose
+        for m in NAMED_PATH.finditer(f.read_text())
+        if not (m.group(1) in NOT_IN_THE_CHECKOUT or m.group(1).startswith(PLACEHOLDERS)
+                or "*" in m.group(1) or (ROOT / m.group(1)).exists()
+                or (f.parent / m.group(1)).exists())})
+    assert not missing, "paths named that do not exist:\n" + "\n".join(missing)
