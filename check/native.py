@@ -55,6 +55,13 @@ def load_native(spec: str, abi: str, dtype, layout: str, flag: str = "--impl") -
     except AttributeError:
         raise ValueError(f"{flag} {spec!r}: {path} exports no symbol {symbol!r}") from None
     dtype = np.dtype(dtype)
+    named = {"sgemm": np.dtype(np.float32), "dgemm": np.dtype(np.float64)}
+    said = [kind for kind in named if kind in symbol.lower()]
+    if abi == "cblas" and len(said) == 1 and named[said[0]] != dtype:
+        # ctypes cannot see a C type: a mismatch would read as "certainly a bug"
+        raise ValueError(f"{flag} {spec!r}: {symbol} is named for {named[said[0]]} "
+                         f"({said[0]}), but --dtype is {dtype}; give --dtype "
+                         f"{named[said[0]]}")
     T = C_TYPES[dtype]
     pointer = ctypes.POINTER(T)
     if abi == "course":
