@@ -294,8 +294,7 @@ def run_case(target: GemmTarget, case: GemmCase) -> Outcome:
                                      target.precision), unwritten(chain[-1], chain[-2]))
     if case.kind == "guard":
         C, band = _guarded_call(target, case, C0, call)
-        verdicts = [diagnosed(judge(C, A, B, C0, case.alpha, case.beta), C, C0, C0),
-                    _guard_verdict(band)]
+        verdicts = [diagnosed(judge(C, A, B, C0, case.alpha, case.beta), C, C0, C0), band]
     else:
         C = call(C0)
         v = (compare_gemm_exact(C, A, B, C0, case.alpha, case.beta, target.dtype)
@@ -325,22 +324,26 @@ def unwritten(C, before) -> np.ndarray:
     return (C == before) | (np.isnan(C) & np.isnan(before))
 
 
-def _guard_verdict(band: np.ndarray, name: str = "C", check: str = "guard band",
-                   guard: int = GUARD) -> Verdict:
-    """The sentinels around an array (`guard` each side) must be untouched; the offsets
-    written are the cause."""
-    v = compare_bounded(check, band, np.full(band.shape, SENTINEL), 0.0)
+def _outside_verdict(buffer: np.ndarray, inside: np.ndarray, name: str, check: str
+                     ) -> Verdict:
+    """The sentinels of `buffer` outside an array (its elements: the True of `inside`) must
+    be untouched; where they were written (before the array, after its last element, in the
+    gaps between its rows or columns) is the cause."""
+    outside = buffer[~inside]
+    v = compare_bounded(check, outside, np.full(outside.shape, SENTINEL), 0.0)
     if v.passed:
         return v
-    hit = np.flatnonzero(band != SENTINEL)
-    offsets = [int(i) - guard if i < guard else int(i) - guard + 1 for i in hit]
-    before = [o for o in offsets if o < 0]
-    after = [o for o in offsets if o > 0]
-    where = "; ".join(w for w in (f"{len(before)} before {name} (offsets {spans(before)})"
-                                  if before else "", f"{len(after)} after its last element "
-                                  f"(offsets +{spans(after)})" if after else "") if w)
-    return replace(v, cause=Cause(f"writes outside {name}", f"{where}: an index past "
-                                                            f"the edge of {name}"))
+    first, last = np.flatnonzero(inside)[[0, -1]]
+    hit = np.flatnonzero((buffer != SENTINEL) & ~inside)
+    before, after = hit[hit < first] - first, hit[hit > last] - last
+    between = hit.size - before.size - after.size
+    where = "; ".join(w for w in (
+        f"{before.size} before {name} (offsets {spans(before)})" if before.size else "",
+        f"{after.size} after its last element (offsets +{spans(after)})" if after.size else "",
+        f"{between} in the gaps between its rows or columns (a leading dimension ignored)"
+        if between else "") if w)
+    return replace(v, cause=Cause(f"writes outside {name}", f"{where}: an index past the edge "
+                                                            f"of {name}"))
 
 
 @dataclass
@@ -371,34 +374,21 @@ class _Fence:
         return cls(name, buffer, view, inside)
 
     def verdict(self) -> Verdict:
-        outside = self.buffer[~self.inside]
-        v = compare_bounded(f"elements around {self.name}", outside,
-                            np.full(outside.shape, SENTINEL), 0.0)
-        if v.passed:
-            return v
-        first, last = np.flatnonzero(self.inside)[[0, -1]]
-        hit = np.flatnonzero((self.buffer != SENTINEL) & ~self.inside)
-        before, after = hit[hit < first] - first, hit[hit > last] - last
-        between = hit.size - before.size - after.size
-        where = "; ".join(w for w in (
-            f"{before.size} before {self.name} (offsets {spans(before)})" if before.size else "",
-            f"{after.size} after its last element (offsets +{spans(after)})" if after.size
-            else "",
-            f"{between} in the gaps between its rows or columns (a leading dimension "
-            "ignored)" if between else "") if w)
-        return replace(v, cause=Cause(f"writes outside {self.name}", f"{where}: an index "
-                                      f"past the edge of {self.name}"))
+        return _outside_verdict(self.buffer, self.inside, self.name,
+                                f"elements around {self.name}")
 
 
 def _guarded_call(target: GemmTarget, case: GemmCase, C0: np.ndarray, call):
-    """(C, the buffer's elements outside C) after a call on C placed inside the buffer."""
+    """(C, the guard band's verdict) after a call on C placed inside a buffer of sentinels,
+    GUARD of them on each side."""
     a, M, N = target.arrays, case.M, case.N
     host = np.full(M * N + 2 * GUARD, SENTINEL, dtype=target.dtype)
     host[GUARD:GUARD + M * N] = C0.ravel(order=a.order)
     buffer = a.to_device(host)
     C = call(_Placed(buffer, a.view(buffer, GUARD, (M, N)), a))
-    after = a.to_host(buffer)
-    return C, np.concatenate([after[:GUARD], after[GUARD + M * N:]])
+    inside = np.zeros(host.size, bool)
+    inside[GUARD:GUARD + M * N] = True
+    return C, _outside_verdict(a.to_host(buffer), inside, "C", "guard band")
 
 
 # --- one call from files ----------------------------------------------------------------------

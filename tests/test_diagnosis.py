@@ -90,10 +90,13 @@ def test_a_race_is_named_where_the_call_is_made_again():
 
 
 def test_writes_outside_c_name_the_offsets():
-    band = np.full(2 * battery.GUARD, battery.SENTINEL)
-    band[battery.GUARD - 1] = 0.0  # just before C
-    band[battery.GUARD + 2] = 1.0  # the third element after its last
-    v = battery._guard_verdict(band)
+    buffer = np.full(2 * battery.GUARD + 6, battery.SENTINEL)  # C: 6 elements in the middle
+    inside = np.zeros(buffer.size, bool)
+    inside[battery.GUARD:battery.GUARD + 6] = True
+    buffer[inside] = 0.5
+    buffer[battery.GUARD - 1] = 0.0  # just before C
+    buffer[battery.GUARD + 6 + 2] = 1.0  # the third element after its last
+    v = battery._outside_verdict(buffer, inside, "C", "guard band")
     assert not v.passed and v.cause.name == "writes outside C"
     assert "1 before C (offsets -1)" in v.cause.evidence
     assert "1 after its last element (offsets +3)" in v.cause.evidence

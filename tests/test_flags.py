@@ -69,6 +69,16 @@ def honoured(*argv: str, base: tuple[str, ...] = ()) -> tuple[str, tuple[str, ..
 
 SLOW = ("--timeout", "0.3")  # the first case (sleeping 0.8 s) times out
 
+# What `check grad --impl` and `check step --impl` share.
+NETWORK_IMPL = {
+    "--dtype": honoured("--dtype", "float32"),
+    "--sizes": honoured("--sizes", "medium"),
+    "--timeout": honoured(*SLOW),
+    "--keep-going": honoured("--keep-going", base=SLOW),
+    "--report": honoured("--report", "{out}"),
+    "--reg": honoured("--reg", "0"),
+}
+
 SOURCES = {
     ("gemm", "--impl"): (("--impl", "{mine}:gemm"), {
         "--files": refused("--files", "A", "B", "C0", "C"),
@@ -104,21 +114,9 @@ SOURCES = {
         "--shape": refused("--shape", "3,4,5"), "--order": refused("--order", "F"),
         "--report": honoured("--report", "{out}"),
     }),
-    ("grad", "--impl"): (("--impl", "{mine}:backprop"), {
-        "--dtype": honoured("--dtype", "float32"),
-        "--sizes": honoured("--sizes", "medium"),
-        "--timeout": honoured(*SLOW),
-        "--keep-going": honoured("--keep-going", base=SLOW),
-        "--report": honoured("--report", "{out}"),
-        "--reg": honoured("--reg", "0"),
-    }),
+    ("grad", "--impl"): (("--impl", "{mine}:backprop"), NETWORK_IMPL),
     ("step", "--impl"): (("--impl", "{mine}:step"), {
-        "--dtype": honoured("--dtype", "float32"),
-        "--sizes": honoured("--sizes", "medium"),
-        "--timeout": honoured(*SLOW),
-        "--keep-going": honoured("--keep-going", base=SLOW),
-        "--report": honoured("--report", "{out}"),
-        "--reg": honoured("--reg", "0"),
+        **NETWORK_IMPL,
         "--lr": honoured("--lr", "0.1"),
         "--before": refused("--before", "{before}"),
         "--after": refused("--after", "{after}"),
