@@ -21,18 +21,18 @@ from oraclenet.common.files import write_json, write_text
 from oraclenet.common.params import init_params
 from oraclenet.reference.train import train
 
-GRID = dict(hidden=(128, 256, 512), batch=(32, 64, 128), lr=(0.3, 1.0, 2.0), lam=(1e-4, 1e-3))
+GRID = dict(hidden=(128, 256, 512), batch=(32, 64, 128), lr=(0.3, 1.0, 2.0), reg=(1e-4, 1e-3))
 SEEDS = (0, 1, 2)
 TIME_LIMIT_S = 60.0
 
 
-def run(hidden, batch, lr, lam, epochs, seed, shuffle) -> dict:
+def run(hidden, batch, lr, reg, epochs, seed, shuffle) -> dict:
     split = load_mnist5k("unit", 0.1, seed)
     p = init_params(hidden, seed, "scaled")
     began = time.perf_counter()
-    h = train(p, split.train, split.val, epochs=epochs, batch=batch, lr=lr, lam=lam, seed=seed,
+    h = train(p, split.train, split.val, epochs=epochs, batch=batch, lr=lr, reg=reg, seed=seed,
               shuffle=shuffle, progress=False)
-    return dict(hidden=hidden, batch=batch, lr=lr, lam=lam, epochs=epochs, seed=seed,
+    return dict(hidden=hidden, batch=batch, lr=lr, reg=reg, epochs=epochs, seed=seed,
                 shuffle=shuffle, curve=h.val_accuracy_per_epoch,
                 seconds=time.perf_counter() - began)
 
@@ -45,23 +45,23 @@ def main() -> None:
     args = parser.parse_args()
 
     stage1 = []
-    for hidden, batch, lr, lam in itertools.product(*GRID.values()):
-        r = run(hidden, batch, lr, lam, args.epochs, 0, False)
+    for hidden, batch, lr, reg in itertools.product(*GRID.values()):
+        r = run(hidden, batch, lr, reg, args.epochs, 0, False)
         stage1.append(r)
-        print(f"{hidden:4d} {batch:4d} {lr:4.1f} {lam:.0e}: best {max(r['curve']):.3f} "
+        print(f"{hidden:4d} {batch:4d} {lr:4.1f} {reg:.0e}: best {max(r['curve']):.3f} "
               f"final {r['curve'][-1]:.3f} ({r['seconds']:.1f} s)", flush=True)
     fast = [r for r in stage1 if r["seconds"] < TIME_LIMIT_S / 2]
     fast.sort(key=lambda r: -np.mean(r["curve"][-5:]))
     stage2 = []
     for r in fast[:args.top]:
         for shuffle in (False, True):
-            runs = [run(r["hidden"], r["batch"], r["lr"], r["lam"], args.epochs, s, shuffle)
+            runs = [run(r["hidden"], r["batch"], r["lr"], r["reg"], args.epochs, s, shuffle)
                     for s in SEEDS]
             finals = [x["curve"][-1] for x in runs]
             stage2.append(dict(r, shuffle=shuffle, seeds=list(SEEDS), finals=finals,
                                mean=float(np.mean(finals)), min=float(np.min(finals)),
                                seconds=float(np.mean([x["seconds"] for x in runs]))))
-            print(f"stage 2 {r['hidden']} {r['batch']} {r['lr']} {r['lam']} shuffle={shuffle}:"
+            print(f"stage 2 {r['hidden']} {r['batch']} {r['lr']} {r['reg']} shuffle={shuffle}:"
                   f" mean {stage2[-1]['mean']:.4f}", flush=True)
     stage2.sort(key=lambda r: -r["mean"])
 
@@ -74,7 +74,7 @@ def main() -> None:
              "| H | batch | lr | lambda | last-5 mean | best epoch acc | seconds |",
              "|---|---|---|---|---|---|---|"]
     for r in fast[:args.top]:
-        lines.append(f"| {r['hidden']} | {r['batch']} | {r['lr']} | {r['lam']:g} | "
+        lines.append(f"| {r['hidden']} | {r['batch']} | {r['lr']} | {r['reg']:g} | "
                      f"{np.mean(r['curve'][-5:]):.4f} | {max(r['curve']):.4f} | "
                      f"{r['seconds']:.1f} |")
     lines += ["", f"Stage 2: the same on seeds {SEEDS} (different splits and initialisations), "
@@ -82,12 +82,12 @@ def main() -> None:
               "| H | batch | lr | lambda | shuffle | per seed | mean | min | seconds |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in stage2:
-        lines.append(f"| {r['hidden']} | {r['batch']} | {r['lr']} | {r['lam']:g} | "
+        lines.append(f"| {r['hidden']} | {r['batch']} | {r['lr']} | {r['reg']:g} | "
                      f"{r['shuffle']} | {', '.join(f'{f:.3f}' for f in r['finals'])} | "
                      f"{r['mean']:.4f} | {r['min']:.3f} | {r['seconds']:.1f} |")
     best = stage2[0]
     lines += ["", f"Chosen: the first row, H = {best['hidden']}, batch {best['batch']}, "
-              f"lr {best['lr']}, lambda {best['lam']:g}, shuffle {best['shuffle']}, "
+              f"lr {best['lr']}, lambda {best['reg']:g}, shuffle {best['shuffle']}, "
               f"{args.epochs} epochs. With 500 validation images one image is 0.002 and the "
               "standard error of an accuracy near 0.95 is about 0.01, so the first few rows "
               "are statistically tied; the ranking rule (mean over three splits) decides."]

@@ -102,14 +102,14 @@ def step_rows(old_bounds) -> list[list[str]]:
     p = init_params(1000, 0)
     X = rng.random((784, 800))
     Y = np.eye(10)[:, rng.integers(0, 10, 800)]
-    lam, lr = 1e-4, 0.5
+    reg, lr = 1e-4, 0.5
     for dtype in (np.float32, np.float64):
         q = p.copy()
-        network.step(q, X, Y, lam, lr)
+        network.step(q, X, Y, reg, lr)
         updated = q.astype(dtype)
-        one = timed(lambda: network.step(p.copy(), X, Y, lam, lr), 2)
-        new = timed(functools.partial(bounds.compare_step, updated, p, X, Y, lam, lr))
-        before = timed(functools.partial(old_bounds.compare_step, updated, p, X, Y, lam, lr))
+        one = timed(lambda: network.step(p.copy(), X, Y, reg, lr), 2)
+        new = timed(functools.partial(bounds.compare_step, updated, p, X, Y, reg, lr))
+        before = timed(functools.partial(old_bounds.compare_step, updated, p, X, Y, reg, lr))
         rows.append(["step, H 1000, N 800", np.dtype(dtype).name, f"{one:.3g}", f"{new:.3g}",
                      f"{new / one:.1f}", f"{before / one:.0f}"])
         print(*rows[-1], sep="  ", flush=True)

@@ -83,7 +83,7 @@ def main() -> None:
             return consistency.judge(models, trajectory.trajectory(new, at, anchor))
 
         def driven(step) -> trajectory.Run:
-            return trajectory.drive(step, run.params[0], run.train, run.batch, run.lr, run.lam,
+            return trajectory.drive(step, run.params[0], run.train, run.batch, run.lr, run.reg,
                                     run.steps, np.float64)
 
         fresh = [consistency.judge(models, trajectory.member(run, 10_000 + i, at, anchor)

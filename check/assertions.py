@@ -1,8 +1,8 @@
 """The library surface of the front door, for a user's own tests:
 
-    assert_gemm(C, A, B, C0, alpha, beta)   one GEMM's result against the oracle
-    assert_grad(grad, params, X, Y, reg)    one backprop's result
-    assert_step(before, after, X, Y, lr, reg)  one SGD step's result
+    assert_gemm(C, A, B, C0, *, alpha, beta)  one GEMM's result against the oracle
+    assert_grad(grad, params, X, Y, *, reg)    one backprop's result
+    assert_step(before, after, X, Y, *, lr, reg)  one SGD step's result
     check_gemm(func, ...) -> Report         an outside GEMM through the battery
     check_grad(func, ...), check_step(func, ...)  a backprop or a step through theirs
 
@@ -10,11 +10,15 @@ The assertions raise AssertionError whose text is the failing verdict's str() (w
 failed, where, by how much, and what that means) and return the verdicts when all pass. They
 hide their own frames from pytest's tracebacks. Arrays may be numpy arrays or anything with
 copy_to_host() (Numba) or get() (CuPy); the result's dtype is the precision judged unless
-`precision` declares another (float32, tf32, bfloat16, ...).
+`precision` declares another (float32, tf32, bfloat16, ...). The scalars (alpha, beta, lr,
+reg) are keyword-only: lr and reg name the same floats that the oracle takes in the other
+order. Passing them by position still works for this release, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +59,36 @@ def _fail_on(verdicts: Sequence[Verdict], msg: str = "") -> None:
         raise AssertionError((f"{msg}\n" if msg else "") + str(worst) + others)
 
 
-def assert_gemm(C, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0, *,
+def _keyword_only(*names: str):
+    """Let the scalars `names`, now keyword-only, still come by position after the arrays
+    (the spelling before 0.2), with a DeprecationWarning that says how to pass them."""
+    def wrap(func):
+        arrays = func.__code__.co_argcount
+
+        @functools.wraps(func)
+        def called(*args, **kwargs):
+            __tracebackhide__ = True
+            extra = args[arrays:]
+            if len(extra) > len(names):
+                raise TypeError(f"{func.__name__}() takes {arrays} positional arguments and "
+                                f"{', '.join(names)} by keyword; {len(args)} were given")
+            if extra:
+                given = dict(zip(names, extra))
+                twice = sorted(set(given) & set(kwargs))
+                if twice:
+                    raise TypeError(f"{func.__name__}() got {', '.join(twice)} twice")
+                warnings.warn(f"{func.__name__}: pass "
+                              f"{', '.join(f'{k}={v!r}' for k, v in given.items())} by "
+                              "keyword; by position they will be refused in the next release",
+                              DeprecationWarning, stacklevel=2)
+                kwargs |= given
+            return func(*args[:arrays], **kwargs)
+        return called
+    return wrap
+
+
+@_keyword_only("alpha", "beta")
+def assert_gemm(C, A, B, C0=None, *, alpha: float = 1.0, beta: float = 0.0,
                 precision: str | None = None, msg: str = "") -> Verdict:
     """C (M x N) must be alpha A B + beta C0 within roundoff, A M x K and B K x N, in C's
     dtype (or the declared precision). C0 may be None when beta is 0. A failure says which
@@ -80,7 +113,8 @@ def assert_gemm(C, A, B, C0=None, alpha: float = 1.0, beta: float = 0.0, *,
     return verdict
 
 
-def assert_grad(grad, params, X, Y, reg: float = 0.0, *, msg: str = "") -> dict[str, Verdict]:
+@_keyword_only("reg")
+def assert_grad(grad, params, X, Y, *, reg: float = 0.0, msg: str = "") -> dict[str, Verdict]:
     """grad = (dW1, db1, dW2, db2) in its dtype must be the oracle's gradient of the loss at
     params (W1 H x 784, b1 H x 1, W2 10 x H, b2 10 x 1) on X (784 x N), Y (10 x N one-hot)
     within the whole-step bounds (judge/bounds.py)."""
@@ -93,8 +127,8 @@ def assert_grad(grad, params, X, Y, reg: float = 0.0, *, msg: str = "") -> dict[
     return verdicts
 
 
-def assert_step(before, after, X, Y, lr: float, reg: float = 0.0, *, msg: str = ""
-                ) -> dict[str, Verdict]:
+@_keyword_only("lr", "reg")
+def assert_step(before, after, X, Y, *, lr: float, reg: float = 0.0, msg: str = "") -> dict[str, Verdict]:
     """after = (W1, b1, W2, b2), in its dtype, must be one SGD step of the oracle's from
     before on X (784 x N) and Y (10 x N one-hot) with learning rate lr and L2 weight reg."""
     __tracebackhide__ = True
@@ -151,21 +185,21 @@ def check_gemm(func: Callable | str, *, convention: str | None = None,
 
 
 def check_grad(func: Callable | str, *, dtype: str = "float64", sizes: str = "quick",
-               reg: float = network.LAM, timeout: float | None = 300.0,
+               reg: float = network.REG, timeout: float | None = 300.0,
                keep_going: bool = False) -> Report:
     """func(W1, b1, W2, b2, X, Y, reg) -> (dW1, db1, dW2, db2) through the backprop battery,
     called with this L2 weight reg (default 0.01)."""
-    target = network.target(func, "grad", dtype, flag="func", lam=reg, timeout=timeout)
+    target = network.target(func, "grad", dtype, flag="func", reg=reg, timeout=timeout)
     return Report(f"check_grad({_name(func)})",
                   network.battery(target, sizes).check(timeout, keep_going=keep_going))
 
 
 def check_step(func: Callable | str, *, dtype: str = "float64", sizes: str = "quick",
-               lr: float = network.LR, reg: float = network.LAM,
+               lr: float = network.LR, reg: float = network.REG,
                timeout: float | None = 300.0, keep_going: bool = False) -> Report:
     """func(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) through the step battery,
     called with this learning rate (default 0.5) and L2 weight (default 0.01)."""
-    target = network.target(func, "step", dtype, flag="func", lam=reg, lr=lr,
+    target = network.target(func, "step", dtype, flag="func", reg=reg, lr=lr,
                             timeout=timeout)
     return Report(f"check_step({_name(func)})",
                   network.battery(target, sizes).check(timeout, keep_going=keep_going))

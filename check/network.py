@@ -36,7 +36,7 @@ from .target import Implementation, implementation
 
 # The defaults of --reg and --lr: lambda large enough that a wrong L2 term shows; a typical
 # step size.
-LAM, LR = 1e-2, 0.5
+REG, LR = 1e-2, 0.5
 SIZES = {"quick": [(1, 1), (7, 5), (16, 40)],
          "medium": [(1, 1), (7, 5), (16, 40), (64, 100)],
          "course": [(1, 1), (7, 5), (16, 40), (64, 100), (100, 256)],
@@ -134,20 +134,20 @@ class NetTarget:
     impl: Implementation
     what: str  # grad or step
     dtype: np.dtype
-    lam: float = LAM
+    reg: float = REG
     lr: float = LR
 
-    def call(self, p: Params, X: np.ndarray, Y: np.ndarray, dtype=None, lam=None
+    def call(self, p: Params, X: np.ndarray, Y: np.ndarray, dtype=None, reg=None
              ) -> tuple[Params, list[Verdict]]:
         """The implementation's result on its own copies of p, X, Y in dtype (default its
-        own) with lambda lam (default its own), and a failing verdict for each argument it
+        own) with lambda reg (default its own), and a failing verdict for each argument it
         modified that it must only read."""
         t = np.dtype(dtype or self.dtype)
         given = [np.array(a, dtype=t, order="C", copy=True) for a in (*p.blocks().values(),
                                                                          X, Y)]
         kept = [a.copy() for a in given]
-        lam = t.type(self.lam if lam is None else lam)
-        scalars = (lam,) if self.what == "grad" else (t.type(self.lr), lam)
+        reg = t.type(self.reg if reg is None else reg)
+        scalars = (reg,) if self.what == "grad" else (t.type(self.lr), reg)
         result = self.impl.func(*given, *scalars)
         names = GRAD_NAMES if self.what == "grad" else BLOCKS
         out = shaped(as_params(result, names, "f's result"), p, names)
@@ -159,22 +159,22 @@ class NetTarget:
 
 
 def target(impl: str | Callable, what: str, dtype: str = "float64", flag: str = "--impl",
-           lam: float = LAM, lr: float = LR, timeout: float | None = 300.0) -> NetTarget:
+           reg: float = REG, lr: float = LR, timeout: float | None = 300.0) -> NetTarget:
     """A backprop (what = "grad") or a training step ("step"), a callable or MODULE:FUNCTION
     (imported in a child process within `timeout` seconds), checked against its call, with
     the lambda and learning rate it is given; a ValueError naming `flag` otherwise."""
-    _check_rates(lam, lr)
-    if what == "grad" and lam > tolerance("gradcheck.max_reg"):
-        raise ValueError(f"reg {lam:g}: the central-difference case cannot resolve a data "
+    _check_rates(reg, lr)
+    if what == "grad" and reg > tolerance("gradcheck.max_reg"):
+        raise ValueError(f"reg {reg:g}: the central-difference case cannot resolve a data "
                          f"gradient beside an L2 term that large (at most "
                          f"{tolerance('gradcheck.max_reg'):g}; tolerances.toml [gradcheck])")
     return NetTarget(implementation(impl, ARGUMENTS[what], f"check {what}", flag, timeout),
-                     what, np.dtype(dtype), lam, lr)
+                     what, np.dtype(dtype), reg, lr)
 
 
-def _check_rates(lam: float, lr: float) -> None:
-    if not (math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"reg (lambda) must be a finite number >= 0, got {lam!r}")
+def _check_rates(reg: float, lr: float) -> None:
+    if not (math.isfinite(reg) and reg >= 0):
+        raise ValueError(f"reg (lambda) must be a finite number >= 0, got {reg!r}")
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
 
@@ -190,23 +190,23 @@ def run_grad_case(target: NetTarget, case: NetCase) -> Outcome:
     if case.kind == "central differences":
         return _central_differences(target, case, p, X, Y)
     grad, modified = target.call(p, X, Y)
-    verdicts = bounds.compare_gradient(grad, p, X, Y, target.lam, target.dtype)
-    verdicts = diagnose_network(verdicts, grad, p, X, Y, target.lam, dtype=target.dtype)
+    verdicts = bounds.compare_gradient(grad, p, X, Y, target.reg, target.dtype)
+    verdicts = diagnose_network(verdicts, grad, p, X, Y, target.reg, dtype=target.dtype)
     return judged(case.name, case.shape, [*modified, *verdicts.values()])
 
 
 def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
     modified = []
 
-    def backward(q: Params, X_, Y_, lam: float) -> Params:
-        out, changed = target.call(q, X_, Y_, np.float64, lam)
+    def backward(q: Params, X_, Y_, reg: float) -> Params:
+        out, changed = target.call(q, X_, Y_, np.float64, reg)
         modified.extend(changed)
         if out.W1.dtype != np.float64:
             raise ValueError(f"central differences call f on float64 arrays and it returned "
                              f"{out.W1.dtype}: this check needs a dtype-generic f")
         return out
 
-    report = gradcheck.check(p, X, Y, target.lam, backward=backward)
+    report = gradcheck.check(p, X, Y, target.reg, backward=backward)
     if modified:
         return judged(case.name, case.shape, modified[:1])
     failed = [f"d{b}" for b in BLOCKS if b in report.failed_blocks()]
@@ -221,8 +221,8 @@ def _central_differences(target: NetTarget, case: NetCase, p, X, Y) -> Outcome:
 def run_step_case(target: NetTarget, case: NetCase) -> Outcome:
     p, X, Y = problem(case, target.dtype)
     updated, modified = target.call(p, X, Y)
-    verdicts = bounds.compare_step(updated, p, X, Y, target.lam, target.lr, target.dtype)
-    verdicts = diagnose_network(verdicts, updated, p, X, Y, target.lam, target.lr,
+    verdicts = bounds.compare_step(updated, p, X, Y, target.reg, target.lr, target.dtype)
+    verdicts = diagnose_network(verdicts, updated, p, X, Y, target.reg, target.lr,
                                 target.dtype)
     return judged(case.name, case.shape, [*modified, *verdicts.values()])
 
@@ -291,7 +291,7 @@ class StepFiles:
     after: Path | list[Path]
     batch: Path
     lr: float
-    lam: float
+    reg: float
     dtype: str | None = None  # declared; default: the after file's own
 
 
@@ -310,8 +310,8 @@ def judge_step_files(files: StepFiles) -> Outcome:
     dtype = np.dtype(files.dtype or updated.W1.dtype)
     p64 = p.astype(np.float64)
     X64 = X.astype(dtype).astype(np.float64)
-    verdicts = bounds.compare_step(updated, p64, X64, Y, files.lam, files.lr, dtype)
-    verdicts = list(diagnose_network(verdicts, updated, p64, X64, Y, files.lam, files.lr,
+    verdicts = bounds.compare_step(updated, p64, X64, Y, files.reg, files.lr, dtype)
+    verdicts = list(diagnose_network(verdicts, updated, p64, X64, Y, files.reg, files.lr,
                                      dtype).values())
     return judged(f"{_names(files.after)} from {_names(files.before)}",
                   f"H {p.hidden}, N {X.shape[1]}", verdicts)

@@ -70,9 +70,9 @@ def _battery(config: pytest.Config, what: str, spec: str):
                              option("dtype"), option("precision"), flag=flag,
                              timeout=option("timeout"), abi=option("abi"))
         return gemm.battery(target, option("sizes"))
-    lam = network.LAM if option("reg") is None else option("reg")
+    reg = network.REG if option("reg") is None else option("reg")
     lr = network.LR if option("lr") is None else option("lr")
-    return network.battery(network.target(spec, what, option("dtype"), flag=flag, lam=lam,
+    return network.battery(network.target(spec, what, option("dtype"), flag=flag, reg=reg,
                                           lr=lr, timeout=option("timeout")), option("sizes"))
 
 

@@ -117,9 +117,9 @@ def judge_step(run: RunDir, step: int, before: Params, after: Params) -> Outcome
     Y = one_hot(run.train.labels[start:stop])
     s = run.settings
     p = before.astype(np.float64)
-    lam, lr = float(s["reg"]), float(s["lr"])
-    verdicts = bounds.compare_step(after, p, X, Y, lam, lr, run.dtype)
-    verdicts = list(diagnose_network(verdicts, after, p, X, Y, lam, lr, run.dtype).values())
+    reg, lr = float(s["reg"]), float(s["lr"])
+    verdicts = bounds.compare_step(after, p, X, Y, reg, lr, run.dtype)
+    verdicts = list(diagnose_network(verdicts, after, p, X, Y, reg, lr, run.dtype).values())
     n_batches = -(-len(run.train) // int(s["batch"]))
     epoch, t = divmod(step - 1, n_batches)
     return judged(f"step {step} (epoch {epoch + 1}, batch {t + 1})",

@@ -1,7 +1,7 @@
 """Training flags, presets and defaults, shared by every trainer's command line.
 
 Resolution order: an explicit flag beats the preset, and the preset beats our defaults.
-lambda, the L2 weight, is `-r/--reg` on the command line (the course's flag) and `lam`
+lambda, the L2 weight, is `-r/--reg` on the command line (the course's flag) and `reg`
 everywhere in code and in the run record.
 """
 
@@ -20,7 +20,7 @@ class TrainConfig:
     """One training run's settings, as every trainer takes them."""
 
     hidden: int
-    lam: float
+    reg: float
     lr: float
     epochs: int
     batch: int
@@ -38,15 +38,15 @@ class TrainConfig:
 
 
 # Chosen on mnist5k by `python benchmarks/choose_defaults.py` (docs/defaults.md).
-DEFAULTS = TrainConfig(hidden=512, lam=1e-4, lr=1.0, epochs=40, batch=32)
+DEFAULTS = TrainConfig(hidden=512, reg=1e-4, lr=1.0, epochs=40, batch=32)
 
 # The foundation issue's acceptance target for the defaults on mnist5k's validation set.
 TARGET_ACCURACY = 0.90
 
 _COURSE = dict(pixels="raw", init="course")
-_GRADE = dict(_COURSE, hidden=100, lam=1e-4, batch=800)
+_GRADE = dict(_COURSE, hidden=100, reg=1e-4, batch=800)
 PRESETS: dict[str, dict] = {
-    "course": dict(_COURSE, hidden=1000, lam=1e-4, lr=0.001, epochs=20, batch=800),
+    "course": dict(_COURSE, hidden=1000, reg=1e-4, lr=0.001, epochs=20, batch=800),
     "grade1": dict(_GRADE, lr=0.0005, epochs=40),
     "grade2": dict(_GRADE, lr=0.001, epochs=10),
     "grade3": dict(_GRADE, lr=0.002, epochs=1, print_loss=True),
@@ -58,8 +58,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     add = parser.add_argument
     add("-n", "--hidden", type=positive_int, help=f"hidden neurons H (default {d.hidden})")
-    add("-r", "--reg", dest="lam", metavar="LAMBDA", type=nonnegative_float,
-        help=f"L2 regularisation lambda (default {d.lam})")
+    add("-r", "--reg", metavar="LAMBDA", type=nonnegative_float,
+        help=f"L2 regularisation lambda (default {d.reg})")
     add("-l", "--lr", type=positive_float, help=f"learning rate (default {d.lr})")
     add("-e", "--epochs", type=positive_int, help=f"epochs (default {d.epochs})")
     add("-b", "--batch", type=positive_int, help=f"batch size (default {d.batch})")

@@ -63,7 +63,7 @@ class RunDump:
         write_json(self.directory / RUN_JSON, {
             "data": DATA_NPZ, "pixels": config.pixels, "val_fraction": config.val_fraction,
             "seed": config.seed, "hidden": p.hidden, "batch": config.batch,
-            "lr": config.lr, "reg": config.lam, "dtype": self.dtype, "trainer": trainer})
+            "lr": config.lr, "reg": config.reg, "dtype": self.dtype, "trainer": trainer})
         write_npz(self.directory / DATA_NPZ, {"X": np.ascontiguousarray(train_set.X),
                                               "labels": train_set.labels})
         self.step(0, p)

@@ -250,7 +250,7 @@ def elementwise_cases(quick: bool) -> list[Case]:
 
 # --- gradients and training steps ----------------------------------------------------------
 
-LAM, LR = 1e-2, 0.5
+REG, LR = 1e-2, 0.5
 
 
 def network_problem(H: int, N: int, kind: str, seed: int):
@@ -270,13 +270,13 @@ def network_problem(H: int, N: int, kind: str, seed: int):
 
 
 def gradient_variants() -> dict[str, Callable]:
-    found = {"float32": lambda p, X, Y: D.backward_float32(p, X, Y, LAM)[0]}
+    found = {"float32": lambda p, X, Y: D.backward_float32(p, X, Y, REG)[0]}
     for parts in (1, 2, 3, 4):
         found[f"batch in {parts} parts"] = (
-            lambda p, X, Y, parts=parts: D.backward_by_column_parts(p, X, Y, LAM, parts))
+            lambda p, X, Y, parts=parts: D.backward_by_column_parts(p, X, Y, REG, parts))
     for parts in (2, 3, 4):
         found[f"hidden units in {parts} parts"] = (
-            lambda p, X, Y, parts=parts: D.backward_by_hidden_parts(p, X, Y, LAM, parts))
+            lambda p, X, Y, parts=parts: D.backward_by_hidden_parts(p, X, Y, REG, parts))
     return found
 
 
@@ -289,21 +289,21 @@ def step_variants() -> dict[str, Callable]:
 def _step_verdicts(step, p, X, Y, dtype=None) -> list:
     """A step and its loss judged, and diagnosed where they fail (as `check step` does);
     dtype: the result rounded to it first (a bug computed in float64, stored in float32)."""
-    updated, J = step(p, X, Y, LAM, LR)
+    updated, J = step(p, X, Y, REG, LR)
     if dtype is not None:
         updated, J = updated.astype(dtype), float(np.dtype(dtype).type(J))
     dtype = updated.W1.dtype
-    verdicts = diagnose_network(bounds.compare_step(updated, p, X, Y, LAM, LR), updated, p,
-                                X, Y, LAM, LR)
-    return [*verdicts.values(), diagnose_loss(bounds.compare_loss(J, p, X, Y, LAM, dtype), J,
-                                              p, X, Y, LAM, dtype)]
+    verdicts = diagnose_network(bounds.compare_step(updated, p, X, Y, REG, LR), updated, p,
+                                X, Y, REG, LR)
+    return [*verdicts.values(), diagnose_loss(bounds.compare_loss(J, p, X, Y, REG, dtype), J,
+                                              p, X, Y, REG, dtype)]
 
 
 def _gradient_verdicts(backward, p, X, Y, dtype=None) -> list:
-    grad = backward(p, X, Y, LAM)
+    grad = backward(p, X, Y, REG)
     grad = grad if dtype is None else grad.astype(dtype)
-    return list(diagnose_network(bounds.compare_gradient(grad, p, X, Y, LAM), grad, p, X, Y,
-                                 LAM).values())
+    return list(diagnose_network(bounds.compare_gradient(grad, p, X, Y, REG), grad, p, X, Y,
+                                 REG).values())
 
 
 def network_cases(quick: bool) -> list[Case]:
@@ -316,7 +316,7 @@ def network_cases(quick: bool) -> list[Case]:
         for name, backward in gradient_variants().items():
             def run(backward=backward, H=H, N=N, kind=kind, seed=seed):
                 p, X, Y = network_problem(H, N, kind, seed)
-                return bounds.compare_gradient(backward(p, X, Y), p, X, Y, LAM).values()
+                return bounds.compare_gradient(backward(p, X, Y), p, X, Y, REG).values()
 
             cases.append(Case("gradient", f"{name}, {label}", False, run))
         for name, step in step_variants().items():
@@ -352,23 +352,23 @@ FORM_SHAPES_QUICK = [(1, 1), (16, 40)]
 def form_cases(quick: bool) -> list[Case]:
     """Every form's gradient (family "gradient") and step and loss ("training step")."""
     cases = []
-    for (name, form), dtype, (lr, lam), (H, N) in itertools.product(
+    for (name, form), dtype, (lr, reg), (H, N) in itertools.product(
             F.FORMS.items(), (np.float32, np.float64), RATES_QUICK if quick else RATES,
             FORM_SHAPES_QUICK if quick else FORM_SHAPES):
-        label = f"{name}, {np.dtype(dtype).name}, lr {lr:g}, lambda {lam:g}, H {H}, N {N}"
+        label = f"{name}, {np.dtype(dtype).name}, lr {lr:g}, lambda {reg:g}, H {H}, N {N}"
 
-        def made(form=form, dtype=dtype, lr=lr, lam=lam, H=H, N=N):
+        def made(form=form, dtype=dtype, lr=lr, reg=reg, H=H, N=N):
             p, X, Y = network_problem(H, N, "pixels", H + N)
-            return (p, X, Y), F.run(form, p, X, Y, lam, lr, dtype)
+            return (p, X, Y), F.run(form, p, X, Y, reg, lr, dtype)
 
-        def gradient(made=made, lam=lam):
+        def gradient(made=made, reg=reg):
             (p, X, Y), (grad, _, _) = made()
-            return bounds.compare_gradient(grad, p, X, Y, lam).values()
+            return bounds.compare_gradient(grad, p, X, Y, reg).values()
 
-        def step(made=made, lr=lr, lam=lam, dtype=dtype):
+        def step(made=made, lr=lr, reg=reg, dtype=dtype):
             (p, X, Y), (_, updated, J) = made()
-            return [*bounds.compare_step(updated, p, X, Y, lam, lr).values(),
-                    bounds.compare_loss(J, p, X, Y, lam, dtype)]
+            return [*bounds.compare_step(updated, p, X, Y, reg, lr).values(),
+                    bounds.compare_loss(J, p, X, Y, reg, dtype)]
 
         cases += [Case("gradient", f"form: {label}", False, gradient),
                   Case("training step", f"form: {label}", False, step)]
@@ -390,14 +390,14 @@ def _mpi_verdicts(strategy, ranks: int, n: int, batch: int, H: int, teacher: boo
 
     def oracle(p, t):
         start, stop = t * batch, min(t * batch + batch, n)
-        return oracle_step(p, data, start, stop, LAM, LR, np.float64)
+        return oracle_step(p, data, start, stop, REG, LR, np.float64)
 
-    found = run_ranks(ranks, lambda comm: M.trajectory(strategy, comm, data, p0, batch, LAM,
+    found = run_ranks(ranks, lambda comm: M.trajectory(strategy, comm, data, p0, batch, REG,
                                                        LR, limit, teacher, oracle))[0]
     verdicts = []
     for t, before, J, after in found:
         start, stop = t * batch, min(t * batch + batch, n)
-        verdicts += judge_step(after, J, before, data, start, stop, LAM, LR,
+        verdicts += judge_step(after, J, before, data, start, stop, REG, LR,
                                np.float64).values()
     return verdicts
 
@@ -435,7 +435,7 @@ def _trained(H: int) -> tuple[Params, Dataset]:
     set: an evaluation worth checking (accuracy well above chance)."""
     split = load_mnist5k("unit", 0.1, 0)
     p = init_params(H, 0)
-    train(p, split.train, None, epochs=1, batch=32, lr=1.0, lam=1e-4, progress=False)
+    train(p, split.train, None, epochs=1, batch=32, lr=1.0, reg=1e-4, progress=False)
     return p, split.val
 
 

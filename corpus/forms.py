@@ -13,9 +13,9 @@ course's C++ code):
     delta     subtract: (yhat - Y) / N;  divide: yhat / N - Y / N;  reciprocal: (yhat - Y) (1/N);
               deferred: yhat - Y, the batch mean taken after the products
     slope     a(1-a): a (1 - a);  a-a2: a - a a
-    l2        gradient: dW = D + lam W, then W - lr dW;  inside: dW = (S + N lam W) / N;
-              parts: W - lr D - lr lam W;  factored: W (1 - lr lam) - lr D;
-              decay: W - lr lam W first, then - lr D
+    l2        gradient: dW = D + reg W, then W - lr dW;  inside: dW = (S + N reg W) / N;
+              parts: W - lr D - lr reg W;  factored: W (1 - lr reg) - lr D;
+              decay: W - lr reg W first, then - lr D
     lr        times: lr g;  over_n: (lr / N) S, the mean folded into the learning rate
     products  blas: one GEMM;  samples: the batch's outer products summed one by one
     fused     the update as one fused multiply-add (emulated: the exact product and sum
@@ -108,15 +108,15 @@ def _fused(a, b, c):
     return (np.asarray(a, wide) * np.asarray(b, wide) + np.asarray(c, wide)).astype(a.dtype)
 
 
-def run(form: Form, p: Params, X, Y, lam: float, lr: float, dtype
+def run(form: Form, p: Params, X, Y, reg: float, lr: float, dtype
         ) -> tuple[Params, Params, float]:
     """(gradient, parameters after one SGD step, loss before it) of the form, computed in
-    dtype from p, X, Y (their values exactly representable in dtype), lam and lr rounded to
+    dtype from p, X, Y (their values exactly representable in dtype), reg and lr rounded to
     dtype as a program in that dtype holds them."""
     t = np.dtype(dtype).type
     W1, b1, W2, b2 = (np.asarray(a, dtype) for a in p.blocks().values())
     X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
-    lam, lr, N, one = t(lam), t(lr), t(X.shape[1]), t(1)
+    reg, lr, N, one = t(reg), t(lr), t(X.shape[1]), t(1)
 
     z1 = W1 @ X + b1
     a1 = _sigmoid(z1, form.sigmoid)
@@ -132,9 +132,9 @@ def run(form: Form, p: Params, X, Y, lam: float, lr: float, dtype
                   np.log(np.exp(shifted).sum(axis=0)) - shifted)
     data = (Y * np.where(Y > 0, picked, t(0))).sum() / N
     if form.loss == "norm":
-        l2 = t(0.5) * lam * (np.linalg.norm(W1) ** 2 + np.linalg.norm(W2) ** 2)
+        l2 = t(0.5) * reg * (np.linalg.norm(W1) ** 2 + np.linalg.norm(W2) ** 2)
     else:
-        l2 = lam / t(2) * ((W1 * W1).sum() + (W2 * W2).sum())
+        l2 = reg / t(2) * ((W1 * W1).sum() + (W2 * W2).sum())
     J = float(data + l2)
 
     deferred = form.delta == "deferred"
@@ -158,8 +158,8 @@ def run(form: Form, p: Params, X, Y, lam: float, lr: float, dtype
         if not name.startswith("W"):
             return mean[name]
         if form.l2 == "inside":
-            return (sums[name] + N * lam * params[name]) / N
-        return mean[name] + lam * params[name]
+            return (sums[name] + N * reg * params[name]) / N
+        return mean[name] + reg * params[name]
 
     grad = Params(*(gradient(k) for k in params))
 
@@ -176,10 +176,10 @@ def run(form: Form, p: Params, X, Y, lam: float, lr: float, dtype
             return P - (lr * g if step is None else step)
         step = lr * mean[name] if step is None else step
         if form.l2 == "parts":
-            return P - step - lr * lam * P
+            return P - step - lr * reg * P
         if form.l2 == "factored":
-            return _fused(P, one - lr * lam, -step) if form.fused else P * (one - lr * lam) - step
-        decayed = P - lr * lam * P
+            return _fused(P, one - lr * reg, -step) if form.fused else P * (one - lr * reg) - step
+        decayed = P - lr * reg * P
         return decayed - step
 
     return grad, Params(*(updated(k) for k in params)), J

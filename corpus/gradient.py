@@ -1,7 +1,7 @@
 """Backpropagations that measure the judge: honest second implementations (float32 from the
 equations; float64 with the batch split as data parallelism splits it) and ones with a bug
 planted on purpose. A gradient bug is a drop-in replacement for the oracle's backward:
-backward(p, X, Y, lam) -> Params of (dW1, db1, dW2, db2)."""
+backward(p, X, Y, reg) -> Params of (dW1, db1, dW2, db2)."""
 
 from __future__ import annotations
 
@@ -23,25 +23,25 @@ def float32_values(p: Params, X, Y) -> tuple[Params, np.ndarray, np.ndarray]:
     return Params(*as32[:4]), as32[4], as32[5]
 
 
-def backward_float32(p: Params, X, Y, lam: float) -> tuple[Params, float]:
+def backward_float32(p: Params, X, Y, reg: float) -> tuple[Params, float]:
     """(gradient, loss) computed entirely in float32, straight from SPEC section 1."""
     f = np.float32
     W1, b1, W2, b2 = (a.astype(f) for a in p.blocks().values())
-    X, Y, lam, N = X.astype(f), Y.astype(f), f(lam), f(X.shape[1])
+    X, Y, reg, N = X.astype(f), Y.astype(f), f(reg), f(X.shape[1])
     z1 = W1 @ X + b1
     a1 = np.exp(-np.logaddexp(f(0), -z1))
     z2 = W2 @ a1 + b2
     shifted = z2 - z2.max(axis=0)
     log_yhat = shifted - np.log(np.exp(shifted).sum(axis=0))
-    J = -(Y * log_yhat).sum() / N + lam / f(2) * ((W1 * W1).sum() + (W2 * W2).sum())
+    J = -(Y * log_yhat).sum() / N + reg / f(2) * ((W1 * W1).sum() + (W2 * W2).sum())
     dz2 = (np.exp(log_yhat) - Y) / N
     dz1 = (W2.T @ dz2) * a1 * (f(1) - a1)
-    grad = Params(dz1 @ X.T + lam * W1, dz1.sum(axis=1, keepdims=True),
-                  dz2 @ a1.T + lam * W2, dz2.sum(axis=1, keepdims=True))
+    grad = Params(dz1 @ X.T + reg * W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + reg * W2, dz2.sum(axis=1, keepdims=True))
     return grad, float(J)
 
 
-def backward_by_column_parts(p: Params, X, Y, lam: float, parts: int) -> Params:
+def backward_by_column_parts(p: Params, X, Y, reg: float, parts: int) -> Params:
     """float64, the batch split in column parts whose data gradients are summed afterwards
     (as data parallelism does), lambda W added once."""
     N = X.shape[1]
@@ -53,53 +53,53 @@ def backward_by_column_parts(p: Params, X, Y, lam: float, parts: int) -> Params:
         g = _backward(p, X[:, lo:hi], Y[:, lo:hi], 0.0)
         scaled = [a * ((hi - lo) / N) for a in g.blocks().values()]
         total = scaled if total is None else [t + s for t, s in zip(total, scaled, strict=True)]
-    return Params(total[0] + lam * p.W1, total[1], total[2] + lam * p.W2, total[3])
+    return Params(total[0] + reg * p.W1, total[1], total[2] + reg * p.W2, total[3])
 
 
 # --- bugs ------------------------------------------------------------------------------------
 
-def wrong_sigmoid_derivative(p, X, Y, lam):
+def wrong_sigmoid_derivative(p, X, Y, reg):
     """dz1 = da1 * a1 instead of da1 * a1 * (1 - a1): corrupts dW1 and db1 only."""
     fwd = network.forward(p, X)
-    good = _backward(p, X, Y, lam, fwd)
+    good = _backward(p, X, Y, reg, fwd)
     da1 = p.W2.T @ ((fwd.yhat - Y) / Y.shape[1])
     dz1 = da1 * fwd.a1
-    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True), good.W2, good.b2)
+    return Params(dz1 @ X.T + reg * p.W1, dz1.sum(axis=1, keepdims=True), good.W2, good.b2)
 
 
-def missing_l2_in_dW1(p, X, Y, lam):
+def missing_l2_in_dW1(p, X, Y, reg):
     """dW1 without + lambda W1: corrupts dW1 only."""
-    g = _backward(p, X, Y, lam)
-    return Params(g.W1 - lam * p.W1, g.b1, g.W2, g.b2)
+    g = _backward(p, X, Y, reg)
+    return Params(g.W1 - reg * p.W1, g.b1, g.W2, g.b2)
 
 
-def db2_averaged(p, X, Y, lam):
+def db2_averaged(p, X, Y, reg):
     """db2 = mean of dz2 over the batch instead of the sum: corrupts db2 only."""
-    g = _backward(p, X, Y, lam)
+    g = _backward(p, X, Y, reg)
     return Params(g.W1, g.b1, g.W2, g.b2 / Y.shape[1])
 
 
-def l2_on_the_biases(p, X, Y, lam):
+def l2_on_the_biases(p, X, Y, reg):
     """lambda b added to the bias gradients too (biases are not regularised)."""
-    g = _backward(p, X, Y, lam)
-    return Params(g.W1, g.b1 + lam * p.b1, g.W2, g.b2 + lam * p.b2)
+    g = _backward(p, X, Y, reg)
+    return Params(g.W1, g.b1 + reg * p.b1, g.W2, g.b2 + reg * p.b2)
 
 
-def half_the_l2_gradient(p, X, Y, lam):
+def half_the_l2_gradient(p, X, Y, reg):
     """The gradient of (lambda/2)||W||^2 taken as (lambda/2) W."""
-    g = _backward(p, X, Y, lam)
-    return Params(g.W1 - lam / 2 * p.W1, g.b1, g.W2 - lam / 2 * p.W2, g.b2)
+    g = _backward(p, X, Y, reg)
+    return Params(g.W1 - reg / 2 * p.W1, g.b1, g.W2 - reg / 2 * p.W2, g.b2)
 
 
-def averaged_twice(p, X, Y, lam):
+def averaged_twice(p, X, Y, reg):
     """dz2 divided by N twice: the data term of every block N times too small."""
     data = _backward(p, X, Y, 0.0)
     N = Y.shape[1]
-    return Params(data.W1 / N + lam * p.W1, data.b1 / N, data.W2 / N + lam * p.W2,
+    return Params(data.W1 / N + reg * p.W1, data.b1 / N, data.W2 / N + reg * p.W2,
                   data.b2 / N)
 
 
-def tanh_network(p, X, Y, lam):
+def tanh_network(p, X, Y, reg):
     """Another activation with its matching derivative: a = tanh(z1), dz1 = da1 (1 - a^2).
     Forward and backward agree, so the implementation's own gradient check passes; only a
     comparison with the oracle's network shows that it is not the network asked for."""
@@ -107,49 +107,49 @@ def tanh_network(p, X, Y, lam):
     z2 = p.W2 @ a1 + p.b2
     dz2 = (network.softmax(z2) - Y) / Y.shape[1]
     dz1 = (p.W2.T @ dz2) * (1 - a1 * a1)
-    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True),
-                  dz2 @ a1.T + lam * p.W2, dz2.sum(axis=1, keepdims=True))
+    return Params(dz1 @ X.T + reg * p.W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + reg * p.W2, dz2.sum(axis=1, keepdims=True))
 
 
-def l2_doubled(p, X, Y, lam):
-    g = _backward(p, X, Y, lam)
-    return Params(g.W1 + lam * p.W1, g.b1, g.W2 + lam * p.W2, g.b2)
+def l2_doubled(p, X, Y, reg):
+    g = _backward(p, X, Y, reg)
+    return Params(g.W1 + reg * p.W1, g.b1, g.W2 + reg * p.W2, g.b2)
 
 
-def l2_over_n(p, X, Y, lam):
+def l2_over_n(p, X, Y, reg):
     """lambda W divided by N with the data term (the L2 term put inside the mean)."""
-    g, N = _backward(p, X, Y, lam), Y.shape[1]
-    return Params(g.W1 - lam * p.W1 * (1 - 1 / N), g.b1, g.W2 - lam * p.W2 * (1 - 1 / N), g.b2)
+    g, N = _backward(p, X, Y, reg), Y.shape[1]
+    return Params(g.W1 - reg * p.W1 * (1 - 1 / N), g.b1, g.W2 - reg * p.W2 * (1 - 1 / N), g.b2)
 
 
-def batch_sum(p, X, Y, lam):
+def batch_sum(p, X, Y, reg):
     """The data term summed over the batch, not averaged."""
     data, N = _backward(p, X, Y, 0.0), Y.shape[1]
-    return Params(N * data.W1 + lam * p.W1, N * data.b1, N * data.W2 + lam * p.W2, N * data.b2)
+    return Params(N * data.W1 + reg * p.W1, N * data.b1, N * data.W2 + reg * p.W2, N * data.b2)
 
 
-def ascent(p, X, Y, lam):
-    return Params(*(-g for g in _backward(p, X, Y, lam).blocks().values()))
+def ascent(p, X, Y, reg):
+    return Params(*(-g for g in _backward(p, X, Y, reg).blocks().values()))
 
 
-def minus_n_times(p, X, Y, lam):
+def minus_n_times(p, X, Y, reg):
     """The gradient of the summed log-likelihood: -N times the loss's gradient."""
     N = Y.shape[1]
-    return Params(*(-N * g for g in _backward(p, X, Y, lam).blocks().values()))
+    return Params(*(-N * g for g in _backward(p, X, Y, reg).blocks().values()))
 
 
-def sigmoid_output(p, X, Y, lam):
+def sigmoid_output(p, X, Y, reg):
     """A sigmoid where the softmax belongs: dz2 = (sigmoid(z2) - Y) / N."""
     a1 = network.sigmoid(p.W1 @ X + p.b1)
     dz2 = (network.sigmoid(p.W2 @ a1 + p.b2) - Y) / Y.shape[1]
     dz1 = (p.W2.T @ dz2) * a1 * (1 - a1)
-    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True),
-                  dz2 @ a1.T + lam * p.W2, dz2.sum(axis=1, keepdims=True))
+    return Params(dz1 @ X.T + reg * p.W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + reg * p.W2, dz2.sum(axis=1, keepdims=True))
 
 
-def labels_off_by_one(p, X, Y, lam):
+def labels_off_by_one(p, X, Y, reg):
     """Label k taken as k + 1 (mod 10): a one-hot built from labels shifted by one."""
-    return _backward(p, X, np.roll(Y, 1, axis=0), lam)
+    return _backward(p, X, np.roll(Y, 1, axis=0), reg)
 
 
 # name -> (backward, the blocks it corrupts)
@@ -173,7 +173,7 @@ MORE_GRADIENT_BUGS = {
 }
 
 
-def backward_by_hidden_parts(p: Params, X, Y, lam: float, parts: int) -> Params:
+def backward_by_hidden_parts(p: Params, X, Y, reg: float, parts: int) -> Params:
     """float64, the hidden units split in parts (as model parallelism splits them): z2 is the
     sum of the parts' W2[:, h] a1[h], and each part's gradient blocks are its own."""
     H = p.hidden
@@ -186,16 +186,16 @@ def backward_by_hidden_parts(p: Params, X, Y, lam: float, parts: int) -> Params:
                   dz2.sum(axis=1, keepdims=True))
     for h, a in zip(pieces, a1, strict=True):
         dz1 = (p.W2[:, h].T @ dz2) * a * (1 - a)
-        grad.W1[h] = dz1 @ X.T + lam * p.W1[h]
+        grad.W1[h] = dz1 @ X.T + reg * p.W1[h]
         grad.b1[h] = dz1.sum(axis=1, keepdims=True)
-        grad.W2[:, h] = dz2 @ a.T + lam * p.W2[:, h]
+        grad.W2[:, h] = dz2 @ a.T + reg * p.W2[:, h]
     return grad
 
 
 # --- training steps: (updated parameters, J before the step) -----------------------------
 
-def step_float32(p: Params, X, Y, lam: float, lr: float) -> tuple[Params, float]:
-    grad, J = backward_float32(p, X, Y, lam)
+def step_float32(p: Params, X, Y, reg: float, lr: float) -> tuple[Params, float]:
+    grad, J = backward_float32(p, X, Y, reg)
     f = np.float32
     return Params(*(a.astype(f) - f(lr) * g for a, g in zip(p.blocks().values(),
                                                          grad.blocks().values(),
@@ -205,63 +205,63 @@ def step_float32(p: Params, X, Y, lam: float, lr: float) -> tuple[Params, float]
 def step_by_parts(parts: int, hidden: bool):
     """A float64 step whose gradient is summed over batch parts (data parallelism) or hidden
     parts (model parallelism)."""
-    def step(p, X, Y, lam, lr):
+    def step(p, X, Y, reg, lr):
         grad = (backward_by_hidden_parts if hidden else backward_by_column_parts)(
-            p, X, Y, lam, parts)
+            p, X, Y, reg, parts)
         return Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True))), \
-            network.loss(p, X, Y, lam)
+            network.loss(p, X, Y, reg)
     return step
 
 
-def step_wrong_sign(p, X, Y, lam, lr):
-    grad = _backward(p, X, Y, lam)
+def step_wrong_sign(p, X, Y, reg, lr):
+    grad = _backward(p, X, Y, reg)
     return Params(*(a + lr * g for a, g in zip(p.blocks().values(), grad.blocks().values(),
-                                               strict=True))), network.loss(p, X, Y, lam)
+                                               strict=True))), network.loss(p, X, Y, reg)
 
 
-def step_lr_twice_on_b2(p, X, Y, lam, lr):
-    grad = _backward(p, X, Y, lam)
+def step_lr_twice_on_b2(p, X, Y, reg, lr):
+    grad = _backward(p, X, Y, reg)
     return Params(p.W1 - lr * grad.W1, p.b1 - lr * grad.b1, p.W2 - lr * grad.W2,
-                  p.b2 - 2 * lr * grad.b2), network.loss(p, X, Y, lam)
+                  p.b2 - 2 * lr * grad.b2), network.loss(p, X, Y, reg)
 
 
 def step_full_batch_normaliser(batch: int):
     """The last partial batch (N < batch columns) averaged over the full batch size."""
-    def step(p, X, Y, lam, lr):
+    def step(p, X, Y, reg, lr):
         data = _backward(p, X, Y, 0.0)
         scale = X.shape[1] / batch
-        grad = Params(data.W1 * scale + lam * p.W1, data.b1 * scale, data.W2 * scale + lam * p.W2,
+        grad = Params(data.W1 * scale + reg * p.W1, data.b1 * scale, data.W2 * scale + reg * p.W2,
                       data.b2 * scale)
         return Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True))), \
-            network.loss(p, X, Y, lam)
+            network.loss(p, X, Y, reg)
     return step
 
 
-def step_loss_without_l2(p, X, Y, lam, lr):
+def step_loss_without_l2(p, X, Y, reg, lr):
     """The update is right; the reported J leaves out the L2 term."""
-    grad = _backward(p, X, Y, lam)
+    grad = _backward(p, X, Y, reg)
     return Params(*(a - lr * g for a, g in zip(p.blocks().values(), grad.blocks().values(),
                                                strict=True))), \
-        network.loss_terms(p, X, Y, lam)[0]
+        network.loss_terms(p, X, Y, reg)[0]
 
 
-def step_b1_not_updated(p, X, Y, lam, lr):
-    g = _backward(p, X, Y, lam)
+def step_b1_not_updated(p, X, Y, reg, lr):
+    g = _backward(p, X, Y, reg)
     return Params(p.W1 - lr * g.W1, p.b1.copy(), p.W2 - lr * g.W2, p.b2 - lr * g.b2), \
-        network.loss(p, X, Y, lam)
+        network.loss(p, X, Y, reg)
 
 
-def step_w2_first(p, X, Y, lam, lr):
+def step_w2_first(p, X, Y, reg, lr):
     """W2 updated in place before dz1 = W2^T dz2 ... is computed from it."""
     fwd = network.forward(p, X)
     dz2 = (fwd.yhat - Y) / Y.shape[1]
-    W2 = p.W2 - lr * (dz2 @ fwd.a1.T + lam * p.W2)
+    W2 = p.W2 - lr * (dz2 @ fwd.a1.T + reg * p.W2)
     dz1 = (W2.T @ dz2) * fwd.a1 * (1 - fwd.a1)
-    return Params(p.W1 - lr * (dz1 @ X.T + lam * p.W1),
+    return Params(p.W1 - lr * (dz1 @ X.T + reg * p.W1),
                   p.b1 - lr * dz1.sum(axis=1, keepdims=True), W2,
-                  p.b2 - lr * dz2.sum(axis=1, keepdims=True)), network.loss(p, X, Y, lam)
+                  p.b2 - lr * dz2.sum(axis=1, keepdims=True)), network.loss(p, X, Y, reg)
 
 
 STEP_BUGS = {

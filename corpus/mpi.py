@@ -115,7 +115,7 @@ class RegularisationOnEveryRank(DataParallel):
     """lambda W added to each rank's part before the allreduce: P lambda W in total."""
 
     def l2_share(self):
-        return self.lam
+        return self.reg
 
 
 class LocalBatchNormaliser(DataParallel):
@@ -181,12 +181,12 @@ def cause(bug: str, ranks: int) -> str | None:
 
 
 def trajectory(strategy: type[Trainer], comm, data: Dataset, p0: Params, batch: int,
-               lam: float, lr: float, steps: int, teacher: bool, step_of_oracle: Callable
+               reg: float, lr: float, steps: int, teacher: bool, step_of_oracle: Callable
                ) -> list[tuple[int, Params, float, Params]] | None:
     """On every rank: run `steps` steps; on rank 0 return (t, parameters before, J, after)
     for each step, the parameters before being the oracle's (teacher forcing) or the
     trainer's own (free running)."""
-    trainer = strategy(comm, p0, data if comm.rank == 0 else None, batch, lam, lr)
+    trainer = strategy(comm, p0, data if comm.rank == 0 else None, batch, reg, lr)
     p, found = p0, []
     for t in range(min(steps, trainer.n_batches)):
         if teacher:

@@ -125,28 +125,28 @@ class DeviceNetwork:
         self._squares()
         return float(self.squares_sum.copy_to_host()[0])
 
-    def _backward(self, X, labels, normaliser: int, lam: float) -> None:
+    def _backward(self, X, labels, normaliser: int, reg: float) -> None:
         w, g, t = self.work, self.grads, self.dtype.type
         self._run("softmax", w.Z2.shape[1], w.Z2, w.Yhat)
         self._zero(self.loss)
         self._run("cross_entropy", w.Z2.shape[1], w.Z2, labels, self.loss)
         self._run("output_delta", w.Yhat.size, w.Yhat, labels, t(normaliser), w.dZ2)
-        if lam:  # beta = 0 never reads C, so the copy is needed only for the L2 term
+        if reg:  # beta = 0 never reads C, so the copy is needed only for the L2 term
             g.W2.copy_to_device(self.W2)
             g.W1.copy_to_device(self.W1)
-        gemm(g.W2, w.dZ2, w.A1, 1.0, lam, trans_b=True, algorithm=self.algorithm)
+        gemm(g.W2, w.dZ2, w.A1, 1.0, reg, trans_b=True, algorithm=self.algorithm)
         self._run("row_sums", N_CLASSES, w.dZ2, g.b2)
         gemm(w.dA1, self.W2, w.dZ2, trans_a=True, algorithm=self.algorithm)
         self._run("sigmoid_delta", w.dA1.size, w.dA1, w.A1, w.dZ1)
-        gemm(g.W1, w.dZ1, X, 1.0, lam, algorithm=self.algorithm)
+        gemm(g.W1, w.dZ1, X, 1.0, reg, algorithm=self.algorithm)
         self._run("row_sums", self.hidden, w.dZ1, g.b1)
 
-    def backward(self, X, labels, normaliser: int, lam: float, out: Params | None = None
+    def backward(self, X, labels, normaliser: int, reg: float, out: Params | None = None
                  ) -> float:
         """From the last forward's complete Z2: the gradients (data term over normaliser,
-        plus lam W) into self.grads, and into out's host arrays when given; returns
+        plus reg W) into self.grads, and into out's host arrays when given; returns
         sum_i -log Yhat[y_i, i]."""
-        self._backward(X, labels, normaliser, lam)
+        self._backward(X, labels, normaliser, reg)
         if out is not None:
             for grad, host in zip(self.grads.blocks().values(), out.blocks().values(),
                                   strict=True):
@@ -164,16 +164,16 @@ class DeviceNetwork:
                            strict=True):
             self._run("sgd", p.size, p, grad, self.dtype.type(lr))
 
-    def step(self, X, labels, lam: float, lr: float) -> float:
+    def step(self, X, labels, reg: float, lr: float) -> float:
         """One SGD step on X (B x 784) and labels (B,) on the device; returns J before it.
         One transfer back per step brings both loss terms."""
         B = X.shape[0]
         self.forward(X)
         self._squares()
-        self._backward(X, labels, B, lam)
+        self._backward(X, labels, B, reg)
         self.update(lr)
         data, squares = self.sums.copy_to_host().astype(np.float64)
-        return data / B + 0.5 * lam * squares
+        return data / B + 0.5 * reg * squares
 
     def correct(self, images, labels) -> int:
         """How many of a device data set's images are classified right."""

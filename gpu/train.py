@@ -41,7 +41,7 @@ def run_training(config: TrainConfig, device: Device, *, progress: bool = True,
         dump.start(config, split.train, net.params(), device.describe())
 
     def step(t: int, start: int, stop: int) -> float:
-        return net.step(X[start:stop], y[start:stop], config.lam, config.lr)
+        return net.step(X[start:stop], y[start:stop], config.reg, config.lr)
 
     history = run_epochs(len(split.train), config.batch, config.epochs, step,
                          lambda: net.correct(X_val, y_val) / len(split.val),

@@ -173,7 +173,7 @@ class StepError:
     magnitude: Params
 
 
-def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
+def step_error(p: Params, X: np.ndarray, Y: np.ndarray, reg: float, dtype,
                statistical: bool = False, done: Pass | None = None) -> StepError:
     """The bounds for an implementation computing in dtype, in any form of the family; p, X,
     Y as the oracle takes them (float64 values, exactly representable in dtype). Rigorous, or
@@ -203,9 +203,9 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
 
     product = g(N + 1 + MEAN_ROUNDINGS, dtype)  # the sum, the L2 term's addition, the mean
     rowsum = g(N + MEAN_ROUNDINGS, dtype)
-    l2 = gamma(L2_ROUNDINGS, dtype) * lam
-    mag_W2 = done.dz2_a1 + lam * np.abs(p.W2)
-    mag_W1 = done.dz1_X + lam * np.abs(p.W1)
+    l2 = gamma(L2_ROUNDINGS, dtype) * reg
+    mag_W2 = done.dz2_a1 + reg * np.abs(p.W2)
+    mag_W1 = done.dz1_X + reg * np.abs(p.W1)
     mag_b2 = np.abs(dz2).sum(axis=1, keepdims=True)
     mag_b1 = np.abs(dz1).sum(axis=1, keepdims=True)
     E_dW2 = (product * done.dz2_a1 + l2 * np.abs(p.W2) + E_dz2 @ a1.T
@@ -222,7 +222,7 @@ def step_error(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, dtype,
                   + (c + LOSS_U) * u * terms)
     E_data = float(np.mean(per_column) + g(N + 1 + MEAN_ROUNDINGS, dtype) * np.mean(terms))
     squares = float(np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
-    E_l2 = 0.5 * lam * g(p.W1.size + p.W2.size + L2_LOSS_ROUNDINGS, dtype) * squares
+    E_l2 = 0.5 * reg * g(p.W1.size + p.W2.size + L2_LOSS_ROUNDINGS, dtype) * squares
     return StepError(Params(E_dW1, E_db1, E_dW2, E_db2), E_data + E_l2,
                      Params(mag_W1, mag_b1, mag_W2, mag_b2))
 
@@ -236,7 +236,7 @@ def update_error(p: Params, bound: StepError, lr: float, dtype) -> Params:
         strict=True)))
 
 
-def allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = False,
+def allowed(p, X, Y, reg, dtype, lr: float | None = None, statistical: bool = False,
             done: Pass | None = None, bounds: dict | None = None) -> tuple[Params, float]:
     """The sum of the tested implementation's bound (rigorous or statistical) and the float64
     oracle's (rigorous), of the gradient, or with lr of the parameters after a step; and of
@@ -250,7 +250,7 @@ def allowed(p, X, Y, lam, dtype, lr: float | None = None, statistical: bool = Fa
         if (kind, tier) not in bounds:
             oracle = (kind, tier) == (np.dtype(np.float64), False)
             bounds[kind, tier] = (oracle and _oracle_from(bounds, p, X, Y)) or step_error(
-                p, X, Y, lam, kind, tier, done)
+                p, X, Y, reg, kind, tier, done)
         bound = bounds[kind, tier]
         found.append((bound.grad if lr is None else update_error(p, bound, lr, kind),
                       bound.loss))
@@ -278,14 +278,14 @@ def _oracle_from(bounds: dict, p: Params, X, Y) -> StepError | None:
                      k * single.loss, single.magnitude)
 
 
-def _tiers(p, X, Y, lam, dtype, lr: float | None = None, done: Pass | None = None
+def _tiers(p, X, Y, reg, dtype, lr: float | None = None, done: Pass | None = None
            ) -> tuple[tuple[Params, float], tuple[Params, float]]:
     """(rigorous, statistical) allowed errors of the gradient (or, with lr, of the
     parameters after a step) and of the loss, from one pass of the oracle and two bounds of
     dtype (float64's rigorous one is the oracle's; float32's scaled gives it for float32)."""
     done, shared = Pass(p, X, Y) if done is None else done, {}
-    return (allowed(p, X, Y, lam, dtype, lr, done=done, bounds=shared),
-            allowed(p, X, Y, lam, dtype, lr, statistical=True, done=done, bounds=shared))
+    return (allowed(p, X, Y, reg, dtype, lr, done=done, bounds=shared),
+            allowed(p, X, Y, reg, dtype, lr, statistical=True, done=done, bounds=shared))
 
 
 def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | None]]:
@@ -297,16 +297,16 @@ def _declared(result: Params, dtype) -> tuple[Params, np.dtype, dict[str, str | 
 
 
 @QUIET
-def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
+def compare_gradient(grad: Params, p: Params, X, Y, reg: float, dtype=None
                      ) -> dict[str, Verdict]:
     """Judge an implementation's gradient in the declared dtype (default: grad's) at p on one
     batch: both tiers and the effective precision of each block (judge/step_precision.py)."""
     judged, dtype, causes = _declared(grad, dtype)
-    finite_inputs("the gradient", **p.blocks(), X=X, Y=Y, reg=lam)
+    finite_inputs("the gradient", **p.blocks(), X=X, Y=Y, reg=reg)
     done = Pass(p, X, Y)
-    expected = network.backward(p, X, Y, lam, done.fwd)
-    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, done=done)
-    precision = analyse_gradient(judged, p, X, Y, lam, expected)
+    expected = network.backward(p, X, Y, reg, done.fwd)
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, reg, dtype, done=done)
+    precision = analyse_gradient(judged, p, X, Y, reg, expected)
     return {name: compare_bounded(f"d{name}", getattr(grad, name), getattr(expected, name),
                                   getattr(rigorous, name), getattr(statistical, name),
                                   precision[name], causes[name])
@@ -314,11 +314,11 @@ def compare_gradient(grad: Params, p: Params, X, Y, lam: float, dtype=None
 
 
 @QUIET
-def compare_loss(J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
+def compare_loss(J: float, p: Params, X, Y, reg: float, dtype) -> Verdict:
     """Judge an implementation's loss J (computed in dtype) at p on one batch."""
-    finite_inputs("the loss", **p.blocks(), X=X, Y=Y, reg=lam)
-    expected = network.loss(p, X, Y, lam)
-    (_, rigorous), (_, statistical) = _tiers(p, X, Y, lam, dtype)
+    finite_inputs("the loss", **p.blocks(), X=X, Y=Y, reg=reg)
+    expected = network.loss(p, X, Y, reg)
+    (_, rigorous), (_, statistical) = _tiers(p, X, Y, reg, dtype)
     return compare_bounded("J", np.array([J]), np.array([expected]), np.array([rigorous]),
                            np.array([statistical]))
 
@@ -334,20 +334,20 @@ def _in_range(check: str, values: np.ndarray, dtype) -> None:
 
 
 @QUIET
-def compare_step(updated: Params, p: Params, X, Y, lam: float, lr: float, dtype=None
+def compare_step(updated: Params, p: Params, X, Y, reg: float, lr: float, dtype=None
                  ) -> dict[str, Verdict]:
     """Judge parameters after one SGD step from p in the declared dtype (default: updated's):
     lr times the gradient's bounds, plus the update's own roundings (update_error)."""
     judged, dtype, causes = _declared(updated, dtype)
-    finite_inputs("the step", **p.blocks(), X=X, Y=Y, reg=lam, lr=lr)
+    finite_inputs("the step", **p.blocks(), X=X, Y=Y, reg=reg, lr=lr)
     done = Pass(p, X, Y)
-    grad = network.backward(p, X, Y, lam, done.fwd)
+    grad = network.backward(p, X, Y, reg, done.fwd)
     expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                    grad.blocks().values(), strict=True)))
     for name, values in expected.blocks().items():
         _in_range(f"{name} after a step", values, dtype)
-    (rigorous, _), (statistical, _) = _tiers(p, X, Y, lam, dtype, lr, done)
-    precision = analyse_step(judged, p, X, Y, lam, lr, grad)
+    (rigorous, _), (statistical, _) = _tiers(p, X, Y, reg, dtype, lr, done)
+    precision = analyse_step(judged, p, X, Y, reg, lr, grad)
     return {name: compare_bounded(f"{name} after a step", getattr(updated, name),
                                   getattr(expected, name), getattr(rigorous, name),
                                   getattr(statistical, name), precision[name], causes[name])

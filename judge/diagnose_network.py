@@ -102,7 +102,7 @@ def _fit(y: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
     return np.linalg.lstsq(A, y.ravel(), rcond=None)[0]
 
 
-def _backward(p: Params, X, Y, lam: float, derivative=None, hidden=None, output=None
+def _backward(p: Params, X, Y, reg: float, derivative=None, hidden=None, output=None
               ) -> Params:
     """The oracle's backward with one piece replaced (the structural mistakes)."""
     hidden = hidden or network.sigmoid
@@ -113,38 +113,38 @@ def _backward(p: Params, X, Y, lam: float, derivative=None, hidden=None, output=
     dz2 = (yhat - Y) / N
     da1 = p.W2.T @ dz2
     dz1 = da1 * (derivative(a1) if derivative else a1 * (1 - a1))
-    return Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True),
-                  dz2 @ a1.T + lam * p.W2, dz2.sum(axis=1, keepdims=True))
+    return Params(dz1 @ X.T + reg * p.W1, dz1.sum(axis=1, keepdims=True),
+                  dz2 @ a1.T + reg * p.W2, dz2.sum(axis=1, keepdims=True))
 
 
-def _structural(p: Params, X, Y, lam: float, lr: float | None) -> list[Alternative]:
+def _structural(p: Params, X, Y, reg: float, lr: float | None) -> list[Alternative]:
     found = [
         Alternative("sigmoid derivative wrong",
                     "the sigmoid's derivative taken as a instead of a (1 - a)",
-                    _backward(p, X, Y, lam, derivative=lambda a: a)),
+                    _backward(p, X, Y, reg, derivative=lambda a: a)),
         Alternative("tanh for sigmoid", "tanh in place of the sigmoid (with its own "
-                    "derivative)", _backward(p, X, Y, lam, hidden=np.tanh,
+                    "derivative)", _backward(p, X, Y, reg, hidden=np.tanh,
                                              derivative=lambda a: 1 - a * a)),
         Alternative("sigmoid for softmax", "a sigmoid in place of the softmax at the output",
-                    _backward(p, X, Y, lam, output=network.sigmoid)),
+                    _backward(p, X, Y, reg, output=network.sigmoid)),
         Alternative("labels shifted", "the labels off by one class",
-                    _backward(p, X, np.roll(Y, 1, axis=0), lam)),
+                    _backward(p, X, np.roll(Y, 1, axis=0), reg)),
     ]
     if lr is not None:  # dz1 from the W2 already updated
-        g = network.backward(p, X, Y, lam)
+        g = network.backward(p, X, Y, reg)
         moved = Params(p.W1, p.b1, p.W2 - lr * g.W2, p.b2)
         fwd = network.forward(p, X)
         dz2 = (fwd.yhat - Y) / X.shape[1]
         dz1 = (moved.W2.T @ dz2) * fwd.a1 * (1 - fwd.a1)
         found.append(Alternative(
             "update order", "W2 updated before dz1 is computed from it",
-            Params(dz1 @ X.T + lam * p.W1, dz1.sum(axis=1, keepdims=True), g.W2, g.b2)))
+            Params(dz1 @ X.T + reg * p.W1, dz1.sum(axis=1, keepdims=True), g.W2, g.b2)))
     return found
 
 
 @QUIET
 def diagnose_network(verdicts: dict[str, Verdict], result: Params, p: Params, X, Y,
-                     lam: float, lr: float | None = None, dtype=None) -> dict[str, Verdict]:
+                     reg: float, lr: float | None = None, dtype=None) -> dict[str, Verdict]:
     """The verdicts of a gradient (lr None) or a step (the parameters after it, lr), judged in
     dtype (default: result's), each failing one without a cause given one: the mistake that
     explains the failing blocks within their rigorous bounds, or which blocks are right."""
@@ -153,8 +153,8 @@ def diagnose_network(verdicts: dict[str, Verdict], result: Params, p: Params, X,
     if not failing:
         return verdicts
     judged = judged_dtype(result.W1, dtype)[0]
-    bound = allowed(p, X, Y, lam, judged, lr)[0]
-    cause = _cause(verdicts, result, p, X, Y, lam, bound, lr, failing)
+    bound = allowed(p, X, Y, reg, judged, lr)[0]
+    cause = _cause(verdicts, result, p, X, Y, reg, bound, lr, failing)
     return {n: dataclasses.replace(v, cause=cause) if n in failing else v
             for n, v in verdicts.items()}
 
@@ -166,9 +166,9 @@ def _as_gradient(result: Params, p: Params, lr: float | None) -> Params:
         p.blocks().values(), result.blocks().values(), strict=True)))
 
 
-def _cause(verdicts, result, p, X, Y, lam, allowed, lr, failing) -> Cause:
+def _cause(verdicts, result, p, X, Y, reg, allowed, lr, failing) -> Cause:
     names = list(p.blocks())
-    oracle = network.backward(p, X, Y, lam)
+    oracle = network.backward(p, X, Y, reg)
     data = network.backward(p, X, Y, 0.0)
     got = _as_gradient(result, p, lr)
     scale = 1.0 if lr is None else lr
@@ -194,12 +194,12 @@ def _cause(verdicts, result, p, X, Y, lam, allowed, lr, failing) -> Cause:
     biases = [n for n in failing if n.startswith("b")]
     ys, columns = [], []
     for n in failing:
-        own = lam * getattr(p, n)
+        own = reg * getattr(p, n)
         ys.append(getattr(got, n).ravel())
         columns.append([getattr(data, n).ravel(), own.ravel() if n in weights else
                         np.zeros(own.size), own.ravel() if n in biases else np.zeros(own.size)])
     y = np.concatenate(ys)
-    l2_columns = ([1] if lam and weights else []) + ([2] if lam and biases else [])
+    l2_columns = ([1] if reg and weights else []) + ([2] if reg and biases else [])
     # the simplest model that reproduces the failing blocks: the data term alone, then with
     # the L2 columns (a spurious coefficient on a needless column would name a mistake)
     models = [[0]] + [[0, *extra] for r in (1, 2) for extra in
@@ -213,7 +213,7 @@ def _cause(verdicts, result, p, X, Y, lam, allowed, lr, failing) -> Cause:
                    for alt, n in zip(alts, failing, strict=True)):
             continue
         # a model without the L2 column says the weights' L2 term is missing (c_l = 0)
-        c_l2 = c.get(1, 0.0) if lam and weights else None
+        c_l2 = c.get(1, 0.0) if reg and weights else None
         found = _fitted(c[0], c_l2, N, lr is not None, nice)
         if 2 in c and _named(c[2], N, nice) != "0":
             on_biases = ("L2 term on the biases", "the L2 term applied to the biases too"
@@ -225,7 +225,7 @@ def _cause(verdicts, result, p, X, Y, lam, allowed, lr, failing) -> Cause:
             found = (found[0], f"{found[1]} (it reproduces them to {worst:.2g} relative)")
             explained = {n: found for n in failing}
         break
-    for alt in _structural(p, X, Y, lam, lr) if not explained else ():
+    for alt in _structural(p, X, Y, reg, lr) if not explained else ():
         fit = [n for n in failing if n not in explained and matches(getattr(alt.grad, n), n)]
         for n in fit:
             explained[n] = (alt.short, f"{alt.name} (it reproduces {n} to "
@@ -264,13 +264,13 @@ def _where_it_starts(failing: list[str], right: list[str], prefix: str) -> str:
 
 
 @QUIET
-def diagnose_loss(v: Verdict, J: float, p: Params, X, Y, lam: float, dtype) -> Verdict:
+def diagnose_loss(v: Verdict, J: float, p: Params, X, Y, reg: float, dtype) -> Verdict:
     """A failing loss (computed in dtype): its L2 term missing or not halved, or the data term
     summed, within the loss's rigorous bound."""
     if v.passed or v.cause is not None:
         return v
-    bound = allowed(p, X, Y, lam, dtype)[1]
-    data, l2 = network.loss_terms(p, X, Y, lam)
+    bound = allowed(p, X, Y, reg, dtype)[1]
+    data, l2 = network.loss_terms(p, X, Y, reg)
     N = X.shape[1]
     for name, words, value in (
             ("L2 term missing", "the L2 term missing from the loss", data),

@@ -84,14 +84,14 @@ class Report:
         return dict(asdict(self), passed=self.passed, failed_blocks=sorted(self.failed_blocks()))
 
 
-def _terms(p: Params, X, Y, lam) -> np.ndarray:
-    data, l2 = network.loss_terms(p, X, Y, lam)
+def _terms(p: Params, X, Y, reg) -> np.ndarray:
+    data, l2 = network.loss_terms(p, X, Y, reg)
     return np.array([data + l2, data, l2])
 
 
-def _term_gradients(backward: Backward, p: Params, X, Y, lam) -> dict[str, Params]:
-    """Analytic gradients of (total, data, L2): the L2 one is backward(lam) - backward(0)."""
-    total, data = backward(p, X, Y, lam), backward(p, X, Y, 0.0)
+def _term_gradients(backward: Backward, p: Params, X, Y, reg) -> dict[str, Params]:
+    """Analytic gradients of (total, data, L2): the L2 one is backward(reg) - backward(0)."""
+    total, data = backward(p, X, Y, reg), backward(p, X, Y, 0.0)
     l2 = Params(*(t - d for t, d in zip(total.blocks().values(), data.blocks().values(),
                                         strict=True)))
     return {"total": total, "data": data, "l2": l2}
@@ -105,12 +105,12 @@ def _entries(shape: tuple[int, ...], max_entries: int, rng) -> np.ndarray:
     return np.sort(rng.choice(size, max_entries, replace=False))
 
 
-def check_entries(p: Params, X, Y, lam: float, grads: dict[str, Params], h: float,
+def check_entries(p: Params, X, Y, reg: float, grads: dict[str, Params], h: float,
                   max_entries: int, seed: int) -> list[EntryCheck]:
     u = unit_roundoff(np.float64)
     rtol = tolerance("gradcheck.rtol")
     roundoff = tolerance("gradcheck.roundoff_factor")
-    J = np.abs(_terms(p, X, Y, lam))
+    J = np.abs(_terms(p, X, Y, reg))
     results = []
     for b, (name, param) in enumerate(p.blocks().items()):
         flat = param.reshape(-1)
@@ -119,9 +119,9 @@ def check_entries(p: Params, X, Y, lam: float, grads: dict[str, Params], h: floa
         for row, i in enumerate(idx):
             saved = flat[i]
             flat[i] = saved + h
-            plus = _terms(p, X, Y, lam)
+            plus = _terms(p, X, Y, reg)
             flat[i] = saved - h
-            minus = _terms(p, X, Y, lam)
+            minus = _terms(p, X, Y, reg)
             flat[i] = saved
             fd[row] = (plus - minus) / (2 * h)
         for t, term in enumerate(TERMS):
@@ -140,7 +140,7 @@ def check_entries(p: Params, X, Y, lam: float, grads: dict[str, Params], h: floa
     return results
 
 
-def sweep(name: str, p: Params, X, Y, lam: float, grad: Params, direction: Params) -> Sweep:
+def sweep(name: str, p: Params, X, Y, reg: float, grad: Params, direction: Params) -> Sweep:
     """E(h) for the total loss along direction (a Params, zero outside the blocks it tests)."""
     slope_lo, slope_hi = tolerance("gradcheck.slope_min"), tolerance("gradcheck.slope_max")
     rtol = tolerance("gradcheck.rtol")
@@ -152,7 +152,7 @@ def sweep(name: str, p: Params, X, Y, lam: float, grad: Params, direction: Param
         for sign, q in zip((1.0, -1.0), shifted, strict=True):
             for param, v in zip(q.blocks().values(), direction.blocks().values(), strict=True):
                 param += sign * h * v
-        fd = (network.loss(shifted[0], X, Y, lam) - network.loss(shifted[1], X, Y, lam)) / (2 * h)
+        fd = (network.loss(shifted[0], X, Y, reg) - network.loss(shifted[1], X, Y, reg)) / (2 * h)
         errors.append(abs(fd - exact) / max(abs(exact), np.finfo(float).tiny))
     errors_arr, steps = np.array(errors), np.array(STEPS)
     best = int(np.argmin(errors_arr))
@@ -180,22 +180,22 @@ def _direction(p: Params, blocks: tuple[str, ...], seed: int, key: int) -> Param
     return Params(*(a / norm for a in v.blocks().values()))
 
 
-def check(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, *,
+def check(p: Params, X: np.ndarray, Y: np.ndarray, reg: float, *,
           backward: Backward | None = None, h: float | None = None,
           max_entries: int = 20000, seed: int = 0) -> Report:
     """Every check of the module on one batch (X: 784 x N, Y: 10 x N one-hot), of backward
     (default: the oracle's network.backward)."""
     backward = network.backward if backward is None else backward
     h = tolerance("gradcheck.step") if h is None else h
-    grads = _term_gradients(backward, p, X, Y, lam)
-    report = Report(settings=dict(hidden=p.hidden, batch=X.shape[1], lam=lam, h=h,
+    grads = _term_gradients(backward, p, X, Y, reg)
+    report = Report(settings=dict(hidden=p.hidden, batch=X.shape[1], reg=reg, h=h,
                                   max_entries=max_entries, seed=seed))
-    report.entries = check_entries(p, X, Y, lam, grads, h, max_entries, seed)
+    report.entries = check_entries(p, X, Y, reg, grads, h, max_entries, seed)
     names = tuple(p.blocks())
     for k, name in enumerate(names):
-        report.sweeps.append(sweep(name, p, X, Y, lam, grads["total"],
+        report.sweeps.append(sweep(name, p, X, Y, reg, grads["total"],
                                    _direction(p, (name,), seed, k)))
-    report.whole = sweep("all", p, X, Y, lam, grads["total"],
+    report.whole = sweep("all", p, X, Y, reg, grads["total"],
                          _direction(p, names, seed, len(names)))
     return report
 
@@ -227,7 +227,7 @@ def report_markdown(report: Report) -> str:
         + ("" if report.passed else f" (failing blocks: {failing})"),
         "",
         f"Network 784 -> {s['hidden']} -> 10, batch of {s['batch']} mnist5k images, "
-        f"lambda = {s['lam']}, central differences with h = {s['h']:.3g}, seed {s['seed']}.",
+        f"lambda = {s['reg']}, central differences with h = {s['h']:.3g}, seed {s['seed']}.",
         "Pass rule per entry: |fd - g| <= rtol |g| + c u |J| / h with rtol = "
         f"{tolerance('gradcheck.rtol'):g}, c = {tolerance('gradcheck.roundoff_factor'):g} "
         "(tolerances.toml).",
@@ -300,12 +300,12 @@ def write_report(report: Report, directory: Path) -> None:
 @dataclass(frozen=True)
 class Settings:
     """The problem a gradient check runs on: 784 -> hidden -> 10, `batch` real images of
-    `data`, lambda `lam` (positive, so that the L2 term is checked), every entry of a block
+    `data`, lambda `reg` (positive, so that the L2 term is checked), every entry of a block
     up to max_entries, else a seeded sample of that many."""
 
     hidden: int = 8
     batch: int = 16
-    lam: float = 1e-2
+    reg: float = 1e-2
     seed: int = 0
     data: str = MNIST5K
     max_entries: int = 20000
@@ -314,4 +314,4 @@ class Settings:
 def run(settings: Settings) -> Report:
     """Every check of the module on the problem that settings describe."""
     p, X, Y = check_problem(settings.hidden, settings.batch, settings.seed, settings.data)
-    return check(p, X, Y, settings.lam, max_entries=settings.max_entries, seed=settings.seed)
+    return check(p, X, Y, settings.reg, max_entries=settings.max_entries, seed=settings.seed)

@@ -85,13 +85,13 @@ def gamma(n: int, dtype) -> float:
     return gamma_u(n, unit_roundoff(dtype))
 
 
-def gamma_tilde(n: int, dtype, lam: float | None = None) -> float:
+def gamma_tilde(n: int, dtype, stat_lambda: float | None = None) -> float:
     """The statistical tier's gamma_n: lambda sqrt(n) u + (gamma_n - n u), the first-order
     random walk plus the whole second-order remainder (tolerances.toml [statistical]); never
     above gamma_n, which holds always (below n = lambda^2 the random walk is no tighter)."""
     u = unit_roundoff(dtype)
-    lam = tolerance("statistical.lambda") if lam is None else lam
-    return min(lam * math.sqrt(n) * u + (gamma(n, dtype) - n * u), gamma(n, dtype))
+    stat_lambda = tolerance("statistical.lambda") if stat_lambda is None else stat_lambda
+    return min(stat_lambda * math.sqrt(n) * u + (gamma(n, dtype) - n * u), gamma(n, dtype))
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -292,9 +292,9 @@ def gemm_bound(A, B, C0, alpha: float, beta: float, dtype, factor: float | None 
     inputs = (1 + f.u_in) ** 2 - 1
     rigorous = inputs + accumulation + inputs * accumulation
     if statistical:
-        lam = tolerance("statistical.lambda")
+        stat_lambda = tolerance("statistical.lambda")
         first_order = 2 * f.u_in + (K + 2) * f.u_acc
-        relative = min(rigorous, lam * (math.sqrt(2) * f.u_in + math.sqrt(K + 2) * f.u_acc)
+        relative = min(rigorous, stat_lambda * (math.sqrt(2) * f.u_in + math.sqrt(K + 2) * f.u_acc)
                        + (rigorous - first_order))
     else:
         relative = rigorous

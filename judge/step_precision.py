@@ -48,12 +48,12 @@ def _picked(p: Params, picks: Params) -> Params:
     return p.map(lambda a, rc: a[np.ix_(*rc)], picks)
 
 
-def gradients(p: Params, X, Y, lam: float, dtype, picks: Params,
+def gradients(p: Params, X, Y, reg: float, dtype, picks: Params,
               ref: Params | None = None) -> tuple[Params, list[Params]]:
     """(the gradient in float64, [the gradient in dtype batched, one by one]) on the picked
     elements of each block; p, X, Y exactly representable in dtype; ref: the oracle's
     gradient where the caller has it."""
-    ref = network.backward(p, X, Y, lam) if ref is None else ref
+    ref = network.backward(p, X, Y, reg) if ref is None else ref
     t = np.dtype(dtype).type
     q, Xd, Yd = _in(p, dtype), np.asarray(X, dtype), np.asarray(Y, dtype)
     fwd = network.forward(q, Xd)
@@ -61,7 +61,7 @@ def gradients(p: Params, X, Y, lam: float, dtype, picks: Params,
     dz1 = (q.W2.T @ dz2) * fwd.a1 * (t(1) - fwd.a1)
     ones = np.ones((1, Xd.shape[1]), dtype)
     factors = Params((dz1, Xd), (dz1, ones), (dz2, fwd.a1), (dz2, ones))  # d a^T summed
-    decay = Params(t(lam) * q.W1, 0 * q.b1, t(lam) * q.W2, 0 * q.b2)
+    decay = Params(t(reg) * q.W1, 0 * q.b1, t(reg) * q.W2, 0 * q.b2)
 
     def summed(how) -> Params:
         return factors.map(lambda da, rc, l2: how(da[0][rc[0]], da[1][rc[1]]) + l2[np.ix_(*rc)],
@@ -80,22 +80,22 @@ def _analyse(actual: Params, ref: Params, yardsticks: list[Params], picks: Param
             for name in actual.blocks()}
 
 
-def analyse_gradient(grad: Params, p: Params, X, Y, lam: float, ref: Params | None = None
+def analyse_gradient(grad: Params, p: Params, X, Y, reg: float, ref: Params | None = None
                      ) -> dict[str, Precision]:
     """The effective precision of each block of grad (its dtype is grad's); ref: the
     oracle's gradient, where the caller has it."""
     picks = _picks(p)
-    ref, yardsticks = gradients(p, X, Y, lam, grad.W1.dtype, picks, ref)
+    ref, yardsticks = gradients(p, X, Y, reg, grad.W1.dtype, picks, ref)
     return _analyse(grad, ref, yardsticks, picks)
 
 
-def analyse_step(updated: Params, p: Params, X, Y, lam: float, lr: float,
+def analyse_step(updated: Params, p: Params, X, Y, reg: float, lr: float,
                  ref: Params | None = None) -> dict[str, Precision]:
     """The effective precision of each block of the parameters after one SGD step from p;
     ref: the oracle's gradient, where the caller has it."""
     dtype = updated.W1.dtype
     picks = _picks(p)
-    g_ref, g_yard = gradients(p, X, Y, lam, dtype, picks, ref)
+    g_ref, g_yard = gradients(p, X, Y, reg, dtype, picks, ref)
 
     def stepped(params: Params, g: Params, kind) -> Params:
         return _picked(params, picks).map(lambda a, b: a - kind(lr) * b, g)

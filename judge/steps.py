@@ -26,22 +26,22 @@ def in_dtype(data: Dataset, dtype) -> Dataset:
     return Dataset(representable(data.images, dtype), data.labels)
 
 
-def oracle_step(p: Params, data: Dataset, start: int, stop: int, lam: float, lr: float,
+def oracle_step(p: Params, data: Dataset, start: int, stop: int, reg: float, lr: float,
                 dtype) -> Params:
     """The oracle's SGD step from p on columns [start, stop), rounded to dtype."""
     X, Y = data.batch(start, stop)
     p = p.copy()
-    network.sgd_step(p, network.backward(p, X, Y, lam), lr)
+    network.sgd_step(p, network.backward(p, X, Y, reg), lr)
     return representable(p, dtype)
 
 
 def judge(updated: Params, J: float, p: Params, data: Dataset, start: int, stop: int,
-          lam: float, lr: float, dtype) -> dict:
+          reg: float, lr: float, dtype) -> dict:
     """Verdicts on one step from p: the updated blocks (held in dtype) and the loss."""
     X, Y = data.batch(start, stop)
     held = updated.astype(dtype)
-    verdicts = diagnose_network(bounds.compare_step(held, p, X, Y, lam, lr), held, p, X, Y,
-                                lam, lr)
-    verdicts["J"] = diagnose_loss(bounds.compare_loss(J, p, X, Y, lam, dtype), J, p, X, Y, lam,
+    verdicts = diagnose_network(bounds.compare_step(held, p, X, Y, reg, lr), held, p, X, Y,
+                                reg, lr)
+    verdicts["J"] = diagnose_loss(bounds.compare_loss(J, p, X, Y, reg, dtype), J, p, X, Y, reg,
                                   dtype)
     return verdicts

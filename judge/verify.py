@@ -22,7 +22,7 @@ def section(out: Path, say: Say) -> Section:
               for w in [*report.sweeps, report.whole]]
     body = f"""Verdict: **{verdict_word(report.passed)}**. Central differences on every entry of
 W1, b1, W2, b2 (784 -> {settings.hidden} -> 10, batch {settings.batch}, lambda
-{settings.lam}), for the total loss, its data term and its L2 term:
+{settings.reg}), for the total loss, its data term and its L2 term:
 {len(report.entries) - len(failed)} of {len(report.entries)} block/term checks pass.
 Full report: [gradcheck/report.md](gradcheck/report.md).
 

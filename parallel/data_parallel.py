@@ -24,9 +24,9 @@ from .trainer import NetworkFactory, Trainer
 
 class DataParallel(Trainer):
     def __init__(self, comm: Comm, params: Params, train: Dataset | None, batch: int,
-                 lam: float, lr: float, network: NetworkFactory = HostNetwork):
+                 reg: float, lr: float, network: NetworkFactory = HostNetwork):
         n_train = comm.bcast(None if train is None else len(train))
-        super().__init__(comm, params.hidden, n_train, batch, lam, lr)
+        super().__init__(comm, params.hidden, n_train, batch, reg, lr)
         self.net = network(params)
         # The MPI buffer, in the network's dtype: dW1, db1, dW2, db2 and the loss, packed.
         self.buffer = np.empty(n_parameters(params.hidden) + 1, self.net.dtype)
@@ -63,7 +63,7 @@ class DataParallel(Trainer):
 
     def l2_share(self) -> float:
         """This rank's multiple of lambda W in its gradient: the sum over ranks must be one."""
-        return self.lam if self.comm.rank == 0 else 0.0
+        return self.reg if self.comm.rank == 0 else 0.0
 
     def local_columns(self, t: int) -> tuple[int, int]:
         """This rank's share of batch t: rows [lo, hi) of its local data."""

@@ -79,9 +79,9 @@ class HostNetwork:
         p = self.p
         return float(np.sum(p.W1 * p.W1)) + float(np.sum(p.W2 * p.W2))
 
-    def backward(self, X: np.ndarray, labels: np.ndarray, normaliser: int, lam: float,
+    def backward(self, X: np.ndarray, labels: np.ndarray, normaliser: int, reg: float,
                  out: Params | None = None) -> float:
-        """Gradients (data term over normaliser, plus lam W) into out, or self.grads;
+        """Gradients (data term over normaliser, plus reg W) into out, or self.grads;
         returns sum_i -log yhat[y_i, i] over the rows of X."""
         p, g = self.p, self.grads if out is None else out
         log_p = log_probabilities(self._z2)
@@ -91,9 +91,9 @@ class HostNetwork:
         dz1 = hidden_delta(p.W2.T @ dz2, self.a1)
         np.matmul(dz1, X, out=g.W1)
         g.b1[...] = dz1.sum(axis=1, keepdims=True)
-        if lam:
-            g.W1 += lam * p.W1
-            g.W2 += lam * p.W2
+        if reg:
+            g.W1 += reg * p.W1
+            g.W2 += reg * p.W2
         self.last = g
         return cross_entropy_sum(log_p, labels)
 

@@ -24,10 +24,10 @@ from .trainer import NetworkFactory, Trainer
 
 class ModelParallel(Trainer):
     def __init__(self, comm: Comm, params: Params, train: Dataset | None, batch: int,
-                 lam: float, lr: float, network: NetworkFactory = HostNetwork):
+                 reg: float, lr: float, network: NetworkFactory = HostNetwork):
         images = comm.bcast_array(None if train is None else train.images)
         labels = comm.bcast_array(None if train is None else train.labels)
-        super().__init__(comm, params.hidden, len(labels), batch, lam, lr)
+        super().__init__(comm, params.hidden, len(labels), batch, reg, lr)
         self.rows = part(params.hidden, comm.size, comm.rank)
         self.net = network(self.local(params))
         self.X, self.y = self.net.load(images, labels)
@@ -70,11 +70,11 @@ class ModelParallel(Trainer):
         self.net.forward(X, with_b2=False)
         z2, squares = self.reduce_partial(self.net.z2(), self.net.squares(), "step")
         self.net.set_z2(z2)
-        data = self.net.backward(X, y, B, self.lam)
+        data = self.net.backward(X, y, B, self.reg)
         self.reduce_gradients()
         self.net.update(self.lr)
         self.steps_taken += 1
-        return data / B + 0.5 * self.lam * squares
+        return data / B + 0.5 * self.reg * squares
 
     def logits(self, images: np.ndarray | None) -> np.ndarray | None:
         X, _ = self.net.load(self.comm.bcast_array(images))

@@ -146,7 +146,7 @@ def train(comm: Comm, config: cfg.TrainConfig, options: Options, dog: Watchdog) 
     dog.progress("start-up: sending the data")
     params = init_params(config.hidden, config.seed, config.init)
     trainer = make_trainer(options.strategy, options.device, comm, params,
-                           split.train if root else None, config.batch, config.lam, config.lr)
+                           split.train if root else None, config.batch, config.reg, config.lr)
     after_step = None
     if options.dump_dir:
         dtype = "float64" if options.device is None else options.device.dtype

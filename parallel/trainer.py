@@ -46,9 +46,9 @@ class LocalNetwork(Protocol):
     def squares(self) -> float:
         """||W1||^2 + ||W2||^2 of the parameters held here."""
 
-    def backward(self, X, labels, normaliser: int, lam: float, out: Params | None = None
+    def backward(self, X, labels, normaliser: int, reg: float, out: Params | None = None
                  ) -> float:
-        """Gradients from the last forward (data term over normaliser, plus lam W), also
+        """Gradients from the last forward (data term over normaliser, plus reg W), also
         into out's host arrays when given; returns sum_i -log yhat[y_i, i]."""
 
     def update(self, lr: float, grads: Params | None = None) -> None:
@@ -61,9 +61,9 @@ NetworkFactory = Callable[[Params], LocalNetwork]
 class Trainer:
     """Subclasses define step(t), set_params(p), gather_params() and logits(images)."""
 
-    def __init__(self, comm: Comm, hidden: int, n_train: int, batch: int, lam: float,
+    def __init__(self, comm: Comm, hidden: int, n_train: int, batch: int, reg: float,
                  lr: float):
-        self.comm, self.batch, self.lam, self.lr = comm, batch, lam, lr
+        self.comm, self.batch, self.reg, self.lr = comm, batch, reg, lr
         self.n_train = n_train
         self.hidden = hidden
         self.steps_taken = 0

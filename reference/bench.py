@@ -63,7 +63,7 @@ def gemm_rate(A: np.ndarray, B: np.ndarray, C: np.ndarray, seconds: float) -> fl
 
 def one_epoch(p: Params, data: Dataset, batch: int):
     """One training epoch of p (in place) on data (lr 0.1, lambda 1e-4), timed: a History."""
-    return train(p, data, None, epochs=1, batch=batch, lr=0.1, lam=1e-4, progress=False)
+    return train(p, data, None, epochs=1, batch=batch, lr=0.1, reg=1e-4, progress=False)
 
 
 def plain_steps(p: Params, data: Dataset, batch: int, count: int) -> list[float]:

@@ -85,22 +85,22 @@ def data_loss(z2: np.ndarray, Y: np.ndarray) -> float:
     return float(-(Y * log_softmax(z2)).sum() / Y.shape[1])
 
 
-def l2_loss(p: Params, lam: float) -> float:
+def l2_loss(p: Params, reg: float) -> float:
     """(lambda/2)(||W1||_F^2 + ||W2||_F^2); biases are not regularised."""
-    return 0.5 * lam * (float(np.vdot(p.W1, p.W1)) + float(np.vdot(p.W2, p.W2)))
+    return 0.5 * reg * (float(np.vdot(p.W1, p.W1)) + float(np.vdot(p.W2, p.W2)))
 
 
-def loss_terms(p: Params, X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[float, float]:
+def loss_terms(p: Params, X: np.ndarray, Y: np.ndarray, reg: float) -> tuple[float, float]:
     """(data term, L2 term) of J for a batch."""
-    return data_loss(forward(p, X).z2, Y), l2_loss(p, lam)
+    return data_loss(forward(p, X).z2, Y), l2_loss(p, reg)
 
 
-def loss(p: Params, X: np.ndarray, Y: np.ndarray, lam: float) -> float:
+def loss(p: Params, X: np.ndarray, Y: np.ndarray, reg: float) -> float:
     """J = data term + L2 term."""
-    return sum(loss_terms(p, X, Y, lam))
+    return sum(loss_terms(p, X, Y, reg))
 
 
-def backward(p: Params, X: np.ndarray, Y: np.ndarray, lam: float,
+def backward(p: Params, X: np.ndarray, Y: np.ndarray, reg: float,
              fwd: Forward | None = None) -> Params:
     """Gradient of J for a batch of N columns, as a Params of (dW1, db1, dW2, db2).
 
@@ -108,11 +108,11 @@ def backward(p: Params, X: np.ndarray, Y: np.ndarray, lam: float,
     """
     fwd = forward(p, X) if fwd is None else fwd
     dz2 = (fwd.yhat - Y) / Y.shape[1]
-    dW2 = dz2 @ fwd.a1.T + lam * p.W2
+    dW2 = dz2 @ fwd.a1.T + reg * p.W2
     db2 = dz2.sum(axis=1, keepdims=True)
     da1 = p.W2.T @ dz2
     dz1 = da1 * sigmoid_grad(fwd.a1)
-    dW1 = dz1 @ X.T + lam * p.W1
+    dW1 = dz1 @ X.T + reg * p.W1
     db1 = dz1.sum(axis=1, keepdims=True)
     return Params(dW1, db1, dW2, db2)
 
@@ -123,11 +123,11 @@ def sgd_step(p: Params, grad: Params, lr: float) -> None:
         param -= lr * dp
 
 
-def step(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, lr: float) -> float:
+def step(p: Params, X: np.ndarray, Y: np.ndarray, reg: float, lr: float) -> float:
     """One SGD step on a batch, in place; returns J before it."""
     fwd = forward(p, X)
-    J = data_loss(fwd.z2, Y) + l2_loss(p, lam)
-    sgd_step(p, backward(p, X, Y, lam, fwd), lr)
+    J = data_loss(fwd.z2, Y) + l2_loss(p, reg)
+    sgd_step(p, backward(p, X, Y, reg, fwd), lr)
     return J
 
 

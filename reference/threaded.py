@@ -61,9 +61,9 @@ def _by_blocks(f: Callable[[slice], None], blocks: list[slice]) -> None:
         done.result()
 
 
-def step(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, lr: float,
+def step(p: Params, X: np.ndarray, Y: np.ndarray, reg: float, lr: float,
          blocks: int | None = None) -> float:
-    """network.step(p, X, Y, lam, lr): one SGD step on X (784 x N) and Y (10 x N), float64,
+    """network.step(p, X, Y, reg, lr): one SGD step on X (784 x N) and Y (10 x N), float64,
     in place; returns J before it. `blocks` forces the number of row blocks (default: one
     per core, fewer for small H N)."""
     N = X.shape[1]
@@ -77,10 +77,10 @@ def step(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, lr: float,
 
     _by_blocks(hidden_forward, rows_of)
     z2 = p.W2 @ a1 + p.b2
-    J = data_loss(z2, Y) + l2_loss(p, lam)
+    J = data_loss(z2, Y) + l2_loss(p, reg)
     dz2 = (softmax(z2) - Y) / N
     dW2 = dz2 @ a1.T
-    dW2 += lam * p.W2
+    dW2 += reg * p.W2
     db2 = dz2.sum(axis=1, keepdims=True)
     dz1 = p.W2.T @ dz2
 
@@ -91,7 +91,7 @@ def step(p: Params, X: np.ndarray, Y: np.ndarray, lam: float, lr: float,
     dW1 = dz1 @ X.T
 
     def hidden_update(rows: slice) -> None:
-        dW1[rows] += lam * p.W1[rows]
+        dW1[rows] += reg * p.W1[rows]
         p.W1[rows] -= lr * dW1[rows]
         p.b1[rows] -= lr * dz1[rows].sum(axis=1, keepdims=True)
 

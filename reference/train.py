@@ -21,7 +21,7 @@ IMPLEMENTATION = "reference (numpy float64)"
 
 
 def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int, batch: int,
-          lr: float, lam: float, seed: int = 0, shuffle: bool = False, progress: bool = True,
+          lr: float, reg: float, seed: int = 0, shuffle: bool = False, progress: bool = True,
           print_loss: bool = False, allow_divergence: bool = False,
           dump: RunDump | None = None) -> History:
     """Train p in place; returns the History. Stops with common.loop.Diverged at the first
@@ -37,7 +37,7 @@ def train(p: Params, train_set: Dataset, val_set: Dataset | None, *, epochs: int
 
     def step(t: int, start: int, stop: int) -> float:
         X, Y = data.batch(start, stop)
-        return threaded.step(p, X, Y, lam, lr)
+        return threaded.step(p, X, Y, reg, lr)
 
     def evaluate() -> float | None:
         return None if val_set is None else accuracy(p, val_set.X, val_set.labels)
@@ -65,7 +65,7 @@ def run_training(config: TrainConfig, *, progress: bool = True, init_from: Path 
         dump = RunDump(dump_dir)
         dump.start(config, split.train, params, IMPLEMENTATION)
     history = train(params, split.train, split.val, epochs=config.epochs, batch=config.batch,
-                    lr=config.lr, lam=config.lam, seed=config.seed, shuffle=config.shuffle,
+                    lr=config.lr, reg=config.reg, seed=config.seed, shuffle=config.shuffle,
                     progress=progress, print_loss=config.print_loss,
                     allow_divergence=config.allow_divergence, dump=dump)
     test_accuracy = (None if split.test is None else

@@ -95,7 +95,7 @@ def record_subject(out: Path, subject: Subject, members: int) -> dict:
         **_params_arrays("first", first), **outcomes}, compressed=True)
     return {"dtype": run.dtype.name, "steps": run.steps, "checkpoints": at,
             "first_steps": len(first), "members": members, "batch": run.batch, "lr": run.lr,
-            "reg": run.lam, "hidden": run.params[0].hidden,
+            "reg": run.reg, "hidden": run.params[0].hidden,
             "loss": trajectory.losses(run).tolist(), **outcome(run, val),
             "member_accuracy": [] if val is None else [
                 trajectory.val_accuracy(p, val) for p in ensemble.finals]}

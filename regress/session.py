@@ -60,7 +60,7 @@ def _impl_run(s: Settings, quick: bool) -> trajectory.Run:
     split = subjects.mnist5k()
     steps = subjects.epochs(quick) * -(-len(split.train) // subjects.BATCH)
     run = trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train,
-                           subjects.BATCH, subjects.LR, subjects.LAM, steps, s.dtype)
+                           subjects.BATCH, subjects.LR, subjects.REG, steps, s.dtype)
     return run
 
 
@@ -78,7 +78,7 @@ def _impl_work(s: Settings) -> speed.Work:
 
     def work() -> float:
         trajectory.drive(step, init_params(subjects.HIDDEN, 0), split.train, subjects.BATCH,
-                         subjects.LR, subjects.LAM, steps, s.dtype, inputs)
+                         subjects.LR, subjects.REG, steps, s.dtype, inputs)
         return float(len(split.train))
 
     return work
@@ -105,7 +105,7 @@ def _oracle_work(batch: int = subjects.BATCH) -> speed.Work:
     split = subjects.mnist5k()
 
     def work() -> float:
-        train(init_params(64, 0), split.train, None, epochs=1, batch=batch, lr=0.1, lam=1e-4,
+        train(init_params(64, 0), split.train, None, epochs=1, batch=batch, lr=0.1, reg=1e-4,
               progress=False)
         return float(len(split.train))
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..common.data import Dataset, Split, load, write_idx
 
-HIDDEN, BATCH, LR, LAM = 16, 250, 0.5, 1e-3  # mnist5k: 18 steps an epoch
+HIDDEN, BATCH, LR, REG = 16, 250, 0.5, 1e-3  # mnist5k: 18 steps an epoch
 GPU = dict(hidden=8, batch=9, images=60)  # 6 float32 steps an epoch in the simulator
 TIMEOUT = 600.0
 
@@ -67,7 +67,7 @@ def _run(argv: list[str], what: str, env: dict | None = None) -> None:
 
 
 def train_flags(quick: bool) -> list[str]:
-    return ["-n", str(HIDDEN), "-b", str(BATCH), "-l", str(LR), "-r", str(LAM), "-e",
+    return ["-n", str(HIDDEN), "-b", str(BATCH), "-l", str(LR), "-r", str(REG), "-e",
             str(epochs(quick)), "--quiet"]
 
 
@@ -114,7 +114,7 @@ def gpu(work: Path, quick: bool, gemm: str = "naive") -> Made:
     out = work / "gpu"
     env = {} if simulated() or device_error() is None else {"NUMBA_ENABLE_CUDASIM": "1"}
     _run(_oraclenet("gpu", "train", "--data", str(data), "-n", str(GPU["hidden"]), "-b",
-                    str(GPU["batch"]), "-e", str(1 if quick else 2), "-l", str(LR), "-r", str(LAM),
+                    str(GPU["batch"]), "-e", str(1 if quick else 2), "-l", str(LR), "-r", str(REG),
                     "--dtype", "float32", "--gemm", gemm, "--quiet", "--dump-dir", str(out)),
          "oraclenet gpu train", env)
     return Made(out, load(str(data)).val)

@@ -73,7 +73,7 @@ class Run:
     train: Dataset
     batch: int
     lr: float
-    lam: float
+    reg: float
     dtype: np.dtype
     params: list[Params]
 
@@ -139,7 +139,7 @@ def trajectory(run: Run, steps: list[int], anchor: list[Params]) -> np.ndarray:
 def losses(run: Run) -> np.ndarray:
     """J before each step, the oracle's, from the run's own parameters (K)."""
     return np.array([network.loss(run.params[k - 1].astype(np.float64), *run.batch_of(k),
-                                  run.lam) for k in range(1, run.steps + 1)])
+                                  run.reg) for k in range(1, run.steps + 1)])
 
 
 def _perturbed(p: Params, u: float, rng: np.random.Generator) -> Params:
@@ -166,11 +166,11 @@ class Variant:
         return cls(str(rng.choice(list(SIGMOIDS))), bool(rng.integers(2)),
                    int(rng.integers(1, 5)))
 
-    def step(self, p: Params, X: np.ndarray, Y: np.ndarray, lam: float, lr: float) -> None:
+    def step(self, p: Params, X: np.ndarray, Y: np.ndarray, reg: float, lr: float) -> None:
         """p -= lr * grad J, in place, in float64, this variant's way."""
         sigmoid = SIGMOIDS[self.sigmoid]
         N = X.shape[1]
-        grad = [lam * p.W1, np.zeros_like(p.b1), lam * p.W2, np.zeros_like(p.b2)]
+        grad = [reg * p.W1, np.zeros_like(p.b1), reg * p.W2, np.zeros_like(p.b2)]
         for cols in np.array_split(np.arange(N), self.parts):
             x, y = X[:, cols], Y[:, cols]
             with np.errstate(over="ignore"):
@@ -214,7 +214,7 @@ def member(run: Run, seed: int, steps: list[int], anchor: list[Params],
     p = _perturbed(run.params[0].astype(np.float64), scale, rng)
     rows, near, at = [], [], dict(zip(steps, anchor, strict=True))
     for k in range(1, max(steps[-1], len(first)) + 1):
-        variant.step(p, *run.batch_of(k), run.lam, run.lr)
+        variant.step(p, *run.batch_of(k), run.reg, run.lr)
         p = _perturbed(p, scale, rng)
         if k in at:
             rows.append(summary(p, at[k]))
@@ -230,7 +230,7 @@ def batches(train: Dataset, batch: int, steps: int, dtype) -> list[tuple[np.ndar
             for k in range(1, steps + 1)]
 
 
-def drive(step, start: Params, train: Dataset, batch: int, lr: float, lam: float, steps: int,
+def drive(step, start: Params, train: Dataset, batch: int, lr: float, reg: float, steps: int,
           dtype, inputs: list[tuple[np.ndarray, ...]] | None = None) -> Run:
     """A Run made by calling step(W1, b1, W2, b2, X, Y, lr, reg) -> (W1, b1, W2, b2) (an
     outside training step, as `check step` takes it) `steps` times on arrays of dtype; on
@@ -240,9 +240,9 @@ def drive(step, start: Params, train: Dataset, batch: int, lr: float, lam: float
 
     t = np.dtype(dtype).type
     p = start.astype(dtype)
-    shell = Run(train, batch, lr, lam, np.dtype(dtype), [p])
+    shell = Run(train, batch, lr, reg, np.dtype(dtype), [p])
     for X, Y in batches(train, batch, steps, dtype) if inputs is None else inputs:
-        out = step(*p.blocks().values(), X, Y, t(lr), t(lam))
+        out = step(*p.blocks().values(), X, Y, t(lr), t(reg))
         p = shaped(as_params(out, BLOCKS, "the step's result"), p, BLOCKS).astype(dtype)
         shell.params.append(p)
     return shell

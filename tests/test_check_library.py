@@ -76,10 +76,10 @@ def test_assert_gemm_names_bad_arguments(gemm_operands):
         oraclenet.assert_gemm(C.T, A, B)
 
 
-def step(p, X, Y, lr, lam):
+def step(p, X, Y, lr, reg):
     """The oracle's SGD step, on a copy of p."""
     after = p.astype(np.float64)
-    step_in_place(after, X, Y, lam, lr)
+    step_in_place(after, X, Y, reg, lr)
     return after
 
 
@@ -110,6 +110,28 @@ def test_assert_grad_and_assert_step_name_the_failing_block():
         oraclenet.assert_step(p, after, X, Y, lr=0.5, reg=1e-2)  # the step forgot lambda
     with pytest.raises(ValueError, match="after has 3 arrays, not 4"):
         oraclenet.assert_step(p, list(after.blocks().values())[:3], X, Y, lr=0.5)
+
+
+def test_the_scalars_by_position_still_work_for_a_release_with_a_warning():
+    """alpha, beta, lr and reg are keyword-only; the spelling before, by position, gives the
+    same verdicts with a DeprecationWarning, and a scalar given twice or one too many is a
+    TypeError, never a silent choice."""
+    p, X, Y = problem(np.float64)
+    after = step(p, X, Y, lr=0.5, reg=1e-2)
+    with pytest.warns(DeprecationWarning, match=r"pass lr=0.5, reg=0.01 by keyword"):
+        old = oraclenet.assert_step(p, after, X, Y, 0.5, 1e-2)
+    assert old == oraclenet.assert_step(p, after, X, Y, lr=0.5, reg=1e-2)
+    with pytest.warns(DeprecationWarning), pytest.raises(AssertionError, match="FAIL"):
+        oraclenet.assert_step(p, after, X, Y, 0.5, 0.0)  # by position, reg is still read
+    A, B, C0 = (np.arange(6.0).reshape(2, 3), np.ones((3, 2)), np.ones((2, 2)))
+    with pytest.warns(DeprecationWarning, match="pass alpha=2, beta=5 by keyword"):
+        assert oraclenet.assert_gemm(2 * A @ B + 5 * C0, A, B, C0, 2, 5).passed
+    with pytest.raises(TypeError, match="beta twice"):
+        oraclenet.assert_gemm(A @ B, A, B, C0, 1, 0, beta=0)
+    with pytest.raises(TypeError, match="takes 4 positional arguments and alpha, beta by"):
+        oraclenet.assert_gemm(A @ B, A, B, C0, 1, 0, 0)
+    with pytest.warns(DeprecationWarning, match="pass reg=0.01"):
+        oraclenet.assert_grad(backward(p, X, Y, 1e-2), p, X, Y, 1e-2)
 
 
 def test_the_assertions_hide_their_frames_from_pytest(tmp_path):

@@ -10,7 +10,7 @@ from oraclenet.corpus.gradient import GRADIENT_BUGS
 from oraclenet.judge import gradcheck
 from oraclenet.judge.tolerances import tolerance
 
-LAM = 1e-2
+REG = 1e-2
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def problem():
 
 @pytest.fixture(scope="module")
 def report(problem):
-    return gradcheck.check(*problem, LAM)
+    return gradcheck.check(*problem, REG)
 
 
 def test_correct_backprop_passes_every_block_and_term(report):
@@ -42,8 +42,8 @@ def test_sweep_shows_the_v_curve_with_slope_two(report):
 
 def test_large_nets_check_a_seeded_sample(problem):
     p, X, Y = problem
-    a = gradcheck.check(p, X, Y, LAM, max_entries=50, seed=3)
-    b = gradcheck.check(p, X, Y, LAM, max_entries=50, seed=3)
+    a = gradcheck.check(p, X, Y, REG, max_entries=50, seed=3)
+    b = gradcheck.check(p, X, Y, REG, max_entries=50, seed=3)
     w1 = [e for e in a.entries if e.block == "W1"]
     assert all(e.checked == 50 and e.total == 6 * 784 for e in w1)
     assert [e.worst_index for e in a.entries] == [e.worst_index for e in b.entries]
@@ -52,7 +52,7 @@ def test_large_nets_check_a_seeded_sample(problem):
 @pytest.mark.parametrize("bug", sorted(GRADIENT_BUGS))
 def test_planted_gradient_bug_fails_exactly_its_blocks(problem, bug):
     backward, blocks = GRADIENT_BUGS[bug]
-    report = gradcheck.check(*problem, LAM, backward=backward)
+    report = gradcheck.check(*problem, REG, backward=backward)
     assert not report.passed
     assert report.failed_blocks() == blocks
     worst = max(e.ratio for e in report.entries if e.block in blocks)
@@ -64,7 +64,7 @@ def test_planted_gradient_bug_fails_exactly_its_blocks(problem, bug):
 
 def test_missing_l2_is_caught_by_the_l2_term_check_alone(problem):
     backward, _ = GRADIENT_BUGS["missing L2 term in dW1"]
-    report = gradcheck.check(*problem, LAM, backward=backward)
+    report = gradcheck.check(*problem, REG, backward=backward)
     failing = {(e.block, e.term) for e in report.entries if not e.passed}
     assert ("W1", "l2") in failing and ("W1", "data") not in failing
 

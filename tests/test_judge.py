@@ -48,14 +48,14 @@ def judged(gemm, A, B, C0, alpha=1.0, beta=0.0, precision=None):
 
 def test_lambda_meets_its_derivation():
     """A run judges at most 1e12 elements; the union bound must stay below 1e-6."""
-    lam = tolerance("statistical.lambda")
-    assert 1e12 * 2 * math.exp(-lam ** 2 / 2) <= 1e-6
+    stat_lambda = tolerance("statistical.lambda")
+    assert 1e12 * 2 * math.exp(-stat_lambda ** 2 / 2) <= 1e-6
 
 
 def test_the_statistical_bound_is_the_random_walk_and_never_above_the_rigorous_one():
-    u, lam = 2.0 ** -24, tolerance("statistical.lambda")
+    u, stat_lambda = 2.0 ** -24, tolerance("statistical.lambda")
     assert gamma_tilde(10_000, np.float32) == pytest.approx(
-        lam * 100 * u + gamma(10_000, np.float32) - 10_000 * u, rel=1e-12)
+        stat_lambda * 100 * u + gamma(10_000, np.float32) - 10_000 * u, rel=1e-12)
     assert gamma_tilde(10_000, np.float32) < gamma(10_000, np.float32) / 10
     assert gamma_tilde(20, np.float32) == gamma(20, np.float32)  # n < lambda^2
 
@@ -100,14 +100,14 @@ def on_tf32(p, X):
     return Params(*map(tf32, p.blocks().values())), tf32(X)
 
 
-IMPLEMENTATIONS = {  # model -> (gradient, step), each (p, X, Y, lam[, lr]) -> (result, J)
+IMPLEMENTATIONS = {  # model -> (gradient, step), each (p, X, Y, reg[, lr]) -> (result, J)
     "float32": (network_corpus.backward_float32, network_corpus.step_float32),
-    "float64": (lambda p, X, Y, lam: (network_corpus.backward_by_column_parts(
-        p, X, Y, lam, 2), None), network_corpus.step_by_parts(2, hidden=False)),
-    "unexplained": (lambda p, X, Y, lam: network_corpus.backward_float32(*on_tf32(p, X), Y,
-                                                                         lam),
-                    lambda p, X, Y, lam, lr: network_corpus.step_float32(*on_tf32(p, X), Y,
-                                                                         lam, lr)),
+    "float64": (lambda p, X, Y, reg: (network_corpus.backward_by_column_parts(
+        p, X, Y, reg, 2), None), network_corpus.step_by_parts(2, hidden=False)),
+    "unexplained": (lambda p, X, Y, reg: network_corpus.backward_float32(*on_tf32(p, X), Y,
+                                                                         reg),
+                    lambda p, X, Y, reg, lr: network_corpus.step_float32(*on_tf32(p, X), Y,
+                                                                         reg, lr)),
 }
 
 
@@ -118,10 +118,10 @@ def test_gradient_and_step_verdicts_report_their_effective_bits(model, H, N):
     TF32 operands shows fewer bits than float32 can and matches no model (a whole step cannot
     tell TF32 inputs from float16 sums). The bits are reported, not tested (step_precision)."""
     p, X, Y = network_problem(H, N, "pixels", 2)
-    lam, lr = 1e-4, 0.5
+    reg, lr = 1e-4, 0.5
     gradient, step = IMPLEMENTATIONS[model]
-    verdicts = [*compare_gradient(gradient(p, X, Y, lam)[0], p, X, Y, lam).values(),
-                *compare_step(step(p, X, Y, lam, lr)[0], p, X, Y, lam, lr).values()]
+    verdicts = [*compare_gradient(gradient(p, X, Y, reg)[0], p, X, Y, reg).values(),
+                *compare_step(step(p, X, Y, reg, lr)[0], p, X, Y, reg, lr).values()]
     for v in verdicts:
         assert v.precision is not None and v.precision.ratio is None, v
         assert v.precision_model == model, v

@@ -204,24 +204,24 @@ def network(H: int, N: int, scale: float, seed: int):
        st.sampled_from([1e-300, 0.5, 10.0, 1e300, 1.7976931348623157e308]),
        st.sampled_from(["oracle", "nan", "inf", "huge", "zero", "tiny"]), DTYPES,
        st.integers(0, 3))
-def test_a_step_gradient_or_loss_verdict_passes_only_finite_values(scale, lam, lr, result,
+def test_a_step_gradient_or_loss_verdict_passes_only_finite_values(scale, reg, lr, result,
                                                                    dtype, seed):
     p, X, Y = network(2, 3, scale, seed)
     with np.errstate(all="ignore"):
         from oraclenet.reference import network as oracle
 
-        grad = oracle.backward(p, X, Y, lam)
+        grad = oracle.backward(p, X, Y, reg)
         after = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
                                                     grad.blocks().values(), strict=True)))
-        J = oracle.loss(p, X, Y, lam)
+        J = oracle.loss(p, X, Y, reg)
         value = {"oracle": 1.0, "nan": np.nan, "inf": np.inf, "huge": 1e300, "zero": 0.0,
                  "tiny": 5e-324}[result]
         if result != "oracle":
             grad.W1[0, 0] = after.b2[0, 0] = J = value
         grad, after = grad.astype(dtype), after.astype(dtype)
-    for name, judge in (("gradient", lambda: bounds.compare_gradient(grad, p, X, Y, lam)),
-                        ("step", lambda: bounds.compare_step(after, p, X, Y, lam, lr)),
-                        ("loss", lambda: {"J": bounds.compare_loss(J, p, X, Y, lam, dtype)})):
+    for name, judge in (("gradient", lambda: bounds.compare_gradient(grad, p, X, Y, reg)),
+                        ("step", lambda: bounds.compare_step(after, p, X, Y, reg, lr)),
+                        ("loss", lambda: {"J": bounds.compare_loss(J, p, X, Y, reg, dtype)})):
         try:
             verdicts = judge()
         except CannotJudge:
@@ -231,6 +231,6 @@ def test_a_step_gradient_or_loss_verdict_passes_only_finite_values(scale, lam, l
                 assert np.isfinite(v.allowed) and np.isfinite(v.expected), (name, v)
                 assert np.isfinite(v.actual) and v.error <= v.allowed, (name, v)
         if all(v.passed for v in verdicts.values()):
-            assert finite(p.W1, p.W2, lam, lr), name
+            assert finite(p.W1, p.W2, reg, lr), name
             assert finite(*(grad.blocks().values() if name == "gradient" else
                             after.blocks().values() if name == "step" else [J])), name

@@ -145,7 +145,7 @@ def test_train_command_with_gpu_kernels(tmp_path, strategy):
     train = data.load(str(data_dir), config["pixels"], config["val_fraction"]).train
     X, Y = train.batch(0, 9)
     verdict = bounds.compare_loss(record["train_loss"][0], init_params(4, config["seed"]), X, Y,
-                                  config["lam"], np.float64)
+                                  config["reg"], np.float64)
     assert verdict.passed, verdict
 
 

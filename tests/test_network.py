@@ -123,13 +123,13 @@ def test_loss_is_mean_negative_log_probability(H, N, seed):
     J = network.data_loss(network.forward(p, X).z2, one_hot(labels))
     assert J == pytest.approx(by_definition, rel=identity_rel(), abs=0)
     assert network.l2_loss(p, 0.0) == 0.0
-    lam = 0.3
-    expected_l2 = lam / 2 * (np.sum(p.W1 ** 2) + np.sum(p.W2 ** 2))
-    assert network.l2_loss(p, lam) == pytest.approx(expected_l2, rel=identity_rel(), abs=0)
+    reg = 0.3
+    expected_l2 = reg / 2 * (np.sum(p.W1 ** 2) + np.sum(p.W2 ** 2))
+    assert network.l2_loss(p, reg) == pytest.approx(expected_l2, rel=identity_rel(), abs=0)
 
 
 @given(st.integers(1, 5), st.integers(1, 7), st.floats(0, 1), st.integers(0, 2 ** 32 - 1))
-def test_gradient_matches_central_differences_on_random_shapes(H, N, lam, seed):
+def test_gradient_matches_central_differences_on_random_shapes(H, N, reg, seed):
     """Directional derivative along a random direction, at the step of least error."""
     rng = np.random.default_rng(seed)
     p = init_params(H, seed)
@@ -137,7 +137,7 @@ def test_gradient_matches_central_differences_on_random_shapes(H, N, lam, seed):
     p.b2 += rng.standard_normal(p.b2.shape)
     X = rng.uniform(0, 1, (784, N))
     Y = one_hot(rng.integers(0, 10, N))
-    g = network.backward(p, X, Y, lam)
+    g = network.backward(p, X, Y, reg)
     v = Params(*(rng.standard_normal(a.shape) for a in p.blocks().values()))
     exact = sum(float(np.vdot(a, b)) for a, b in zip(g.blocks().values(), v.blocks().values(),
                                                      strict=True))
@@ -146,7 +146,7 @@ def test_gradient_matches_central_differences_on_random_shapes(H, N, lam, seed):
     def J_at(t):
         q = Params(*(a + t * b for a, b in zip(p.blocks().values(), v.blocks().values(),
                                                 strict=True)))
-        return network.loss(q, X, Y, lam)
+        return network.loss(q, X, Y, reg)
 
     fd = (J_at(h) - J_at(-h)) / (2 * h)
     u = unit_roundoff(np.float64)
@@ -163,22 +163,22 @@ def test_backward_follows_the_equations_on_a_tiny_case():
     p.b1[:] = 0.2
     x = np.linspace(0, 1, 784)[:, None]
     y = one_hot(np.array([4]))
-    lam = 0.5
+    reg = 0.5
     z1 = float((p.W1 @ x)[0, 0]) + 0.2
     a1 = 1 / (1 + np.exp(-z1))
     z2 = p.W2[:, 0] * a1 + p.b2[:, 0]
     yhat = np.exp(z2) / np.exp(z2).sum()
     dz2 = yhat - y[:, 0]
     dz1 = float(p.W2[:, 0] @ dz2) * a1 * (1 - a1)
-    g = network.backward(p, x, y, lam)
+    g = network.backward(p, x, y, reg)
     def check(name, actual, data_term, l2_term):  # relative to the magnitudes added
         assert_passes(compare_bounded(name, actual, data_term + l2_term,
                                       identity_rel() * (np.abs(data_term) + np.abs(l2_term))))
 
     check("db2", g.b2[:, 0], dz2, 0.0)
-    check("dW2", g.W2[:, 0], dz2 * a1, lam * p.W2[:, 0])
+    check("dW2", g.W2[:, 0], dz2 * a1, reg * p.W2[:, 0])
     check("db1", g.b1[0], np.array([dz1]), 0.0)
-    check("dW1", g.W1[0], dz1 * x[:, 0], lam * p.W1[0])
+    check("dW1", g.W1[0], dz1 * x[:, 0], reg * p.W1[0])
 
 
 def test_backward_averages_over_the_batch_but_not_the_l2_term():
@@ -192,10 +192,10 @@ def test_backward_averages_over_the_batch_but_not_the_l2_term():
         mean = np.mean([getattr(s, name) for s in singles], axis=0)
         assert_passes(compare_bounded(f"d{name}", block, mean,
                                       identity_rel() * np.abs(mean).max()))
-    lam = 0.25
-    with_l2 = network.backward(p, X, Y, lam)
-    # the same data gradient plus lam W1, rounded once: within u |result| of each other
-    assert_passes(compare_bounded("l2 term", with_l2.W1 - whole.W1, lam * p.W1,
+    reg = 0.25
+    with_l2 = network.backward(p, X, Y, reg)
+    # the same data gradient plus reg W1, rounded once: within u |result| of each other
+    assert_passes(compare_bounded("l2 term", with_l2.W1 - whole.W1, reg * p.W1,
                                   identity_rel() * np.abs(with_l2.W1)))
     np.testing.assert_array_equal(with_l2.b1, whole.b1)
 

@@ -22,7 +22,7 @@ from oraclenet.judge.tolerances import tolerance
 from oraclenet.regress import consistency, trajectory
 from oraclenet.regress.baseline import FORMAT
 
-IMAGES, HIDDEN, BATCH, LR, LAM, EPOCHS, MEMBERS = 1000, 16, 100, 0.5, 1e-3, 2, 40
+IMAGES, HIDDEN, BATCH, LR, REG, EPOCHS, MEMBERS = 1000, 16, 100, 0.5, 1e-3, 2, 40
 
 
 def logaddexp_sigmoid(W1, b1, W2, b2, X, Y, lr, reg):
@@ -37,7 +37,7 @@ def baseline():
     split = load("mnist5k", "unit", 0.1, 0)
     train = Dataset(split.train.images[:IMAGES], split.train.labels[:IMAGES])
     steps = EPOCHS * IMAGES // BATCH
-    run = trajectory.drive(step, init_params(HIDDEN, 0), train, BATCH, LR, LAM, steps,
+    run = trajectory.drive(step, init_params(HIDDEN, 0), train, BATCH, LR, REG, steps,
                            np.float64)
     at = trajectory.checkpoints(run.steps)
     anchor = trajectory.anchors(run, at)
@@ -47,7 +47,7 @@ def baseline():
 
 def judge(baseline, implementation):
     run, at, anchor, models, recorded = baseline
-    new = trajectory.drive(implementation, run.params[0], run.train, run.batch, run.lr, run.lam,
+    new = trajectory.drive(implementation, run.params[0], run.train, run.batch, run.lr, run.reg,
                            run.steps, np.float64)
     return consistency.judge(models, trajectory.trajectory(new, at, anchor), recorded)
 

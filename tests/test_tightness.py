@@ -76,9 +76,9 @@ def step_worst() -> float:
 
 def gradient_worst() -> float:
     p, X, Y = C.network_problem(4, 7, "pixels", 0)
-    grad = D.backward_float32(p, X, Y, C.LAM)[0]
+    grad = D.backward_float32(p, X, Y, C.REG)[0]
     return max(v.rigorous_ratio for v in bounds.compare_gradient(grad, p, X, Y,
-                                                                 C.LAM).values())
+                                                                 C.REG).values())
 
 
 def elementwise_worst(op: str) -> float:
@@ -147,8 +147,9 @@ def _lose_a_factor_in_the_step(monkeypatch):
 
 def _loosen_lambda(monkeypatch):
     """The statistical tier's lambda raised tenfold."""
-    real, lam = roundoff.gamma_tilde, 10 * tolerance("statistical.lambda")
-    monkeypatch.setattr(roundoff, "gamma_tilde", lambda n, dtype, _=None: real(n, dtype, lam))
+    real, stat_lambda = roundoff.gamma_tilde, 10 * tolerance("statistical.lambda")
+    monkeypatch.setattr(roundoff, "gamma_tilde",
+                        lambda n, dtype, _=None: real(n, dtype, stat_lambda))
 
 
 def _raise_the_slack(monkeypatch):

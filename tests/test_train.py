@@ -23,7 +23,7 @@ from tests.idx_files import corrupt, idx_dir
 ORACLENET = Path(sys.executable).parent / "oraclenet"  # the console script, as users run it
 
 
-def manual_epochs(p, ds: Dataset, batch, lr, lam, epochs, seed=0, shuffle=False):
+def manual_epochs(p, ds: Dataset, batch, lr, reg, epochs, seed=0, shuffle=False):
     """SGD written out batch by batch, for comparison with train()."""
     losses = []
     for epoch in range(epochs):
@@ -33,8 +33,8 @@ def manual_epochs(p, ds: Dataset, batch, lr, lam, epochs, seed=0, shuffle=False)
         d = Dataset(images, labels)
         for start in range(0, len(ds), batch):
             X, Y = d.batch(start, min(start + batch, len(ds)))
-            losses.append(network.loss(p, X, Y, lam))
-            network.sgd_step(p, network.backward(p, X, Y, lam), lr)
+            losses.append(network.loss(p, X, Y, reg))
+            network.sgd_step(p, network.backward(p, X, Y, reg), lr)
     return losses
 
 
@@ -42,7 +42,7 @@ def manual_epochs(p, ds: Dataset, batch, lr, lam, epochs, seed=0, shuffle=False)
 def test_last_partial_batch_is_processed_and_averaged_over_its_size(shuffle):
     ds = synthetic(10, seed=1)
     p, q = init_params(5, 1), init_params(5, 1)
-    history = train(p, ds, ds, epochs=2, batch=4, lr=0.3, lam=1e-3, seed=4, shuffle=shuffle,
+    history = train(p, ds, ds, epochs=2, batch=4, lr=0.3, reg=1e-3, seed=4, shuffle=shuffle,
                     progress=False)
     losses = manual_epochs(q, ds, 4, 0.3, 1e-3, 2, seed=4, shuffle=shuffle)
     assert len(history.train_loss) == 6  # batches of 4, 4, 2 in each epoch
@@ -60,7 +60,7 @@ def test_shuffling_is_seeded_and_changes_per_epoch():
 
 def test_history_records_accuracy_per_epoch():
     ds = synthetic(60, seed=2)
-    h = train(init_params(8, 0), ds, ds, epochs=3, batch=16, lr=0.5, lam=0.0, progress=False)
+    h = train(init_params(8, 0), ds, ds, epochs=3, batch=16, lr=0.5, reg=0.0, progress=False)
     assert len(h.val_accuracy_per_epoch) == 3 and len(h.epoch_seconds) == 3
     assert len(h.step_seconds) == len(h.train_loss) == 12 and min(h.step_seconds) > 0
     assert sum(h.step_seconds) <= sum(h.epoch_seconds)
@@ -118,11 +118,11 @@ def parse(*argv):
 
 def test_presets_reproduce_the_course():
     assert parse("--preset", "course") == cfg.TrainConfig(
-        hidden=1000, lam=1e-4, lr=0.001, epochs=20, batch=800, pixels="raw", init="course")
+        hidden=1000, reg=1e-4, lr=0.001, epochs=20, batch=800, pixels="raw", init="course")
     g1, g2, g3 = (parse("--preset", f"grade{i}") for i in (1, 2, 3))
     assert (g1.lr, g1.epochs, g2.lr, g2.epochs, g3.lr, g3.epochs) == (
         0.0005, 40, 0.001, 10, 0.002, 1)
-    assert all((g.hidden, g.lam, g.batch, g.pixels) == (100, 1e-4, 800, "raw")
+    assert all((g.hidden, g.reg, g.batch, g.pixels) == (100, 1e-4, 800, "raw")
                for g in (g1, g2, g3))
     assert g3.print_loss and not g2.print_loss
 

@@ -3,9 +3,9 @@ from bugs in GPU kernels and MPI trainers, ours and anyone's.
 
 The public surface, for a user's own tests (oraclenet.check.assertions, oraclenet.check.mpi):
 
-    assert_gemm(C, A, B, C0=None, alpha=1, beta=0, *, precision=None)
-    assert_grad(grad, params, X, Y, reg=0)
-    assert_step(before, after, X, Y, lr, reg=0)
+    assert_gemm(C, A, B, C0=None, *, alpha=1, beta=0, precision=None)
+    assert_grad(grad, params, X, Y, *, reg=0)
+    assert_step(before, after, X, Y, *, lr, reg=0)
     check_gemm(func, ...) -> Report, check_grad(func, ...), check_step(func, ...)
     agreed(comm)    a context manager: all MPI ranks fail together, with the failing one's text
 

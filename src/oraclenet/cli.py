@@ -93,7 +93,7 @@ def _check_init_from(args: argparse.Namespace) -> None:
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from .judge import gradcheck
 
-    settings = gradcheck.Settings(hidden=args.hidden, batch=args.batch, lam=args.lam,
+    settings = gradcheck.Settings(hidden=args.hidden, batch=args.batch, reg=args.reg,
                                   seed=args.seed, data=args.data, max_entries=args.max_entries)
     gradcheck.report_folder(args.report).check()
     report = gradcheck.run(settings)
@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "finite-difference gradient check of the oracle, with a report")
     p.add_argument("-n", "--hidden", type=positive_int, default=8, help="hidden width (8)")
     p.add_argument("--batch", type=positive_int, default=16, help="images in the batch (16)")
-    p.add_argument("-r", "--reg", dest="lam", metavar="LAMBDA", type=positive_float,
+    p.add_argument("-r", "--reg", metavar="LAMBDA", type=positive_float,
                    default=1e-2, help="lambda; positive so that the L2 term is checked (1e-2)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (0)")
     p.add_argument("--data", default="mnist5k", help="'mnist5k' or an IDX directory")

@@ -146,8 +146,8 @@ def cmd_check_net(args: argparse.Namespace) -> int:
             raise ValueError(f"{', '.join(ignored)}: for the cases of --impl; the files are "
                              "one step")
         files = network.StepFiles(args.before, args.after, args.batch, args.lr,
-                                  0.0 if args.lam is None else args.lam, args.dtype)
-        print(f"{args.prog}: a step of lr {files.lr:g}, reg {files.lam:g} (--reg; 0 unless "
+                                  0.0 if args.reg is None else args.reg, args.dtype)
+        print(f"{args.prog}: a step of lr {files.lr:g}, reg {files.reg:g} (--reg; 0 unless "
               f"given), declared {files.dtype or 'as the after parameters hold it'}",
               flush=True)
         return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
@@ -155,18 +155,18 @@ def cmd_check_net(args: argparse.Namespace) -> int:
                        f"{describe(args.after)}")
     if args.impl is None:
         raise ValueError("--impl MODULE:FUNCTION is required")
-    lam = network.LAM if args.lam is None else args.lam
+    reg = network.REG if args.reg is None else args.reg
     lr = network.LR if getattr(args, "lr", None) is None else args.lr
     dtype, sizes = args.dtype or "float64", args.sizes or "quick"
     timeout = 300.0 if args.timeout is None else args.timeout
-    target = network.target(args.impl, what, dtype, lam=lam, lr=lr, timeout=timeout)
+    target = network.target(args.impl, what, dtype, reg=reg, lr=lr, timeout=timeout)
     battery = network.battery(target, sizes)
-    rates = f"reg {lam:g}" + (f", lr {lr:g}" if what == "step" else "")
+    rates = f"reg {reg:g}" + (f", lr {lr:g}" if what == "step" else "")
     print(f"{args.prog}: {args.impl} in {dtype}, {rates}", flush=True)
     outcomes = battery.check(timeout, _progress(args.prog, len(battery.cases)),
                              args.keep_going)
     return _finish(outcomes, args, f"oraclenet check {what} --impl {args.impl} ({rates})",
-                   f"oraclenet check {what} --impl {args.impl} --sizes {sizes} --reg {lam:g}"
+                   f"oraclenet check {what} --impl {args.impl} --sizes {sizes} --reg {reg:g}"
                    + (f" --lr {lr:g}" if what == "step" else ""))
 
 
@@ -278,7 +278,7 @@ def add_commands(tree, sub) -> None:
         p.add_argument("--keep-going", action="store_true",
                        help="run every case even after one hangs")
         p.add_argument("--report", type=Path, help="write report.md and report.json here")
-        p.add_argument("--reg", dest="lam", type=nonnegative_float,
+        p.add_argument("--reg", type=nonnegative_float,
                        help="lambda, the L2 weight: what --impl is called with (default 0.01)"
                             + (", or what the step in the files used (default 0)"
                                if files else ""))

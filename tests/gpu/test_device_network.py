@@ -11,7 +11,7 @@ from oraclenet.judge import evaluation
 from oraclenet.judge.steps import in_dtype, judge, oracle_step, representable
 from tests.ratios import passes, record
 
-LAM, LR = 1e-2, 0.5
+REG, LR = 1e-2, 0.5
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -25,12 +25,12 @@ def test_every_step_of_an_epoch_within_the_bounds(dtype, algorithm):
     for t, start in enumerate(range(0, 7, 4)):
         stop = min(start + 4, 7)
         net.set_params(p)
-        J = net.step(X[start:stop], y[start:stop], LAM, LR)
-        verdicts = judge(net.params(), J, p, data, start, stop, LAM, LR, dtype).values()
+        J = net.step(X[start:stop], y[start:stop], REG, LR)
+        verdicts = judge(net.params(), J, p, data, start, stop, REG, LR, dtype).values()
         record(verdicts, bug=False)
         failed = [f"step {t}: {v}" for v in verdicts if not v.passed]
         assert not failed, "\n".join(failed)
-        p = oracle_step(p, data, start, stop, LAM, LR, dtype)
+        p = oracle_step(p, data, start, stop, REG, LR, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -44,9 +44,9 @@ def test_free_running_steps_within_the_bounds(dtype):
     X, y = net.load(data.images, data.labels)
     for t, start in enumerate([0, 4, 8, 0]):
         stop = min(start + 4, 9)
-        J = net.step(X[start:stop], y[start:stop], LAM, LR)
+        J = net.step(X[start:stop], y[start:stop], REG, LR)
         reached = net.params()
-        verdicts = judge(reached, J, p, data, start, stop, LAM, LR, dtype).values()
+        verdicts = judge(reached, J, p, data, start, stop, REG, LR, dtype).values()
         record(verdicts, bug=False)
         failed = [f"step {t}: {v}" for v in verdicts if not v.passed]
         assert not failed, "\n".join(failed)

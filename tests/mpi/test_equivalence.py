@@ -25,7 +25,7 @@ from oraclenet.parallel.model_parallel import ModelParallel
 from tests import ratios
 
 STRATEGIES = {"data": DataParallel, "model": ModelParallel}
-LAM, LR = 1e-2, 0.5
+REG, LR = 1e-2, 0.5
 # (images, batch, hidden): a batch of 7 that splits unevenly over 2, 3 and 4 ranks and
 # leaves a last partial batch of 2; H = 5 on 4 ranks; a batch of 2 (P > batch for P > 2).
 CASES = [(23, 7, 5), (8, 3, 6), (5, 2, 4)]
@@ -44,7 +44,7 @@ def make_trainer(strategy_class, n, batch, H, seed=3, dtype=np.float64):
     rng = np.random.default_rng(seed)
     p0.b1 += 0.1 * rng.standard_normal(p0.b1.shape)
     p0.b2 += 0.1 * rng.standard_normal(p0.b2.shape)
-    trainer = strategy_class(comm, p0, data if comm.rank == 0 else None, batch, LAM, LR)
+    trainer = strategy_class(comm, p0, data if comm.rank == 0 else None, batch, REG, LR)
     return comm, data, p0, trainer
 
 
@@ -60,9 +60,9 @@ def epoch_verdicts(comm, data, p0, trainer, steps=None, dtype=np.float64, teache
         J = trainer.step(t)
         got = trainer.gather_params()
         if comm.rank == 0:
-            found += [(t, v) for v in judge(got, J, p, data, start, stop, LAM, LR,
+            found += [(t, v) for v in judge(got, J, p, data, start, stop, REG, LR,
                                             dtype).values()]
-            p = oracle_step(p, data, start, stop, LAM, LR, dtype) if teacher else got
+            p = oracle_step(p, data, start, stop, REG, LR, dtype) if teacher else got
     return found
 
 
