@@ -13,7 +13,7 @@ with M members and r retained components, so that each step has an exact p-value
 ensemble's Gaussian spread, and no count threshold has to be tuned by hand. Steps are tested
 together with Bonferroni's correction: the run fails when some step's p-value is below
 alpha / K, so the stated false-alarm rate is at most alpha ([regress] false_alarm in
-tolerances.toml); its measured rate over harmless reruns is in the README.
+tolerances.toml); its measured rate over harmless reruns is in docs/regress-false-alarms.md.
 
 A quantity with no spread at a step (every member equal) admits only that value there.
 """

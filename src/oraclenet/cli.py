@@ -1,4 +1,7 @@
-"""The `oraclenet` command: one argparse tree for every room's commands.
+"""oraclenet: tells roundoff from bugs in your GEMMs, backprops, training steps and MPI
+trainers, against a float64 oracle.
+
+The `oraclenet` command is one argparse tree for every room's commands:
 
     oraclenet train | gradcheck | bench | verify | separation
     oraclenet gpu train | bench | ptx
