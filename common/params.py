@@ -8,7 +8,7 @@ same starting point everywhere. It does no arithmetic on the network.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -55,8 +55,13 @@ class Params:
     def map(self, f, *others: Params) -> Params:
         """Params(f(self.W1, *(o.W1 for o in others)), ...): f applied block by block, the
         structure walked once (JAX's tree_map)."""
-        return Params(*(f(*blocks) for blocks in zip(
-            *(q.blocks().values() for q in (self, *others)), strict=True)))
+        return Params(*(f(*blocks) for blocks in self.zip(*others)))
+
+    def zip(self, *others: Params) -> Iterator[tuple]:
+        """(self.W1, *(o.W1 for o in others)), then b1, W2, b2: the blocks side by side, for
+        a loop that updates them in place (`for param, dp in p.zip(grad): param -= lr * dp`)
+        or reduces them; map where the result is a Params."""
+        return zip(*(q.blocks().values() for q in (self, *others)), strict=True)
 
 
 def init_params(hidden: int, seed: int = 0, init: str = "scaled") -> Params:

@@ -19,8 +19,10 @@ _backward = network.backward
 
 def float32_values(p: Params, X, Y) -> tuple[Params, np.ndarray, np.ndarray]:
     """p, X, Y rounded to float32 and back, so that both implementations see the same inputs."""
-    as32 = [np.asarray(a, np.float32).astype(np.float64) for a in (*p.blocks().values(), X, Y)]
-    return Params(*as32[:4]), as32[4], as32[5]
+    def as32(a):
+        return np.asarray(a, np.float32).astype(np.float64)
+
+    return p.map(as32), as32(X), as32(Y)
 
 
 def backward_float32(p: Params, X, Y, reg: float) -> tuple[Params, float]:
@@ -51,9 +53,9 @@ def backward_by_column_parts(p: Params, X, Y, reg: float, parts: int) -> Params:
         if hi == lo:
             continue
         g = _backward(p, X[:, lo:hi], Y[:, lo:hi], 0.0)
-        scaled = [a * ((hi - lo) / N) for a in g.blocks().values()]
-        total = scaled if total is None else [t + s for t, s in zip(total, scaled, strict=True)]
-    return Params(total[0] + reg * p.W1, total[1], total[2] + reg * p.W2, total[3])
+        scaled = g.map(lambda a: a * ((hi - lo) / N))  # noqa: B023 (map calls it now)
+        total = scaled if total is None else total.map(lambda t, s: t + s, scaled)
+    return Params(total.W1 + reg * p.W1, total.b1, total.W2 + reg * p.W2, total.b2)
 
 
 # --- bugs ------------------------------------------------------------------------------------
@@ -129,13 +131,13 @@ def batch_sum(p, X, Y, reg):
 
 
 def ascent(p, X, Y, reg):
-    return Params(*(-g for g in _backward(p, X, Y, reg).blocks().values()))
+    return _backward(p, X, Y, reg).map(lambda g: -g)
 
 
 def minus_n_times(p, X, Y, reg):
     """The gradient of the summed log-likelihood: -N times the loss's gradient."""
     N = Y.shape[1]
-    return Params(*(-N * g for g in _backward(p, X, Y, reg).blocks().values()))
+    return _backward(p, X, Y, reg).map(lambda g: -N * g)
 
 
 def sigmoid_output(p, X, Y, reg):
@@ -197,9 +199,7 @@ def backward_by_hidden_parts(p: Params, X, Y, reg: float, parts: int) -> Params:
 def step_float32(p: Params, X, Y, reg: float, lr: float) -> tuple[Params, float]:
     grad, J = backward_float32(p, X, Y, reg)
     f = np.float32
-    return Params(*(a.astype(f) - f(lr) * g for a, g in zip(p.blocks().values(),
-                                                         grad.blocks().values(),
-                                                         strict=True))), J
+    return p.map(lambda a, g: a.astype(f) - f(lr) * g, grad), J
 
 
 def step_by_parts(parts: int, hidden: bool):
@@ -208,16 +208,13 @@ def step_by_parts(parts: int, hidden: bool):
     def step(p, X, Y, reg, lr):
         grad = (backward_by_hidden_parts if hidden else backward_by_column_parts)(
             p, X, Y, reg, parts)
-        return Params(*(a - lr * g for a, g in zip(p.blocks().values(),
-                                                   grad.blocks().values(), strict=True))), \
-            network.loss(p, X, Y, reg)
+        return p.map(lambda a, g: a - lr * g, grad), network.loss(p, X, Y, reg)
     return step
 
 
 def step_wrong_sign(p, X, Y, reg, lr):
     grad = _backward(p, X, Y, reg)
-    return Params(*(a + lr * g for a, g in zip(p.blocks().values(), grad.blocks().values(),
-                                               strict=True))), network.loss(p, X, Y, reg)
+    return p.map(lambda a, g: a + lr * g, grad), network.loss(p, X, Y, reg)
 
 
 def step_lr_twice_on_b2(p, X, Y, reg, lr):
@@ -233,18 +230,14 @@ def step_full_batch_normaliser(batch: int):
         scale = X.shape[1] / batch
         grad = Params(data.W1 * scale + reg * p.W1, data.b1 * scale, data.W2 * scale + reg * p.W2,
                       data.b2 * scale)
-        return Params(*(a - lr * g for a, g in zip(p.blocks().values(),
-                                                   grad.blocks().values(), strict=True))), \
-            network.loss(p, X, Y, reg)
+        return p.map(lambda a, g: a - lr * g, grad), network.loss(p, X, Y, reg)
     return step
 
 
 def step_loss_without_l2(p, X, Y, reg, lr):
     """The update is right; the reported J leaves out the L2 term."""
     grad = _backward(p, X, Y, reg)
-    return Params(*(a - lr * g for a, g in zip(p.blocks().values(), grad.blocks().values(),
-                                               strict=True))), \
-        network.loss_terms(p, X, Y, reg)[0]
+    return p.map(lambda a, g: a - lr * g, grad), network.loss_terms(p, X, Y, reg)[0]
 
 
 def step_b1_not_updated(p, X, Y, reg, lr):

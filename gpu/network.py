@@ -60,8 +60,7 @@ class DeviceNetwork:
         self.k = kernels(self.dtype)
         self.hidden = params.hidden
         self.set_params(params)
-        self.grads = Params(*(cuda.device_array(a.shape, self.dtype)
-                              for a in params.blocks().values()))
+        self.grads = params.map(lambda a: cuda.device_array(a.shape, self.dtype))
         self.sums = cuda.device_array(2, self.dtype)  # one transfer back brings both
         self.loss, self.squares_sum = self.sums[0:1], self.sums[1:2]
         self._zeros = np.zeros(1, self.dtype)
@@ -148,8 +147,7 @@ class DeviceNetwork:
         sum_i -log Yhat[y_i, i]."""
         self._backward(X, labels, normaliser, reg)
         if out is not None:
-            for grad, host in zip(self.grads.blocks().values(), out.blocks().values(),
-                                  strict=True):
+            for grad, host in self.grads.zip(out):
                 grad.copy_to_host(host)
         return float(self.loss.copy_to_host()[0])
 
@@ -157,8 +155,7 @@ class DeviceNetwork:
         """p -= lr dp for every block, from self.grads, or from grads (host arrays) when
         given."""
         if grads is not None:
-            for grad, host in zip(self.grads.blocks().values(), grads.blocks().values(),
-                                  strict=True):
+            for grad, host in self.grads.zip(grads):
                 grad.copy_to_device(host)
         for p, grad in zip((self.W1, self.b1, self.W2, self.b2), self.grads.blocks().values(),
                            strict=True):

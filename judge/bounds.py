@@ -231,9 +231,8 @@ def update_error(p: Params, bound: StepError, lr: float, dtype) -> Params:
     """E_p' = lr E_dp + gamma_3 |p| + gamma_3 lr |dp|_abs: the gradient's error carried by lr,
     and the update's own roundings in the form that rounds most."""
     rounding = gamma(UPDATE_ROUNDINGS, dtype)
-    return Params(*(lr * e + rounding * (np.abs(q) + lr * m) for q, e, m in zip(
-        p.blocks().values(), bound.grad.blocks().values(), bound.magnitude.blocks().values(),
-        strict=True)))
+    return p.map(lambda q, e, m: lr * e + rounding * (np.abs(q) + lr * m),
+                 bound.grad, bound.magnitude)
 
 
 def allowed(p, X, Y, reg, dtype, lr: float | None = None, statistical: bool = False,
@@ -256,9 +255,7 @@ def allowed(p, X, Y, reg, dtype, lr: float | None = None, statistical: bool = Fa
                       bound.loss))
     (mine, mine_J), (oracle, oracle_J) = found
     factor = tolerance("bounds.factor")
-    blocks = [factor * (a + b) for a, b in zip(mine.blocks().values(),
-                                               oracle.blocks().values(), strict=True)]
-    return Params(*blocks), factor * (mine_J + oracle_J)
+    return mine.map(lambda a, b: factor * (a + b), oracle), factor * (mine_J + oracle_J)
 
 
 def _oracle_from(bounds: dict, p: Params, X, Y) -> StepError | None:
@@ -274,8 +271,7 @@ def _oracle_from(bounds: dict, p: Params, X, Y) -> StepError | None:
             p.W1.size + p.W2.size + L2_LOSS_ROUNDINGS)
     u32, u64 = unit_roundoff(np.float32), unit_roundoff(np.float64)
     k = (u64 / u32) / (1 - n * u32)
-    return StepError(Params(*(k * e for e in single.grad.blocks().values())),
-                     k * single.loss, single.magnitude)
+    return StepError(single.grad.map(lambda e: k * e), k * single.loss, single.magnitude)
 
 
 def _tiers(p, X, Y, reg, dtype, lr: float | None = None, done: Pass | None = None
@@ -342,8 +338,7 @@ def compare_step(updated: Params, p: Params, X, Y, reg: float, lr: float, dtype=
     finite_inputs("the step", **p.blocks(), X=X, Y=Y, reg=reg, lr=lr)
     done = Pass(p, X, Y)
     grad = network.backward(p, X, Y, reg, done.fwd)
-    expected = Params(*(a - lr * g for a, g in zip(p.blocks().values(),
-                                                   grad.blocks().values(), strict=True)))
+    expected = p.map(lambda a, g: a - lr * g, grad)
     for name, values in expected.blocks().items():
         _in_range(f"{name} after a step", values, dtype)
     (rigorous, _), (statistical, _) = _tiers(p, X, Y, reg, dtype, lr, done)

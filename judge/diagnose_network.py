@@ -162,8 +162,7 @@ def diagnose_network(verdicts: dict[str, Verdict], result: Params, p: Params, X,
 def _as_gradient(result: Params, p: Params, lr: float | None) -> Params:
     if lr is None:
         return result.astype(np.float64)
-    return Params(*((q - r.astype(np.float64)) / lr for q, r in zip(
-        p.blocks().values(), result.blocks().values(), strict=True)))
+    return p.map(lambda q, r: (q - r.astype(np.float64)) / lr, result)
 
 
 def _cause(verdicts, result, p, X, Y, reg, allowed, lr, failing) -> Cause:

@@ -92,8 +92,7 @@ def _terms(p: Params, X, Y, reg) -> np.ndarray:
 def _term_gradients(backward: Backward, p: Params, X, Y, reg) -> dict[str, Params]:
     """Analytic gradients of (total, data, L2): the L2 one is backward(reg) - backward(0)."""
     total, data = backward(p, X, Y, reg), backward(p, X, Y, 0.0)
-    l2 = Params(*(t - d for t, d in zip(total.blocks().values(), data.blocks().values(),
-                                        strict=True)))
+    l2 = total.map(lambda t, d: t - d, data)
     return {"total": total, "data": data, "l2": l2}
 
 
@@ -144,13 +143,12 @@ def sweep(name: str, p: Params, X, Y, reg: float, grad: Params, direction: Param
     """E(h) for the total loss along direction (a Params, zero outside the blocks it tests)."""
     slope_lo, slope_hi = tolerance("gradcheck.slope_min"), tolerance("gradcheck.slope_max")
     rtol = tolerance("gradcheck.rtol")
-    exact = sum(float(np.vdot(g, v)) for g, v in zip(grad.blocks().values(),
-                                                     direction.blocks().values(), strict=True))
+    exact = sum(float(np.vdot(g, v)) for g, v in grad.zip(direction))
     errors = []
     for h in STEPS:
         shifted = [p.copy(), p.copy()]
         for sign, q in zip((1.0, -1.0), shifted, strict=True):
-            for param, v in zip(q.blocks().values(), direction.blocks().values(), strict=True):
+            for param, v in q.zip(direction):
                 param += sign * h * v
         fd = (network.loss(shifted[0], X, Y, reg) - network.loss(shifted[1], X, Y, reg)) / (2 * h)
         errors.append(abs(fd - exact) / max(abs(exact), np.finfo(float).tiny))
@@ -177,7 +175,7 @@ def _direction(p: Params, blocks: tuple[str, ...], seed: int, key: int) -> Param
     v = Params(*(rng.standard_normal(a.shape) if n in blocks else np.zeros_like(a)
                  for n, a in p.blocks().items()))
     norm = np.sqrt(sum(float(np.vdot(a, a)) for a in v.blocks().values()))
-    return Params(*(a / norm for a in v.blocks().values()))
+    return v.map(lambda a: a / norm)
 
 
 def check(p: Params, X: np.ndarray, Y: np.ndarray, reg: float, *,

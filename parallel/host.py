@@ -51,7 +51,7 @@ class HostNetwork:
 
     def __init__(self, params: Params):
         self.set_params(params)
-        self.grads = self.last = Params(*(np.empty_like(a) for a in params.blocks().values()))
+        self.grads = self.last = params.map(np.empty_like)
 
     def set_params(self, p: Params) -> None:
         self.p = p.copy()
@@ -99,7 +99,5 @@ class HostNetwork:
 
     def update(self, lr: float, grads: Params | None = None) -> None:
         """p -= lr g, with the last backward's gradients or with grads."""
-        for param, grad in zip(self.p.blocks().values(),
-                               (self.last if grads is None else grads).blocks().values(),
-                               strict=True):
+        for param, grad in self.p.zip(self.last if grads is None else grads):
             param -= lr * grad

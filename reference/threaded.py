@@ -13,9 +13,12 @@ blocks of hidden units, one block per core:
     W2 and b2 updated                       updated
 
 An elementwise result does not depend on which block computes it, so the numbers are
-network.step's. It pays only when BLAS's idle threads sleep soon after a product instead of
-spinning on the cores the blocks need: OPENBLAS_THREAD_TIMEOUT, which only an entry point can
-set, before numpy loads (common/process.py). The thread pool starts on first use.
+network.step's. The sigmoid is written over z1 (sigmoid_in_place): other operations than
+network.sigmoid's, the same bits, as tests/test_network.py checks on signed zeros,
+subnormals, the edges of exp's range, infinities and NaN. It pays only when BLAS's idle
+threads sleep soon after a product instead of spinning on the cores the blocks need:
+OPENBLAS_THREAD_TIMEOUT, which only an entry point can set, before numpy loads
+(common/process.py). The thread pool starts on first use.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from functools import cache
 import numpy as np
 
 from ..common.params import Params
-from .network import data_loss, l2_loss, sigmoid, sigmoid_grad, softmax
+from .network import data_loss, l2_loss, sigmoid_grad, softmax
 
 MIN_ELEMENTS_PER_THREAD = 1 << 16  # below this a thread costs more than it saves
 
@@ -53,6 +56,24 @@ def row_blocks(n_rows: int, size: int, blocks: int | None = None) -> list[slice]
     return [slice(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
 
 
+def sigmoid_in_place(z: np.ndarray) -> np.ndarray:
+    """network.sigmoid(z) written over z (float64) and returned, bit for bit the same
+    numbers (tests/test_network.py) with one temporary instead of several.
+
+    network.sigmoid's numerator where(z >= 0, 1, e), e = exp(-|z|) <= 1, is max([z >= 0], e):
+    1 where z >= 0, e elsewhere (NaN where z is). z is read only by the comparison that
+    first overwrites it, element by element.
+    """
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.greater_equal(z, 0.0, out=z, casting="unsafe")  # 1.0 or 0.0
+    np.maximum(z, e, out=z)
+    e += 1.0
+    z /= e
+    return z
+
+
 def _by_blocks(f: Callable[[slice], None], blocks: list[slice]) -> None:
     """f(rows) for every block at once, one block per thread (numpy releases the GIL)."""
     others = [_pool().submit(f, rows) for rows in blocks[1:]]
@@ -73,7 +94,7 @@ def step(p: Params, X: np.ndarray, Y: np.ndarray, reg: float, lr: float,
     def hidden_forward(rows: slice) -> None:
         z1 = a1[rows]
         z1 += p.b1[rows]
-        sigmoid(z1, out=z1)
+        sigmoid_in_place(z1)
 
     _by_blocks(hidden_forward, rows_of)
     z2 = p.W2 @ a1 + p.b2

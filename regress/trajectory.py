@@ -54,7 +54,7 @@ def summary(p: Params, anchor: Params) -> list[float]:
     sum with fixed pseudo-random signs. Linear, so that roundoff's symmetric perturbations
     leave their mean where the unperturbed run is (a norm would be biased upward)."""
     out = []
-    for block, a in zip(p.blocks().values(), anchor.blocks().values(), strict=True):
+    for block, a in p.zip(anchor):
         d = np.asarray(block, np.float64) - np.asarray(a, np.float64)
         out += [float(d.sum()), float((d * _signs(d.shape)).sum())]
     return out
@@ -107,7 +107,7 @@ def roundings(p: Params, base: Params, u: float) -> float:
     """How far p lies from base in roundings of u: the largest over the blocks of
     max|p - base| / (u max|base|), normwise so that entries near zero do not dominate."""
     worst = 0.0
-    for block, b in zip(p.blocks().values(), base.blocks().values(), strict=True):
+    for block, b in p.zip(base):
         b = np.asarray(b, np.float64)
         d = float(np.abs(np.asarray(block, np.float64) - b).max())
         scale = u * float(np.abs(b).max())
@@ -143,7 +143,7 @@ def losses(run: Run) -> np.ndarray:
 
 
 def _perturbed(p: Params, u: float, rng: np.random.Generator) -> Params:
-    return Params(*(b * (1 + u * rng.uniform(-1, 1, b.shape)) for b in p.blocks().values()))
+    return p.map(lambda b: b * (1 + u * rng.uniform(-1, 1, b.shape)))
 
 
 SIGMOIDS = {
@@ -170,7 +170,7 @@ class Variant:
         """p -= lr * grad J, in place, in float64, this variant's way."""
         sigmoid = SIGMOIDS[self.sigmoid]
         N = X.shape[1]
-        grad = [reg * p.W1, np.zeros_like(p.b1), reg * p.W2, np.zeros_like(p.b2)]
+        grad = Params(reg * p.W1, np.zeros_like(p.b1), reg * p.W2, np.zeros_like(p.b2))
         for cols in np.array_split(np.arange(N), self.parts):
             x, y = X[:, cols], Y[:, cols]
             with np.errstate(over="ignore"):
@@ -184,11 +184,10 @@ class Variant:
                 yhat = e / e.sum(axis=0)
             dz2 = (yhat - y) / N
             dz1 = (p.W2.T @ dz2) * a1 * (1 - a1)
-            for g, part in zip(grad, (dz1 @ x.T, dz1.sum(axis=1, keepdims=True),
-                                      dz2 @ a1.T, dz2.sum(axis=1, keepdims=True)),
-                               strict=True):
+            for g, part in grad.zip(Params(dz1 @ x.T, dz1.sum(axis=1, keepdims=True),
+                                           dz2 @ a1.T, dz2.sum(axis=1, keepdims=True))):
                 g += part
-        for block, g in zip(p.blocks().values(), grad, strict=True):
+        for block, g in p.zip(grad):
             block -= lr * g
 
 

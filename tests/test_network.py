@@ -57,14 +57,67 @@ def test_sigmoid_neither_overflows_nor_warns():
     assert np.isnan(network.sigmoid(np.array([np.nan]))).all()
 
 
-def test_sigmoid_writes_into_out_and_keeps_its_input():
-    z = np.array([[-3.0, 0.5], [2.0, -0.25]])
+def hard_values() -> np.ndarray:
+    """Floats where a sigmoid goes wrong, both signs, with the neighbours of each: signed
+    zeros, subnormals, the smallest normal, where 1 + exp(-z) rounds to 1 (z ~ 37), where exp
+    overflows (709.78) and underflows to 0 (745.13), the largest float, the infinities and
+    NaN; then every decade from 1e-320 to 1e308 and random values, as a 2-D array."""
+    f = np.finfo(np.float64)
+    edges = np.array([0.0, f.smallest_subnormal, 1e-310, f.tiny, 1e-300, 1e-16, f.eps, 0.5, 1,
+                      2, 36.04, 36.74, 37, 40, 700, 709.78, 709.79, 710, 744.4, 745.13, 745.14,
+                      746, 1e4, 1e300, 1e308, f.max])
+    with np.errstate(over="ignore"):
+        near = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)])
+    rng = np.random.default_rng(3)
+    mags = np.concatenate([near, np.logspace(-320, 308, 6000), rng.uniform(0, 800, 20000),
+                           np.abs(rng.standard_normal(20000)) * 10])
+    z = np.concatenate([mags, -mags, [np.inf, -np.inf, np.nan, -np.nan]])
+    return z[:z.size // 4 * 4].reshape(4, -1)
+
+
+def sigmoid_by_branches(z: np.ndarray) -> np.ndarray:
+    """The sigmoid as its two textbook branches, each taken only where its exp cannot
+    overflow: 1 / (1 + exp(-z)) for z >= 0 and exp(z) / (1 + exp(z)) for z < 0 (and NaN)."""
     out = np.empty_like(z)
-    kept = z.copy()
-    assert network.sigmoid(z, out=out) is out
-    assert np.array_equal(z, kept)
-    assert network.sigmoid(z, out=z) is z  # in place, as forward uses it
-    np.testing.assert_array_equal(z, out)
+    up = z >= 0
+    out[up] = 1 / (1 + np.exp(-z[up]))
+    ez = np.exp(z[~up])
+    out[~up] = ez / (1 + ez)
+    return out
+
+
+def assert_same_bits(got: np.ndarray, expected: np.ndarray) -> None:
+    """Equal bit for bit where expected is a number (-0.0 is not 0.0), NaN where it is NaN
+    (a NaN's sign and payload depend on the operations, not on the equation)."""
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    np.testing.assert_array_equal(got[~nan].view(np.int64), expected[~nan].view(np.int64))
+
+
+def test_sigmoid_is_its_two_branches_bit_for_bit_on_hard_values():
+    z = hard_values()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = network.sigmoid(z)
+    assert s.shape == z.shape and s.dtype == np.float64
+    assert_same_bits(s, sigmoid_by_branches(z))
+    assert network.sigmoid(np.array([0.0, -0.0])).tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_the_threaded_in_place_sigmoid_is_the_oracles_bit_for_bit(layout):
+    """threaded.sigmoid_in_place: other operations, written over z, the very same bits as
+    network.sigmoid, NaN's too, and no warning."""
+    z = hard_values()
+    expected = network.sigmoid(z)
+    work = {"C": z.copy(), "F": np.asfortranarray(z), "strided": np.repeat(z, 2, axis=1)}[layout]
+    view = work[:, ::2] if layout == "strided" else work
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert threaded.sigmoid_in_place(view) is view
+    np.testing.assert_array_equal(view.view(np.int64), expected.view(np.int64))
+    if layout == "strided":  # the columns between are left alone
+        np.testing.assert_array_equal(work[:, 1::2], z)
 
 
 def softmax_bound(z, y_long):
