@@ -73,7 +73,7 @@ def _keyword_only(*names: str):
                 raise TypeError(f"{func.__name__}() takes {arrays} positional arguments and "
                                 f"{', '.join(names)} by keyword; {len(args)} were given")
             if extra:
-                given = dict(zip(names, extra))
+                given = dict(zip(names, extra, strict=False))
                 twice = sorted(set(given) & set(kwargs))
                 if twice:
                     raise TypeError(f"{func.__name__}() got {', '.join(twice)} twice")
@@ -128,7 +128,8 @@ def assert_grad(grad, params, X, Y, *, reg: float = 0.0, msg: str = "") -> dict[
 
 
 @_keyword_only("lr", "reg")
-def assert_step(before, after, X, Y, *, lr: float, reg: float = 0.0, msg: str = "") -> dict[str, Verdict]:
+def assert_step(before, after, X, Y, *, lr: float, reg: float = 0.0, msg: str = ""
+                ) -> dict[str, Verdict]:
     """after = (W1, b1, W2, b2), in its dtype, must be one SGD step of the oracle's from
     before on X (784 x N) and Y (10 x N one-hot) with learning rate lr and L2 weight reg."""
     __tracebackhide__ = True

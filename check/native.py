@@ -36,14 +36,14 @@ def is_library(module_part: str) -> bool:
     return name.endswith(LIBRARY_SUFFIXES) or ".so." in name
 
 
-def load_native(spec: str, abi: str, dtype, layout: str, flag: str = "--impl") -> Callable:
-    """The symbol `spec` names (path/libmine.so:symbol) wrapped for the battery; a ValueError
-    naming the flag when the library does not load or lacks the symbol."""
+def load_native(path: str, symbol: str, abi: str, dtype, layout: str, flag: str = "--impl"
+                ) -> Callable:
+    """`symbol` of the library at `path` (path/libmine.so:symbol, split by
+    target.split_spec) wrapped for the battery; a ValueError naming the flag when the
+    library does not load or lacks the symbol."""
     if abi not in ABIS:
         raise ValueError(f"--abi must be one of {', '.join(ABIS)}, got {abi!r}")
-    path, _, symbol = spec.rpartition(":")
-    if not path or not symbol:
-        raise ValueError(f"{flag} {spec!r}: expected path/to/libmine.so:SYMBOL")
+    spec = f"{path}:{symbol}"
     if not Path(path).is_file():
         raise ValueError(f"{flag} {spec!r}: no file {path}")
     try:

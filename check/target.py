@@ -41,10 +41,12 @@ def load_callable(spec: str, flag: str = "--impl") -> Callable:
     return target
 
 
-def split_spec(spec: str, flag: str) -> tuple[str, str]:
+def split_spec(spec: str, flag: str,
+               expected: str = "MODULE:FUNCTION or path/to/file.py:FUNCTION") -> tuple[str, str]:
+    """(what holds it, the name) of a spec `where:name`, the last colon splitting them."""
     module_part, sep, name = spec.rpartition(":")
     if not sep or not module_part or not name:
-        raise ValueError(f"{flag} {spec!r}: expected MODULE:FUNCTION or path/to/file.py:FUNCTION")
+        raise ValueError(f"{flag} {spec!r}: expected {expected}")
     return module_part, name
 
 
@@ -96,7 +98,8 @@ class Native:
     def load(self, spec: str, flag: str) -> Callable:
         from .native import load_native
 
-        return load_native(spec, self.abi, self.dtype, self.layout, flag)
+        path, symbol = split_spec(spec, flag, "path/to/libmine.so:SYMBOL")
+        return load_native(path, symbol, self.abi, self.dtype, self.layout, flag)
 
 
 @dataclass

@@ -1,16 +1,9 @@
 """Pieces of the reports: a section of the verify report, as every room's verify.py returns
-it, markdown tables, and running the repository's own test suites (the GPU and MPI sections
-run them, so those need a checkout, not only the installed package)."""
+it, markdown tables and the table of a suite's ratios."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 Say = Callable[[str], None]  # how a section reports its progress
-# Set to a folder, the GPU and MPI suites leave one JSON line per verdict they judge there
-# (tests/ratios.py), for their sections' tables of ratios.
-RATIOS_ENV = "ORACLENET_RATIOS"
 
 
 @dataclass(frozen=True)
@@ -43,44 +33,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def verdict_word(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
-
-
-def tests_dir() -> Path:
-    """The repository's tests, or a FileNotFoundError that says where they are missing."""
-    tests = ROOT / "tests"
-    if not (tests / "conftest.py").is_file():
-        raise FileNotFoundError(f"{tests}: no test suite here; this part of the verify report "
-                                "runs the repository's tests: run it from a clone of oraclenet")
-    return tests
-
-
-@dataclass(frozen=True)
-class SuiteRun:
-    """A pytest run: passed, its summary line, its whole output."""
-
-    passed: bool
-    summary: str
-    output: str
-    ratios: tuple[dict, ...] = ()  # the verdicts the suite recorded: check, ratio, bug
-
-
-def run_pytest(*args: str, launcher: Sequence[str] = (), python: Sequence[str] = (),
-               env: dict | None = None, timeout: float = 1800, quiet: bool = True) -> SuiteRun:
-    """`launcher python -m pytest args` in the repository root; launcher is e.g. `mpiexec -n
-    P`, python the interpreter and its options (default: this one)."""
-    tests_dir()
-    command = [*launcher, *(python or [sys.executable]), "-m", "pytest",
-               *(["-q"] if quiet else []), "-p", "no:cacheprovider", *args]
-    with tempfile.TemporaryDirectory(prefix="oraclenet-ratios-") as folder:
-        out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                             env=(os.environ if env is None else env) | {RATIOS_ENV: folder},
-                             timeout=timeout)
-        ratios = tuple(json.loads(line) for path in sorted(Path(folder).glob("*.jsonl"))
-                       for line in path.read_text().splitlines())
-    summary = re.findall(r"\d+ (?:passed|failed|skipped|error)[^\n]*", out.stdout)
-    return SuiteRun(out.returncode == 0,
-                    summary[-1].strip("= ") if summary else out.stderr[-300:], out.stdout,
-                    ratios)
 
 
 def ratio_table(ratios: Sequence[dict]) -> str:

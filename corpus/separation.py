@@ -161,6 +161,20 @@ def fmt(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.3g}"
 
 
+def _below_one(rows: list[dict], targets: dict) -> list[str]:
+    """The explanation of a margin below 1 in a tier that is not its family's best, where
+    the table shows it."""
+    low = [f"{r['family']} / {r['tier']}" for r in rows
+           if r["margin"] < 1 and r["margin"] < targets["best_margin"][r["family"]]]
+    if not low:
+        return []
+    return [f"A margin below 1 ({', '.join(low)}) means that this tier alone lets some "
+            "planted bug through below some honest variant's ratio: it is blind to that "
+            "kind of bug (the precision test to a wrong element, say). It is no false alarm "
+            "and no miss: a verdict fails when any tier fails, a bug is missed only when "
+            "every tier misses it, and a family is judged by its best tier's margin.", ""]
+
+
 def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
              command: str, kernels_on: str) -> str:
     lines = [
@@ -176,7 +190,7 @@ def markdown(rows: list[dict], targets: dict, margin: float, seconds: float,
               [(r["family"], r["tier"], r["variants"], r["bugs"], fmt(r["max_roundoff_ratio"]),
                 fmt(r["min_bug_ratio"]), fmt(r["margin"]), len(r["false_alarms"]),
                 len(r["missed"])) for r in rows]),
-        "",
+        "", *_below_one(rows, targets),
         "Targets:", "",
         f"- false alarms over the whole roundoff corpus, in every tier: "
         f"{len(targets['false_alarms'])}" + (f" ({', '.join(targets['false_alarms'][:10])})"

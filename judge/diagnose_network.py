@@ -6,7 +6,8 @@ the ones that are not, which narrows the search.
 
     fitted per block: the gradient as c_d (data term) + c_l (lambda W), the biases as
     c_d (data term) + c_b (lambda b), and for a step (p - p') / lr:
-        L2 term missing, halved, doubled, divided by N, scaled; L2 term on the biases;
+        L2 term missing, halved, doubled, divided by N, scaled; L2 term on the biases; an
+        L2 term where none was given (its lambda fitted, to pass as --reg);
         the batch sum instead of the mean, the mean taken twice, the data term scaled;
         the sign flipped (ascent); N or -N times the gradient; the update scaled;
         a block not updated
@@ -192,13 +193,14 @@ def _cause(verdicts, result, p, X, Y, reg, allowed, lr, failing) -> Cause:
     weights = [n for n in failing if n.startswith("W")]
     biases = [n for n in failing if n.startswith("b")]
     ys, columns = [], []
+    unit = reg or 1.0  # no lambda given: fit the weights' L2 term's own weight
     for n in failing:
-        own = reg * getattr(p, n)
+        own = unit * getattr(p, n)
         ys.append(getattr(got, n).ravel())
         columns.append([getattr(data, n).ravel(), own.ravel() if n in weights else
                         np.zeros(own.size), own.ravel() if n in biases else np.zeros(own.size)])
     y = np.concatenate(ys)
-    l2_columns = ([1] if reg and weights else []) + ([2] if reg and biases else [])
+    l2_columns = ([1] if weights else []) + ([2] if reg and biases else [])
     # the simplest model that reproduces the failing blocks: the data term alone, then with
     # the L2 columns (a spurious coefficient on a needless column would name a mistake)
     models = [[0]] + [[0, *extra] for r in (1, 2) for extra in
@@ -214,6 +216,16 @@ def _cause(verdicts, result, p, X, Y, reg, allowed, lr, failing) -> Cause:
         # a model without the L2 column says the weights' L2 term is missing (c_l = 0)
         c_l2 = c.get(1, 0.0) if reg and weights else None
         found = _fitted(c[0], c_l2, N, lr is not None, nice)
+        if not reg and c.get(1, 0.0) and _named(c[1], N, nice) != "0":
+            lam = c[1]
+            other = _fitted(c[0], None, N, lr is not None, nice)
+            found = ("L2 weight not the one given",
+                     f"an L2 term of weight lambda = {lam:.6g} where none was given (if that "
+                     f"is your lambda, give it: --reg {lam:.3g})"
+                     + (f"; {other[1]}" if other is not None else ""))
+        elif found is not None and found[0] == "L2 term scaled":
+            found = (found[0], f"{found[1]}: lambda {reg * c_l2:.6g} where {reg:g} was given "
+                               f"(if that is your lambda, give --reg {reg * c_l2:.3g})")
         if 2 in c and _named(c[2], N, nice) != "0":
             on_biases = ("L2 term on the biases", "the L2 term applied to the biases too"
                          if _named(c[2], N, nice) == "1" else f"lambda b times {c[2]:.6g} added")

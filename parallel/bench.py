@@ -64,8 +64,8 @@ def plot_speedup(cluster: costmodel.Machine, hidden: int, batch: int, path: Path
                           for p in ranks], "o-", base=2, label=f"{strategy} parallelism")
     ax.loglog([1, 1024], [1, 1024], "k:", base=2, lw=0.8, label="linear")
     ax.set_xlabel("ranks P")
-    ax.set_ylabel("predicted speedup over P = 1")
-    ax.set_title(f"Alpha-beta model, H = {hidden}, B = {batch}: alpha "
+    ax.set_ylabel("projected speedup over P = 1 (a model, not measured)")
+    ax.set_title(f"Projection by the alpha-beta model, H = {hidden}, B = {batch}: alpha "
                  f"{cluster.alpha * 1e6:.0f} us, {1 / cluster.beta / 1e9:.1f} GB/s, "
                  f"{cluster.rate / 1e9:.0f} GFLOP/s per rank", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)

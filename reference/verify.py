@@ -55,7 +55,7 @@ def section(out: Path, say: Say) -> Section:
     """Train with the defaults, write OUT/train.json, loss.png and accuracy.png."""
     config = cfg.DEFAULTS
     say(f"training the oracle: {config.epochs} epochs, H = {config.hidden}")
-    record, _ = run_training(config, progress=False)
+    record, _ = run_training(config)  # a bar per epoch, as `oraclenet train` shows
     write_json(out / "train.json", record)
     _plot_training(record, out)
     trained = record["val_accuracy"] >= cfg.TARGET_ACCURACY

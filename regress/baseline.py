@@ -29,6 +29,7 @@ from ..common.data import Dataset
 from ..common.files import write_json, write_npz
 from ..common.params import Params
 from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS
+from ..judge.finding import Finding
 from ..judge.roundoff import unit_roundoff
 from ..judge.tolerances import tolerance
 from . import consistency, machine, speed, trajectory
@@ -46,17 +47,6 @@ class Subject:
     name: str
     run: trajectory.Run
     val: Dataset | None = None  # the validation set of its data, where it has one
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing compared: what, the verdict word, and the numbers in words."""
-
-    what: str
-    verdict: str  # identical, differs, consistent, same, faster, not compared, drift,
-    # REGRESSION
-    detail: str
-    regression: bool = False
 
 
 class BaselineError(ValueError):
@@ -279,7 +269,7 @@ def judge_trajectory(name: str, run: trajectory.Run, then: Recorded, at: list[in
     if c.consistent:
         return Finding(what, "consistent", f"inside the ensemble at every checkpoint; {worst}")
     return Finding(what, "REGRESSION", f"leaves the roundoff ensemble at step "
-                   f"{at[c.first_step - 1]}: {worst}", regression=True)
+                   f"{at[c.first_step - 1]}: {worst}", ok=False)
 
 
 def judge_accuracy(name: str, run: trajectory.Run, val: Dataset | None,
@@ -315,7 +305,7 @@ def judge_accuracy(name: str, run: trajectory.Run, val: Dataset | None,
                f"{lost / (lost + gained):.2f} (interval {interval.low:.2f} to "
                f"{interval.high:.2f}), p = {test.pvalue:.2g}")
     if accuracy < min(band) and test.pvalue < alpha:
-        return Finding(what, "REGRESSION", detail, regression=True)
+        return Finding(what, "REGRESSION", detail, ok=False)
     return Finding(what, "consistent", detail)
 
 
@@ -335,7 +325,7 @@ def judge_fingerprints(then: dict, now: dict) -> list[Finding]:
         if new != old:
             found.append(Finding(f"precision of {key}", "REGRESSION",
                                  f"behaved like {old}{bits(then, key)}, now like "
-                                 f"{new}{bits(now, key)}", regression=True))
+                                 f"{new}{bits(now, key)}", ok=False))
         else:
             found.append(Finding(f"precision of {key}", "same",
                                  f"behaves like {new}{bits(now, key)}"))
@@ -348,11 +338,11 @@ def judge_fingerprints(then: dict, now: dict) -> list[Finding]:
         if new > 1:
             found.append(Finding(f"worst ratio of {key}", "REGRESSION",
                                  f"{new:.3g}: outside its bound (was {old:.3g})",
-                                 regression=True))
+                                 ok=False))
         elif old > 0 and new >= drift * old:
             found.append(Finding(f"worst ratio of {key}", "drift",
                                  f"{old:.3g} then, {new:.3g} now: {new / old:.3g} times"))
-    if compared and not any(f.what.startswith("worst ratio") for f in found):
+    if compared and not any(f.path.startswith("worst ratio") for f in found):
         found.append(Finding(f"worst ratios of {compared} checks", "same",
                              f"none outside its bound, none grown {drift:g} times"))
     return found
@@ -373,5 +363,5 @@ def judge_speed(then: dict, now: dict[str, speed.Samples], differ: list[str]
             v = speed.compare(name, speed.Samples.from_json(entry), now[name])
         detail = v.reason if v.status == "not compared" else str(v).split(": ", 1)[1]
         found.append(Finding(f"speed: {name}", v.status, detail,
-                             regression=v.status == "slower"))
+                             ok=v.status != "slower"))
     return found

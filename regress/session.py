@@ -27,8 +27,9 @@ from ..common.files import Folder, check_output, save_figure, write_json, write_
 from ..common.params import init_params
 from ..common.report import table
 from ..gpu.bench import gpu_available
+from ..judge.finding import Finding
 from . import baseline, fingerprints, machine, speed, subjects, trajectory
-from .baseline import Finding, Subject
+from .baseline import Subject
 
 Say = Callable[[str], None]
 MPI_RANKS = (2, 3)
@@ -361,17 +362,17 @@ def check(s: Settings, say: Say) -> list[Finding]:
 
 
 def regressions(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.regression]
+    return [f for f in findings if not f.ok]
 
 
 def terminal(findings: list[Finding]) -> str:
-    rows = [["what", "verdict", "detail"], *([f.what, f.verdict, f.detail] for f in findings)]
+    rows = [["what", "verdict", "detail"], *([f.path, f.word, f.text] for f in findings)]
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     lines = [f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}" for r in rows]
     bad = regressions(findings)
-    drift = [f for f in findings if f.verdict == "drift"]
-    lines.append(f"REGRESSION: {len(bad)} of {len(findings)} findings; first: {bad[0].what}: "
-                 f"{bad[0].detail}" if bad else
+    drift = [f for f in findings if f.word == "drift"]
+    lines.append(f"REGRESSION: {len(bad)} of {len(findings)} findings; first: {bad[0].path}: "
+                 f"{bad[0].text}" if bad else
                  f"CONSISTENT: {len(findings)} findings, no regression"
                  + (f" ({len(drift)} drift warnings)" if drift else ""))
     return "\n".join(lines)
@@ -464,9 +465,9 @@ def write_report(s: Settings, base: dict, findings: list[Finding], plots: list[P
              f"Baseline: commit {base['provenance'].get('commit')}, "
              f"{base['provenance'].get('date')}, on {base['machine'].get('cpu')}.", "",
              table(["what", "verdict", "detail"],
-                   [[f.what, f.verdict, f.detail.replace("|", "\\|")] for f in findings]), "",
+                   [[f.path, f.word, f.text.replace("|", "\\|")] for f in findings]), "",
              *(f"![{name}]({name})\n" for name in images)]
     write_text(where.file("report.md"), "\n".join(lines))
     write_json(where.file("report.json"), {"regression": bool(bad), "baseline": str(s.directory),
-                                     "findings": [f.__dict__ for f in findings],
+                                     "findings": [f.as_json() for f in findings],
                                      "figures": images})

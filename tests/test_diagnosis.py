@@ -149,6 +149,26 @@ def test_each_classic_network_bug_is_named(run, cause, words):
     assert words in evidence(report)
 
 
+@pytest.mark.parametrize(("given", "cause", "words"), [
+    (0.0, "L2 weight not the one given",
+     "an L2 term of weight lambda = 0.0003 where none was given (if that is your lambda, "
+     "give it: --reg 0.0003)"),
+    (0.01, "L2 term scaled", "lambda 0.0003 where 0.01 was given (if that is your lambda, "
+                             "give --reg 0.0003)"),
+])
+def test_a_step_judged_with_another_lambda_than_it_used_says_which(given, cause, words):
+    """An honest step made with lambda 3e-4, judged at reg 0 (the files' default) and at the
+    course's 0.01: the fitted lambda is named, to pass as --reg."""
+    def lambda_3e_4(W1, b1, W2, b2, X, Y, lr, reg):
+        g = _grad(W1, b1, W2, b2, X, Y, 3e-4)
+        return tuple(a - lr * d for a, d in zip((W1, b1, W2, b2), g, strict=True))
+
+    report = check_step(lambda_3e_4, reg=given, timeout=None)
+    named = {name for found in causes(report).values() for name in found}
+    assert named == {cause}, (named, evidence(report))
+    assert words in evidence(report), evidence(report)
+
+
 def test_a_narrowed_search_says_which_blocks_are_right():
     def half_the_hidden_delta(W1, b1, W2, b2, X, Y, reg):
         g = _grad(W1, b1, W2, b2, X, Y, reg)

@@ -1,6 +1,7 @@
-"""The package's shape: every import points down the layers (docs/architecture.md), so there
-is no cycle, and importing any module changes no environment variable, starts no thread and
-initialises no MPI."""
+"""The package's shape: every import points down the layers (docs/architecture.md), never
+sideways to another room of the same floor, so there is no cycle; the architecture diagram
+draws exactly the imports there are; and importing any module changes no environment
+variable, starts no thread and initialises no MPI."""
 
 import ast
 import json
@@ -56,9 +57,31 @@ def room(module: str) -> str:
 
 
 def upward(g: dict[str, set[str]]) -> list[str]:
-    """Every import of a room above the importer's."""
+    """Every import of another room that is not below the importer's (above it, or beside it
+    on the same floor)."""
     return sorted(f"{name} imports {target}" for name, targets in g.items() for target in targets
-                  if LAYERS[room(target)] > LAYERS[room(name)])
+                  if room(target) != room(name) and LAYERS[room(target)] >= LAYERS[room(name)])
+
+
+def room_edges(g: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """(importer, imported) for every import between two rooms, the root package as 'root'."""
+    return {(room(name) or "root", room(target) or "root") for name, targets in g.items()
+            for target in targets if room(name) != room(target)}
+
+
+def drawn_edges(text: str) -> set[tuple[str, str]]:
+    """The arrows `a --> b` of docs/architecture.md's mermaid diagram."""
+    diagram = text.split("```mermaid", 1)[1].split("```", 1)[0]
+    return set(re.findall(r"^\s*(\w+) --> (\w+)\s*$", diagram, re.MULTILINE))
+
+
+def diagram_errors(drawn: set[tuple[str, str]], actual: set[tuple[str, str]]) -> list[str]:
+    """Arrows drawn that no import makes, and imports between rooms that no arrow draws
+    (imports of common from above parallel are left out of the drawing, as it says)."""
+    undrawn = {e for e in actual - drawn if not (e[1] == "common" and LAYERS.get(
+        "" if e[0] == "root" else e[0]) > LAYERS["parallel"])}
+    return ([f"drawn but not imported: {a} --> {b}" for a, b in sorted(drawn - actual)]
+            + [f"imported but not drawn: {a} --> {b}" for a, b in sorted(undrawn)])
 
 
 def cycles(g: dict[str, set[str]]) -> list[list[str]]:
@@ -80,6 +103,23 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 
 def test_every_import_points_down_the_layers():
     assert upward(graph()) == []
+
+
+def test_the_architecture_diagram_draws_exactly_the_imports_there_are():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    assert diagram_errors(drawn_edges(text), room_edges(graph())) == []
+
+
+def test_the_diagram_check_sees_a_missing_and_an_invented_arrow():
+    """Its teeth: corpus importing check (beside it on its floor: also an upward import), and
+    an arrow check --> reference that no import makes."""
+    g = graph()
+    g["oraclenet.corpus.cases"] |= imports_of("oraclenet.corpus.cases", "from ..check import gemm",
+                                              False)
+    drawn = drawn_edges((ROOT / "docs" / "architecture.md").read_text())
+    assert diagram_errors(drawn | {("check", "reference")}, room_edges(g)) == [
+        "drawn but not imported: check --> reference", "imported but not drawn: corpus --> check"]
+    assert "oraclenet.corpus.cases imports oraclenet.check.gemm" in upward(g)
 
 
 def test_there_is_no_import_cycle():

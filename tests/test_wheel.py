@@ -5,6 +5,7 @@ that fails loudly if anything imports it, so a command that works there used onl
 and found tolerances.toml inside the wheel."""
 
 import json
+import re
 import shutil
 import subprocess
 import venv
@@ -110,6 +111,22 @@ def test_the_gradient_check_runs_there(installed, foreign):
               "gc", cwd=foreign)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads((foreign / "gc" / "report.json").read_text())["passed"] is True
+
+
+def test_verify_runs_its_suites_from_the_wheel_there(installed, foreign):
+    """The two sections that ran the repository's tests/ before: the MPI suite under the
+    wheel's mpiexec at P = 1..4 and the GPU suite in the simulator, from the installed
+    package, in a folder with no tests/ and decoy rooms."""
+    out = run(installed / "oraclenet", "verify", "--section", "gpu", "--section", "mpi",
+              "--out", "report", cwd=foreign, timeout=1800)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    index = (foreign / "report" / "index.md").read_text()
+    assert index.index("## 1. MPI trainers") < index.index("## 2. GPU kernels"), index[:3000]
+    assert index.count("Verdict: **PASS**") == 3, index  # the report's and each section's
+    for ranks in range(1, 5):
+        assert re.search(rf"^\| {ranks} \| PASS \| \d+ findings, 0 failed \|$", index,
+                         re.MULTILINE), f"P = {ranks}"
+    assert re.search(r"\(\d+ findings, 0 failed\), on the\nNumba CUDA simulator", index)
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))

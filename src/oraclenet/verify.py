@@ -20,11 +20,29 @@ from .common.report import Section, verdict_word
 SECTIONS = {
     "oracle": "oraclenet.reference.verify",
     "gradcheck": "oraclenet.judge.verify",
-    "mpi": "oraclenet.parallel.verify",
-    "gpu": "oraclenet.gpu.verify",
+    "mpi": "oraclenet.corpus.verify_mpi",
+    "gpu": "oraclenet.corpus.verify_gpu",
     "separation": "oraclenet.corpus.verify",
 }
 
+
+GLOSSARY = """Words used below:
+- **J**: the loss, cross-entropy over the batch plus the L2 term (reg/2) (|W1|^2 + |W2|^2).
+- **ratio**: a result's error over what its bound allows; 1 or below passes. A planted bug
+  must reach 100 (tolerances.toml teeth.min_bug_ratio).
+- **rigorous** tier: a worst-case bound that no correct result can exceed, whatever its order
+  of summation; above 1 the result is certainly wrong.
+- **statistical** tier: a bound that honest rounding errors stay below except with a
+  negligible probability; above 1 the error is too large for honest roundoff.
+- **teacher-forced**: every step judged from the oracle's parameters, so that roundoff cannot
+  compound; **free-running**: every step judged from the parameters the trainer itself
+  reached, which also checks what it carries from one step to the next.
+- **finding**: one thing a suite judged, named by its path (check / case / ranks / step /
+  block).
+
+When a section fails: its text lists the failing findings or verdicts with their cause; run
+that section alone (`oraclenet verify --section NAME`), then the tests behind it (`nox -s mpi`,
+`nox -s gpu`, `nox -s gradcheck`, `oraclenet separation`) to see the failing case in full."""
 
 # Every file the sections and the index write: checked before the run (common/files.py).
 FILES = ("index.md", "train.json", "loss.png", "accuracy.png", "mpi-speedup.png")
@@ -71,6 +89,8 @@ Verdict: **{verdict_word(passed)}**
 Made by `oraclenet verify` (`nox -s verify`) on {platform.node()} ({platform.machine()},
 Python {platform.python_version()}, numpy {np.__version__}), {datetime.now(UTC):%Y-%m-%d %H:%M}
 UTC; sections: {', '.join(names)}.
+
+{GLOSSARY}
 """]
     parts += [f"## {i}. {s.title}\n\n{s.body.strip()}\n" for i, s in enumerate(sections, 1)]
     write_text(Folder(out, FILES).file("index.md"), "\n".join(parts))

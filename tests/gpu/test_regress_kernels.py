@@ -18,18 +18,18 @@ def recorded():
 def test_the_kernels_fingerprints_are_their_dtypes(recorded):
     assert recorded["models"] == {f"kernel {a} {d}": d for a in ("naive", "shared", "regblock")
                                   for d in ("float32", "float64")}
-    assert not any(f.regression for f in baseline.judge_fingerprints(recorded, recorded))
+    assert all(f.ok for f in baseline.judge_fingerprints(recorded, recorded))
 
 
 def test_tf32_inputs_in_the_shared_kernel_are_a_precision_regression(recorded, monkeypatch):
     monkeypatch.setitem(gemm_kernels.KERNELS, "shared", tf32_shared)
     now = fingerprints.kernels()
     assert now["models"]["kernel shared float32"] == "tf32", now
-    found = {f.what: f for f in baseline.judge_fingerprints(recorded, now)}
+    found = {f.path: f for f in baseline.judge_fingerprints(recorded, now)}
     shared = found["precision of kernel shared float32"]
-    assert shared.regression and shared.detail.startswith("behaved like float32 (24.0 bits), "
+    assert not shared.ok and shared.text.startswith("behaved like float32 (24.0 bits), "
                                                            "now like tf32"), shared
-    assert not found["precision of kernel naive float32"].regression
+    assert found["precision of kernel naive float32"].ok
 
 
 def test_the_gpu_gemm_speed_is_recorded_on_a_gpu_only():
