@@ -342,8 +342,13 @@ def _outside_verdict(buffer: np.ndarray, inside: np.ndarray, name: str, check: s
         f"{after.size} after its last element (offsets +{spans(after)})" if after.size else "",
         f"{between} in the gaps between its rows or columns (a leading dimension ignored)"
         if between else "") if w)
+    size = int(inside.sum())
+    wider = (" (as many past its end as it holds, and it in full: elements written twice as "
+             "wide as these, say double into float: is --dtype the function's?)"
+             if buffer.dtype == np.float32 and after.size >= size - 1 and not before.size
+             and not between else "")
     return replace(v, cause=Cause(f"writes outside {name}", f"{where}: an index past the edge "
-                                                            f"of {name}"))
+                                                            f"of {name}{wider}"))
 
 
 @dataclass
@@ -428,7 +433,7 @@ def judge_files(files: GemmFiles) -> Outcome:
     read = {}
     for name in ("A", "B", "C0", "C"):
         path, array = named(str(getattr(files, name)))
-        read[name] = read_matrix(path, files.layout(name), array)
+        read[name] = read_matrix(path, files.layout(name), array, raw_flags=True)
     A = read["A"].T if files.transa else read["A"]
     B = read["B"].T if files.transb else read["B"]
     C0, C = read["C0"], read["C"]

@@ -74,6 +74,11 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     text = (f"FAIL: {len(bad)} of {len(outcomes)} cases"
             f"{f' ({skipped} skipped after a hang)' if skipped else ''}; first: {first.case} "
             f"({first.shape}): {detail}")
+    if len(bad) == len(outcomes) > 1 and all(o.status == "error" for o in bad) \
+            and len({o.message for o in bad}) == 1:
+        text += ("\nevery case failed alike before any verdict: the call itself may not match "
+                 "the function (its signature; --convention, or --abi and --dtype for a "
+                 "compiled library)")
     telling = min(bad, key=_vagueness)
     if _vagueness(telling)[0] < _vagueness(first)[0]:  # the first says less than another
         v = shown(telling)

@@ -64,10 +64,12 @@ class RawLayout:
 
 
 def read_matrix(path: Path | str, raw: RawLayout | None = None, name: str | None = None,
-                vector: bool = False) -> np.ndarray:
+                vector: bool = False, raw_flags: bool = False) -> np.ndarray:
     """The 2-D real matrix in `path` (float32 or float64, as the file holds it; text is read
     as float64). `raw` reads a headerless binary file; `name` picks an array of an .npz or a
-    variable of a .mat holding several; `vector` accepts a 1-D array too (labels)."""
+    variable of a .mat holding several; `vector` accepts a 1-D array too (labels);
+    `raw_flags`: the command takes --raw and --shape, so a binary file of no known format
+    is told to use them."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -78,7 +80,7 @@ def read_matrix(path: Path | str, raw: RawLayout | None = None, name: str | None
         else:
             with open(path, "rb") as f:
                 head = f.read(HEAD)
-            matrix = _read_by_kind(path, head, size, name)
+            matrix = _read_by_kind(path, head, size, name, raw_flags)
     except Exception as err:  # an untrusted file: the decoders raise many kinds
         if isinstance(err, ResourceError):
             raise
@@ -129,7 +131,8 @@ def _matlab_v4(head: bytes) -> bool:
     return False
 
 
-def _read_by_kind(path: Path, head: bytes, size: int, name: str | None) -> np.ndarray:
+def _read_by_kind(path: Path, head: bytes, size: int, name: str | None, raw_flags: bool
+                  ) -> np.ndarray:
     kind = sniff(head)
     if kind == "arma_binary":
         return _read_arma_binary(path, head, size)
@@ -142,8 +145,9 @@ def _read_by_kind(path: Path, head: bytes, size: int, name: str | None) -> np.nd
         chosen = _read_container(path, kind, lambda names: [_pick(path, names, name)])
         return next(iter(chosen.values()))
     if kind == "binary":
-        raise ValueError(f"{path}: binary, but neither .npy, .npz, MATLAB nor arma_binary; "
-                         "for raw binary give --raw float32|float64 --shape M,N")
+        raise ValueError(f"{path}: binary, but neither .npy, .npz, MATLAB nor arma_binary"
+                         + ("; for raw binary give --raw float32|float64 --shape M,N"
+                            if raw_flags else ""))
     return _read_text(path, "," if b"," in head else None)
 
 

@@ -321,8 +321,11 @@ def test_an_empty_or_headerless_binary_file_gets_its_own_message(tmp_path, write
     write(path)
     path = path if path.exists() else path.with_suffix(".dat.npy")
     with pytest.raises(ValueError) as err:
-        read_matrix(path)
+        read_matrix(path, raw_flags=True)  # as check gemm --files reads, which takes --raw
     assert message in str(err.value) and str(path) in str(err.value)
+    with pytest.raises(ValueError) as err:
+        read_matrix(path)  # as the parameters' readers, which take no --raw, read
+    assert "--raw" not in str(err.value) and str(path) in str(err.value)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

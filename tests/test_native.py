@@ -172,6 +172,27 @@ def test_each_classic_bug_fails_with_its_cause(libs, bug, case, cause):
     assert " FAIL " in found and cause in found, result.stdout
 
 
+def test_a_double_gemm_judged_as_float_says_the_dtype_may_be_wrong(libs):
+    """ctypes cannot see that myGEMM takes double: given float buffers, it writes C's bytes
+    twice over, past its end as much again, and the cause says what that suggests; an edge
+    bug that writes a row too many does not get the hint."""
+    result = check("--impl", f"{libs['course']}:correct_double", "--abi", "course",
+                   "--dtype", "float32")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "writes outside C" in result.stdout
+    assert "elements written twice as wide as these, say double into float: is --dtype the " \
+           "function's?" in result.stdout
+    edge = check("--impl", f"{libs['course']}:edge_guard", "--abi", "course")
+    assert "writes outside C" in edge.stdout and "twice as wide" not in edge.stdout
+
+
+def test_a_course_gemm_called_as_cblas_crashes_every_case_and_says_why_that_may_be(libs):
+    result = check("--impl", f"{libs['course']}:correct_double", "--abi", "cblas")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "every case failed alike before any verdict: the call itself may not match the " \
+           "function (its signature; --convention, or --abi and --dtype" in result.stdout
+
+
 @pytest.mark.parametrize("layout", ["row", "col"])
 def test_a_cblas_gemm_passes_every_transpose_in_either_layout(libs, layout):
     for spec in (f"{libs['cblas']}:my_dgemm", f"{openblas()}:scipy_cblas_dgemm"):
