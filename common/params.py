@@ -189,6 +189,16 @@ def _read_one_file(path: Path) -> dict[str, np.ndarray]:
     return blocks
 
 
+def first_layer(source: Path | str | Sequence[Path | str]) -> int:
+    """0 where the files of `source` (a folder or a list, as read_params takes them) name
+    their layers from 0 (W0 b0 W1 b1: W1.mat is our W2), else 1; for the messages that
+    name blocks in our W1 b1 W2 b2."""
+    paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
+    if len(paths) == 1 and not paths[0].is_dir():
+        return 1
+    return _block_files(paths)[1]
+
+
 def _block_files(paths: list[Path]) -> tuple[dict[str, Path], int]:
     """({block: its file}, the first layer's number in the names: 0 or 1) of a folder (the
     files named for a block; others are not read) or of a list of files (each named for

@@ -129,7 +129,7 @@ STEP_FILES = ("before", "after", "batch")
 def cmd_check_net(args: argparse.Namespace) -> int:
     """check grad and check step."""
     from .check import network
-    from .common.params import describe
+    from .common.params import describe, first_layer
 
     what = args.prog.split()[-1]
     _check_report(args)
@@ -148,8 +148,9 @@ def cmd_check_net(args: argparse.Namespace) -> int:
         files = network.StepFiles(args.before, args.after, args.batch, args.lr,
                                   0.0 if args.reg is None else args.reg, args.dtype)
         print(f"{args.prog}: a step of lr {files.lr:g}, reg {files.reg:g} (--reg; 0 unless "
-              f"given), declared {files.dtype or 'as the after parameters hold it'}",
-              flush=True)
+              f"given), declared {files.dtype or 'as the after parameters hold it'}"
+              + ("; the files count layers from 0: their W0 b0 W1 b1 are W1 b1 W2 b2 below"
+                 if first_layer(args.after) == 0 else ""), flush=True)
         return _finish([network.judge_step_files(files)], args, "oraclenet check step --after",
                        f"oraclenet check step --before {describe(args.before)} --after "
                        f"{describe(args.after)}")
