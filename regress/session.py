@@ -116,37 +116,49 @@ def _oracle_work(batch: int = subjects.BATCH) -> speed.Work:
 GEMM_SHAPE = (800, 1000, 784)  # the course's benchmark: C := 2 A B + 5 C
 
 
-def _gemm_work(call, dtype: str) -> speed.Work:
-    """GFLOP/s of call(C, A, B, alpha, beta) at the course's shape."""
-    M, N, K = GEMM_SHAPE
+def _gemm_work(call, dtype: str, shape: tuple[int, int, int] = GEMM_SHAPE) -> speed.Work:
+    """GFLOP/s of call(C, A, B, alpha, beta) at the course's shape. Every call starts from
+    the same C (C := 2 A B + 5 C in place grows C fivefold a call: float32 overflows after
+    about 55 calls, and the rate would be of arithmetic on infinities); restoring it, a copy
+    of M N elements, costs 1/K of the product."""
+    M, N, K = shape
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
-    C = rng.standard_normal((M, N)).astype(dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    C = C0.copy()
 
     def work() -> float:
+        C[...] = C0
         call(C, A, B, 2.0, 5.0)
         return 2.0 * M * N * K / 1e9
 
+    work.C = C  # the timed calls' result, for the tests
     return work
 
 
 def _gpu_gemm_work(shape: tuple[int, int, int] = GEMM_SHAPE) -> speed.Work:
     """GFLOP/s of our regblock kernel in float32 at the course's shape on the device, C := 2 A
-    B + 5 C (device arrays, no copies; the warm-up sample compiles it)."""
+    B + 5 C (device arrays, no host copies; the warm-up sample compiles it). Every call
+    starts from the same C, restored by a device-to-device copy (M N elements, 1/K of the
+    product's work): in place, C would grow fivefold a call and overflow float32 after about
+    55 calls, and the rate would be of arithmetic on infinities."""
     from numba import cuda
 
     from ..gpu.gemm import gemm
 
     M, N, K = shape
     rng = np.random.default_rng(0)
-    A, B, C = (cuda.to_device(rng.standard_normal(s).astype(np.float32))
-               for s in ((M, K), (K, N), (M, N)))
+    A, B, C0 = (cuda.to_device(rng.standard_normal(s).astype(np.float32))
+                for s in ((M, K), (K, N), (M, N)))
+    C = cuda.device_array_like(C0)
 
     def work() -> float:
+        C.copy_to_device(C0)
         gemm(C, A, B, 2.0, 5.0, algorithm="regblock")
         cuda.synchronize()
         return 2.0 * M * N * K / 1e9
 
+    work.C = C  # the timed calls' result, for the tests
     return work
 
 

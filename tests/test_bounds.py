@@ -103,3 +103,106 @@ def test_the_oracles_bound_scaled_from_float32s_bounds_the_oracles_own():
         # and no looser than it need be: at least half the oracle's own somewhere
         live = scaled.grad.W1 > 0
         assert np.max(own.grad.W1[live] / scaled.grad.W1[live]) > 0.5
+
+
+# --- every setting of the bounds' own parameters ---------------------------------------------
+# A bound depends on lr, lambda, N, H and the dtype; one tested at a single setting may be
+# wrong at another (lr dropped from a term, a mean's 1/N lost) and no test would see it. Each
+# parameter is varied over the corpus's range (tolerances.toml [bounds]) around a base.
+
+BASE = {"H": 4, "N": 7, "lr": 0.5, "reg": 1e-2}
+RANGES = {"lr": (1e-3, 10.0), "reg": (0.0, 1.0), "N": (1, 256), "H": (1, 64)}
+SETTINGS = [(dtype, s) for dtype in (np.float32, np.float64)
+            for s in [BASE, *({**BASE, name: v} for name, values in RANGES.items()
+                              for v in values)]]
+IDS = [f"{np.dtype(t)}-H{s['H']}-N{s['N']}-lr{s['lr']:g}-reg{s['reg']:g}" for t, s in SETTINGS]
+
+
+def setting_problem(dtype, s):
+    from oraclenet.corpus.cases import network_problem
+    from oraclenet.corpus.forms import FORMS, run
+
+    p, X, Y = network_problem(s["H"], s["N"], "pixels", s["H"] + s["N"])
+    grad, updated, _ = run(FORMS["SPEC's order"], p, X, Y, s["reg"], s["lr"], dtype)
+    return p, X, Y, grad, updated
+
+
+def ratio(value, expected: float, allowed: float) -> float:
+    """The judge's test of one element: |value - expected| / allowed, in float64."""
+    return abs(float(value) - expected) / allowed
+
+
+def edge(expected: float, allowed: float, dtype, outside: bool):
+    """The value of dtype nearest the bound expected + allowed on the given side of it: the
+    first whose ratio exceeds 1 (outside), or the last whose ratio does not (inside)."""
+    x = np.asarray(expected + allowed).astype(dtype)
+    toward = np.inf if outside else -np.inf
+    while (ratio(x, expected, allowed) > 1) != outside:
+        x = np.nextafter(x, dtype(toward))
+    if outside:
+        while ratio(np.nextafter(x, dtype(-np.inf)), expected, allowed) > 1:
+            x = np.nextafter(x, dtype(-np.inf))
+    return x
+
+
+@pytest.mark.parametrize(("dtype", "s"), SETTINGS, ids=IDS)
+@pytest.mark.parametrize("what", ["step", "gradient"])
+def test_a_result_just_outside_the_bound_fails_and_just_inside_passes_at_every_setting(
+        what, dtype, s):
+    """In each block, the element with the largest bound moved to the last value of the dtype
+    inside the statistical (the tighter) bound passes; moved to the first value beyond the
+    rigorous one, it fails, alone and where it was put."""
+    p, X, Y, grad, updated = setting_problem(dtype, s)
+    lr = s["lr"] if what == "step" else None
+    result = updated if what == "step" else grad
+    rigorous, _ = bounds.allowed(p, X, Y, s["reg"], dtype, lr)
+    statistical, _ = bounds.allowed(p, X, Y, s["reg"], dtype, lr, statistical=True)
+    exact = network.backward(p, X, Y, s["reg"])
+    if what == "step":
+        exact = Params(*(a - s["lr"] * g for a, g in zip(p.blocks().values(),
+                                                         exact.blocks().values(), strict=True)))
+
+    def judge(values: Params):
+        if what == "step":
+            return bounds.compare_step(values, p, X, Y, s["reg"], s["lr"])
+        return bounds.compare_gradient(values, p, X, Y, s["reg"])
+
+    at = {name: np.unravel_index(np.argmax(getattr(rigorous, name)), block.shape)
+          for name, block in result.blocks().items()}
+    for outside, allowed in ((False, statistical), (True, rigorous)):
+        moved = Params(*(block.copy() for block in result.blocks().values()))
+        for name, i in at.items():
+            getattr(moved, name)[i] = edge(float(getattr(exact, name)[i]),
+                                           float(getattr(allowed, name)[i]), dtype, outside)
+        verdicts = judge(moved)
+        for name, i in at.items():
+            v = verdicts[name]
+            if outside:
+                assert not v.passed and v.n_failed == 1, (name, str(v))
+                assert v.index == tuple(int(k) for k in i), (name, str(v))
+            else:
+                assert v.passed, (name, str(v))
+
+
+@pytest.mark.parametrize(("dtype", "s"), SETTINGS, ids=IDS)
+def test_the_step_bound_is_tight_at_every_setting(dtype, s):
+    """The worst honest step of the forms that come nearest (corpus/forms.py) reaches
+    [tightness] step_every_setting_<dtype> of the rigorous bound at every setting, so a bound
+    that grows looser at one lr, lambda, N, H or dtype is seen there."""
+    from oraclenet.corpus.cases import network_problem
+    from oraclenet.corpus.forms import FORMS, run
+
+    p, X, Y = network_problem(s["H"], s["N"], "pixels", s["H"] + s["N"])
+    worst = 0.0
+    for form in NEAREST_FORMS:
+        _, updated, _ = run(FORMS[form], p, X, Y, s["reg"], s["lr"], dtype)
+        verdicts = bounds.compare_step(updated, p, X, Y, s["reg"], s["lr"])
+        assert all(v.passed for v in verdicts.values()), form
+        worst = max(worst, *(v.rigorous_ratio for v in verdicts.values()))
+    key = {np.float32: "tightness.step_every_setting_float32",
+           np.float64: "tightness.step_every_setting_float64"}[dtype]
+    assert worst >= tolerance(key), worst
+
+
+NEAREST_FORMS = ("SPEC's order", "weight decay factored", "lr / N on the sums, lr on the L2 term",
+                 "L2 term inside the batch mean", "batch mean after the products")

@@ -1,5 +1,7 @@
 """Data: the embedded digits and their split, real IDX files, corrupt ones, synthetic data."""
 
+import csv
+import gzip
 import hashlib
 import os
 from pathlib import Path
@@ -9,7 +11,7 @@ import pytest
 
 from oraclenet.common import data
 from oraclenet.common.data import DataError
-from tests.idx_files import corrupt, idx_dir
+from tests.idx_files import corrupt, idx_arrays, idx_dir
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 # CI installs Debian's dataset-fashion-mnist and sets this, so the test cannot skip there.
@@ -71,6 +73,71 @@ def test_idx_directory_plain_and_gzip(tmp_path, gz):
     assert len(s.train) == 27 and len(s.val) == 3 and len(s.test) == 8
     raw = data.read_idx(tmp_path / f"train-images-idx3-ubyte{'.gz' if gz else ''}")
     assert np.array_equal(s.val.images, raw[27:].reshape(3, 784).astype(float))
+
+
+def source_images(values: np.ndarray, pixels: str) -> np.ndarray:
+    """count x 28 x 28 bytes as the loader's rows: one image per row, row-major pixels; 'unit'
+    divides by 255, 'raw' keeps 0..255 (the --pixels flag's documented meaning)."""
+    rows = values.reshape(len(values), 28 * 28).astype(np.float64)
+    return rows / 255.0 if pixels == "unit" else rows
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("pixels", ["unit", "raw"])
+@pytest.mark.parametrize(("n_train", "val_fraction", "n_val"), [(30, 0.1, 3), (40, 0.25, 10),
+                                                                (9, 0.5, 4)])
+def test_every_split_of_an_idx_directory_holds_its_files_values(tmp_path, gz, pixels,
+                                                                n_train, val_fraction, n_val):
+    """Training, validation and test sets, images and labels, against the values the test
+    wrote (tests/idx_files.py writes the files from the format itself): validation is the last
+    n_val images of the training file, in order (round(0.5 * 9) = 4, half to even)."""
+    source = idx_arrays(n_train, 8, seed=5)
+    s = data.load_idx_dir(idx_dir(tmp_path, n_train=n_train, n_test=8, gz=gz, seed=5), pixels,
+                          val_fraction)
+    cut = n_train - n_val
+    expected = {"train": (source["train-images"][:cut], source["train-labels"][:cut]),
+                "val": (source["train-images"][cut:], source["train-labels"][cut:]),
+                "test": (source["t10k-images"], source["t10k-labels"])}
+    for name, (images, labels) in expected.items():
+        split = getattr(s, name)
+        assert split.images.dtype == np.float64 and split.labels.dtype == np.int64, name
+        np.testing.assert_array_equal(split.images, source_images(images, pixels), err_msg=name)
+        np.testing.assert_array_equal(split.labels, labels.astype(np.int64), err_msg=name)
+        X, Y = split.batch(0, len(labels))
+        np.testing.assert_array_equal(X, source_images(images, pixels).T, err_msg=name)
+        np.testing.assert_array_equal(Y, np.eye(10)[labels].T, err_msg=name)
+
+
+def mnist5k_source() -> np.ndarray:
+    """The embedded CSV read here with the standard library: 5,000 rows of 784 pixels and
+    the label."""
+    with gzip.open(data.mnist5k_path(), "rt") as f:
+        return np.array([[int(v) for v in row] for row in csv.reader(f)], dtype=np.int64)
+
+
+def as_rows(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+    """Each image with its label as one sortable record."""
+    table = np.column_stack([images.astype(np.int64), labels.astype(np.int64)])
+    return sorted(row.tobytes() for row in table)
+
+
+@pytest.mark.parametrize(("val_fraction", "seed", "val_per_class"), [(0.1, 0, 50), (0.2, 3, 100)])
+def test_the_mnist5k_splits_are_a_partition_of_the_source_rows(val_fraction, seed,
+                                                               val_per_class):
+    """Every image of the training and validation sets, with its label, is a row of the
+    source, and together they are every row once; each class gives val_fraction of its
+    images to validation (500 per class: 50 or 100)."""
+    source = mnist5k_source()
+    s = data.load_mnist5k("raw", val_fraction, seed)
+    assert as_rows(np.concatenate([s.train.images, s.val.images]),
+                   np.concatenate([s.train.labels, s.val.labels])) == as_rows(
+        source[:, :784], source[:, 784])
+    per_class = np.bincount(source[:, 784], minlength=10)
+    assert per_class.tolist() == [500] * 10
+    assert np.bincount(s.val.labels, minlength=10).tolist() == [val_per_class] * 10
+    unit = data.load_mnist5k("unit", val_fraction, seed)
+    np.testing.assert_array_equal(unit.val.images, s.val.images / 255.0)
+    np.testing.assert_array_equal(unit.val.labels, s.val.labels)
 
 
 def test_idx_test_pair_is_optional(tmp_path):

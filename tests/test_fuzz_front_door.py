@@ -4,8 +4,10 @@ hang, raise, print, modify their inputs, return the wrong thing, the wrong dtype
 result) run by `check gemm`, `check grad` and `check step` with random flags; damaged run
 directories for `check run`; every flag of `check gemm --files` and `check step --files` at
 extreme values; `check step` from parameters as C and C++ programs write them (a folder or a
-list of one matrix per file in every format, or one MATLAB v7.3 file), damaged; and damaged
-regression baselines through the reader `regress check` uses.
+list of one matrix per file in every format, or one MATLAB v7.3 file), damaged; C libraries
+built with the system compiler through the C ABI door (correct, writing out of bounds,
+crashing, hanging, returning an error code, of the other precision, not a library); and
+damaged regression baselines through the reader `regress check` uses.
 
 Each case's outcome is known from how it was made, and must be exactly that: a module that
 misbehaves at import is exit code 2 and one line; a correct implementation passes (exit 0: no
@@ -17,7 +19,9 @@ runs thousands).
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -399,6 +403,62 @@ def files_case(rng, where: Path):
         f"{how} ({victim.name})", allowed
 
 
+# The course's C ABI: a body per behaviour (T the element type), and the exit code it must get.
+C_GEMM = """
+#include <stddef.h>
+#define AT(X, i, j, ld) X[(i) + (size_t)(j) * (ld)]
+int mine(T *A, T *B, T *C, T *alpha, T *beta, int M, int N, int K) {
+    BEFORE
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < ROWS; i++) {
+            T acc = 0;
+            for (int k = 0; k < KEND; k++) acc += AT(A, i, k, M) * AT(B, k, j, K);
+            AT(C, i, j, M) = *beta == 0 ? *alpha * acc : *alpha * acc + *beta * AT(C, i, j, M);
+        }
+    return RESULT;
+}
+"""
+NATIVE = {  # behaviour: (substitutions, expected exit code)
+    "correct": ({}, 0),
+    "a row past C": ({"ROWS": "M + 1"}, 1),
+    "a write before C": ({"BEFORE": "C[-1] = 0;"}, 1),
+    "the last K term dropped": ({"KEND": "K - 1"}, 1),
+    "crashes": ({"BEFORE": "volatile T *nowhere = NULL; *nowhere = 1;"}, 1),
+    "hangs": ({"BEFORE": "for (volatile int spin = 1; spin;) {}"}, 1),
+    "an error code": ({"RESULT": "3"}, 1),
+    "double into float": ({"T": "double"}, 1),  # built in double, judged at float32
+    "not a library": (None, 2),
+    "no such symbol": ({}, 2),
+}
+
+
+def native_case(rng, where: Path):
+    """A generated C library (built with the system compiler) through `--abi course`."""
+    where.mkdir()
+    behaviour = str(rng.choice(list(NATIVE)))
+    subs, code = NATIVE[behaviour]
+    dtype = "float32" if behaviour == "double into float" else str(
+        rng.choice(["float32", "float64"]))
+    library = where / "libmine.so"
+    if subs is None:
+        library.write_text("not an ELF file\n")
+    else:
+        source = C_GEMM
+        chosen = {"BEFORE": "", "ROWS": "M", "KEND": "K", "RESULT": "0", **subs}
+        chosen["T"] = chosen.pop("T", "float" if dtype == "float32" else "double")  # last
+        for key, value in chosen.items():
+            source = re.sub(rf"\b{key}\b", value, source)
+        (where / "mine.c").write_text(source)
+        subprocess.run([shutil.which("cc"), "-O1", "-shared", "-fPIC", "-o", library,
+                        where / "mine.c"], check=True, capture_output=True)
+    symbol = "nothing_here" if behaviour == "no such symbol" else "mine"
+    argv = ["check", "gemm", "--impl", f"{library}:{symbol}", "--abi", "course", "--dtype",
+            dtype, "--timeout", "3"]
+    if rng.random() < 0.5:
+        argv += ["--report", str(where / "report")]
+    return argv, f"C library: {behaviour}, {dtype}", {code}
+
+
 def _listing(root: Path, skip: Path | None) -> set[str]:
     return {str(p) for p in root.rglob("*") if skip is None or skip not in p.parents}
 
@@ -410,7 +470,7 @@ def test_the_front_door_ends_every_generated_case_as_it_should(run_dir, tmp_path
     failures, codes = [], {}
     for case in range(CASES):
         where = tmp_path / f"case{case}"
-        kind = ("impl", "impl", "run", "flags", "files")[case % 5]
+        kind = ("impl", "impl", "run", "flags", "files", "native")[case % 6]
         words = None
         if kind == "impl":
             argv, how, code, words = impl_case(rng, where)
@@ -419,6 +479,8 @@ def test_the_front_door_ends_every_generated_case_as_it_should(run_dir, tmp_path
             argv, how, allowed = run_case(rng, run_dir, where)
         elif kind == "files":
             argv, how, allowed = files_case(rng, where)
+        elif kind == "native":
+            argv, how, allowed = native_case(rng, where)
         else:
             argv, how, allowed = flags_case(rng, where)
         report = Path(argv[argv.index("--report") + 1]) if "--report" in argv else None

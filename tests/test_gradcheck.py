@@ -37,7 +37,8 @@ def test_sweep_shows_the_v_curve_with_slope_two(report):
         errors = np.array(w.errors)
         best = int(np.argmin(errors))
         assert 0 < best < len(errors) - 1  # a V: larger errors on both sides of the best h
-        assert errors[0] > 1e3 * errors[best] and errors[-1] > 1e3 * errors[best]
+        depth = tolerance("gradcheck.v_depth")
+        assert errors[0] > depth * errors[best] and errors[-1] > depth * errors[best]
 
 
 def test_large_nets_check_a_seeded_sample(problem):

@@ -3,6 +3,7 @@ rigorous one, safe where its model breaks, and the effective precision of every 
 which names TF32, bfloat16 and float16 downgrades that the bounds alone let through."""
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -18,9 +19,9 @@ from oraclenet.judge.roundoff import (
     assert_passes,
     compare_gemm,
     compare_rowsum,
-    gamma,
     gamma_tilde,
     gemm_bound,
+    unit_roundoff,
 )
 from oraclenet.judge.tolerances import tolerance
 
@@ -53,11 +54,18 @@ def test_lambda_meets_its_derivation():
 
 
 def test_the_statistical_bound_is_the_random_walk_and_never_above_the_rigorous_one():
-    u, stat_lambda = 2.0 ** -24, tolerance("statistical.lambda")
-    assert gamma_tilde(10_000, np.float32) == pytest.approx(
-        stat_lambda * 100 * u + gamma(10_000, np.float32) - 10_000 * u, rel=1e-12)
-    assert gamma_tilde(10_000, np.float32) < gamma(10_000, np.float32) / 10
-    assert gamma_tilde(20, np.float32) == gamma(20, np.float32)  # n < lambda^2
+    """Against the derivation's values worked out here in exact rationals, not the module's
+    gamma: lambda sqrt(n) u + (n u)^2 / (1 - n u) (the remainder gamma_n - n u), capped at
+    gamma_n = n u / (1 - n u) below n = lambda^2."""
+    u, stat_lambda = Fraction(1, 2 ** 24), Fraction(tolerance("statistical.lambda"))
+    n = 10_000  # sqrt(n) = 100 exactly
+    expected = stat_lambda * 100 * u + (n * u) ** 2 / (1 - n * u)
+    # two float64 routes to one quantity: within [identities] rel_u of each other
+    rel = tolerance("identities.rel_u") * unit_roundoff(np.float64)
+    assert math.isclose(gamma_tilde(n, np.float32), float(expected), rel_tol=rel)
+    assert gamma_tilde(n, np.float32) < float(n * u) / 10
+    # n < lambda^2: gamma_20 itself, one division of exact operands, correctly rounded
+    assert gamma_tilde(20, np.float32) == float(20 * u / (1 - 20 * u))
 
 
 @pytest.mark.parametrize("shape", TABLE_SHAPES, ids=lambda s: "x".join(map(str, s)))

@@ -173,3 +173,119 @@ def test_a_loosened_judge_falls_below_its_fraction(monkeypatch, loosening):
     loosen, bound = LOOSENINGS[loosening]
     loosen(monkeypatch)
     assert MEASURES[f"tightness.{bound}"]() < tolerance(f"tightness.{bound}")
+
+
+# --- every sum bound at several sizes: the course's K = 784 and the 4096 of large GEMMs -------
+# A bound can grow looser at some K only (a factor lost in the K-loop's count, a tier that
+# switches with K), which a measure at K <= 3 never sees. Shapes stay thin: M and N small.
+
+SIZES = (17, 64, 784, 4096)  # just past 16 (a tile), a few tiles, the course's K, large
+STATISTICAL_SIZES = (256, 784, 4096)  # where the random walk is tighter than gamma_n (n > 85)
+
+
+def accumulating_terms(dtype, n: int) -> np.ndarray:
+    """Two rows [1, e, ..., e] and its negation, e = u (1 + 2^-10) just above half an ulp of 1:
+    summed one by one, every addition rounds away by u (1 - 2^-10), so the error reaches
+    (n - 1) u, the rigorous bound's own n u; summed in the reverse order, the e's add exactly
+    and one rounding remains."""
+    e = float(np.finfo(dtype).eps) / 2 * (1 + 2.0 ** -10)
+    x = np.full((2, n), e, dtype)
+    x[:, 0] = 1
+    x[1] *= -1
+    return x
+
+
+def gemm_rigorous_at(dtype, K: int) -> float:
+    """A = accumulating_terms, B = ones, both orders (float64 is judged against numpy's own
+    float64 product, which errs like one of them: their difference is (K - 2) u at least)."""
+    A, B = accumulating_terms(dtype, K), np.ones((K, 2), dtype)
+    C0 = np.zeros((2, 2), dtype)
+    return max(compare_gemm(G.honest(order)(A, B, C0, 1.0, 0.0), A, B, C0).rigorous_ratio
+               for order in ("one by one", "reversed"))
+
+
+def rowsum_rigorous_at(dtype, n: int) -> float:
+    x = accumulating_terms(dtype, n)
+    return max(compare_rowsum(np.cumsum(x[:, ::step], axis=1, dtype=dtype)[:, -1],
+                              x).rigorous_ratio for step in (1, -1))
+
+
+def gemm_statistical_at(K: int) -> float:
+    """8 x K x 8 products of positive uniform draws summed one by one in float32, where the
+    random walk is the model: the worst of three seeds."""
+    worst = 0.0
+    for seed in range(3):
+        A, B, C0, alpha, beta = C.gemm_problem("positive", (8, 8, K), np.float32, seed)
+        v = compare_gemm(G.honest("one by one")(A, B, C0, alpha, beta), A, B, C0, alpha, beta)
+        worst = max(worst, v.statistical_ratio)
+    return worst
+
+
+def rowsum_statistical_at(n: int) -> float:
+    """64 rows of n positive uniform float32 draws summed one by one: the worst of three
+    seeds."""
+    worst = 0.0
+    for seed in range(3):
+        x = C.matrix("positive", (64, n), np.random.default_rng(seed), np.float32)
+        s = np.cumsum(x, axis=1, dtype=np.float32)[:, -1]
+        worst = max(worst, compare_rowsum(s, x).statistical_ratio)
+    return worst
+
+
+def precision_at(dtype, K: int) -> float:
+    """An 8 x K x 8 normal product summed in exactly the order the precision test emulates."""
+    A, B, C0, alpha, beta = C.gemm_problem("normal", (8, 8, K), dtype, K)
+    v = compare_gemm(G.honest("one by one")(A, B, C0, alpha, beta), A, B, C0, alpha, beta)
+    return v.precision.ratio
+
+
+BY_SIZE = {  # (what, size) -> (tolerances.toml key, the worst honest ratio at that size)
+    **{(f"{sum_} {np.dtype(t)} rigorous", K): (key, lambda at=at, t=t, K=K: at(t, K))
+       for sum_, at in (("gemm", gemm_rigorous_at), ("rowsum", rowsum_rigorous_at))
+       for t, key in ((np.float32, "tightness.rigorous_by_size_float32"),
+                      (np.float64, "tightness.rigorous_by_size_float64"))
+       for K in SIZES},
+    **{("gemm float32 statistical", K): ("tightness.statistical_by_size",
+                                         lambda K=K: gemm_statistical_at(K))
+       for K in STATISTICAL_SIZES},
+    **{("rowsum float32 statistical", n): ("tightness.statistical_by_size",
+                                           lambda n=n: rowsum_statistical_at(n))
+       for n in STATISTICAL_SIZES},
+    **{(f"gemm {np.dtype(t)} precision", K): ("tightness.precision",
+                                              lambda t=t, K=K: precision_at(t, K))
+       for t in (np.float32, np.float64) for K in SIZES},
+}
+
+
+@pytest.mark.parametrize(("what", "size"), sorted(BY_SIZE))
+def test_every_sum_bound_is_tight_at_every_size(what, size):
+    key, measure = BY_SIZE[(what, size)]
+    worst = measure()
+    assert tolerance(key) <= worst <= 1, f"{what} at {size}: {worst:.3g} against {key}"
+
+
+def _looser_past_16(monkeypatch):
+    """The GEMM bound, both tiers, ten times looser for K > 16 only (the held-out mutation);
+    the row-sum bound ten times looser (every n measured is past 16)."""
+    gemm_bound, real = roundoff.gemm_bound, roundoff.tolerance
+
+    def gemm_looser(A, B, *args, **kw):
+        return gemm_bound(A, B, *args, **kw) * (10 if np.shape(A)[1] > 16 else 1)
+
+    monkeypatch.setattr(roundoff, "gemm_bound", gemm_looser)
+    monkeypatch.setattr(roundoff, "tolerance", lambda key: 10 * real(key)
+                        if key == "rowsum.factor" else real(key))
+
+
+def _slack_tenfold(monkeypatch):
+    real = precision.tolerance
+    monkeypatch.setattr(precision, "tolerance", lambda key: 10 * real(key)
+                        if key == "precision.slack" else real(key))
+
+
+@pytest.mark.parametrize(("what", "size"), sorted(BY_SIZE))
+def test_a_bound_loosened_past_k_16_falls_below_its_fraction_at_every_size(monkeypatch, what,
+                                                                          size):
+    (_slack_tenfold if what.endswith("precision") else _looser_past_16)(monkeypatch)
+    key, measure = BY_SIZE[(what, size)]
+    assert measure() < tolerance(key), f"{what} at {size}"

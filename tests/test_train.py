@@ -58,9 +58,26 @@ def test_shuffling_is_seeded_and_changes_per_epoch():
     assert epoch_order(100, 0, 5, False) is None
 
 
+def independent_accuracy(p, ds: Dataset) -> float:
+    """The share of images whose largest output is their label, written out here: sigmoid
+    hidden units, argmax of W2 a + b2."""
+    a = 1 / (1 + np.exp(-(p.W1 @ ds.X + p.b1.reshape(-1, 1))))
+    return float(np.mean(np.argmax(p.W2 @ a + p.b2.reshape(-1, 1), axis=0) == ds.labels))
+
+
 def test_history_records_accuracy_per_epoch():
-    ds = synthetic(60, seed=2)
-    h = train(init_params(8, 0), ds, ds, epochs=3, batch=16, lr=0.5, reg=0.0, progress=False)
+    """Each epoch's entry is the validation accuracy of the parameters at that epoch's end,
+    recomputed here from a run written out batch by batch."""
+    whole = synthetic(260, seed=2)  # one set of class prototypes, split in two
+    ds = Dataset(whole.images[:60], whole.labels[:60])
+    val = Dataset(whole.images[60:], whole.labels[60:])
+    h = train(init_params(8, 0), ds, val, epochs=3, batch=16, lr=0.5, reg=0.0, progress=False)
+    q, expected = init_params(8, 0), []
+    for _ in range(3):
+        manual_epochs(q, ds, 16, 0.5, 0.0, 1)  # in order: every epoch sees the same batches
+        expected.append(independent_accuracy(q, val))
+    assert h.val_accuracy_per_epoch == expected
+    assert len(set(expected)) == 3, expected  # the epochs are told apart: each one differs
     assert len(h.val_accuracy_per_epoch) == 3 and len(h.epoch_seconds) == 3
     assert len(h.step_seconds) == len(h.train_loss) == 12 and min(h.step_seconds) > 0
     assert sum(h.step_seconds) <= sum(h.epoch_seconds)
