@@ -61,9 +61,12 @@ def test_assert_gemm_judges_the_declared_precision(gemm_operands):
     _, A, B, _ = gemm_operands
     A64, B64 = A.astype(np.float64), B.astype(np.float64)
     C = (A @ B).astype(np.float64)
-    oraclenet.assert_gemm(C, A64, B64, precision="float32")
-    with pytest.raises(AssertionError, match="declared float64"):
-        oraclenet.assert_gemm(C + 1e-6 * np.abs(C), A64, B64)
+    v = oraclenet.assert_gemm(C, A64, B64, precision="float32")
+    assert v.passed and v.precision.declared == "float32" and v.precision_model == "float32"
+    with pytest.raises(AssertionError) as err:  # the same C, declared by its dtype
+        oraclenet.assert_gemm(C, A64, B64)
+    for words in ("cause: precision downgrade", "behaves like float32", "declared float64"):
+        assert words in str(err.value), str(err.value)
 
 
 def test_assert_gemm_names_bad_arguments(gemm_operands):
