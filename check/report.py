@@ -14,6 +14,7 @@ import numpy as np
 from ..common.cli import EXIT_FAILED, EXIT_NOT_JUDGED, EXIT_OK
 from ..common.files import Folder, save_figure, write_json, write_text
 from ..common.report import table
+from ..judge.finding import Finding, from_verdict
 from .runner import Outcome, exit_code
 
 HEADER = ["case", "shape", "verdict", "rigorous", "statistical", "precision", "cause",
@@ -38,6 +39,21 @@ def row(o: Outcome) -> list[str]:
              if v.size else v.check)
     return [o.case, o.shape, o.status, _g(v.rigorous_ratio), _g(v.statistical_ratio),
             precision, "-" if v.cause is None else v.cause.name, where]
+
+
+def findings(outcomes: Sequence[Outcome]) -> list[Finding]:
+    """What did not pass, as the one failure record (judge/finding.py) that the verify
+    report's suites and the regression test's comparisons use: a failing verdict at its
+    path case (shape) / block, or a case without a verdict (timeout, error, not run)."""
+    found = []
+    for o in outcomes:
+        where = f"{o.case} ({o.shape})"
+        if o.passed:
+            continue
+        bad = [v for v in o.verdicts if not v.passed]
+        found += ([from_verdict(where, v) for v in bad] if bad else
+                  [Finding(where, o.status, o.message, ok=False)])
+    return found
 
 
 def shown(o: Outcome):
@@ -191,6 +207,7 @@ def write_report(outcomes: Sequence[Outcome], out: Path, title: str, command: st
         "command": command, "passed": passed,
         "not_run": sum(o.status == "not run" for o in outcomes), "not_applicable": note,
         "files": ["report.md", "report.json", *figures, *maps.values()],
+        "findings": [f.as_json() for f in findings(outcomes)],
         "cases": [{"case": o.case, "shape": o.shape, "status": o.status,
                    "message": o.message, "seconds": o.seconds, "heat_map": maps.get(i),
                    "verdicts": [verdict_json(v) for v in o.verdicts]}

@@ -1,7 +1,8 @@
 """The one record of a thing judged, wherever it is judged: a check of a suite of our own
 code (corpus/suite.py: the GPU and MPI suites of the verify report), a comparison of a
-regression run with its baseline (regress/baseline.py). The front door's cases keep their
-verdicts (check/runner.py Outcome), each a Verdict whose str() is the same text.
+regression run with its baseline (regress/baseline.py), and what did not pass at the front
+door (check/report.py findings: a failing verdict of a case, or a case without one), which
+report.json lists under "findings" beside each case's verdicts.
 
 A finding is data: where (its path: check / case / ranks / step / block), whether it is as
 it must be, its verdict word, and its text (what failed and by how much, where, the cause

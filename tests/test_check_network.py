@@ -103,6 +103,10 @@ def test_each_planted_backprop_bug_is_named_by_its_block(impl, bug, block):
     assert central and f"blocks failing: {block}" in central[0], run.stdout
     report = json.loads((impl.parent / bug / "report.json").read_text())
     assert report["passed"] is False
+    # the one failure record: its path names the case and the block, its text the verdict's
+    at = [f for f in report["findings"] if f["path"].endswith(f"/{block}") and not f["ok"]]
+    assert at and all(f["word"] == "FAIL" and f["text"].startswith(f"{block}: FAIL")
+                      for f in at), report["findings"]
 
 
 def test_central_differences_need_a_dtype_generic_backprop(impl):
