@@ -12,9 +12,12 @@ only at the edge.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,23 +94,50 @@ class SuiteRun:
         return [f.as_json() for f in self.findings if f.check is not None]
 
 
-def run_suite(command: Sequence[str], timeout: float) -> SuiteRun:
-    """`command OUT`, OUT a temporary file the suite writes its findings to; a timeout, a
-    crash or a run that wrote nothing fails, with the end of its output as the summary."""
+def run_suite(command: Sequence[str], timeout: float,
+              progress: Callable[[str], None] | None = None) -> SuiteRun:
+    """`command OUT`, OUT a temporary file the suite writes its findings to, its process group
+    ended after `timeout` seconds; each line it prints that starts with "[" (its progress,
+    "[3/70] name: pass") goes to `progress` as it comes. A timeout, a crash or a run that
+    wrote nothing fails, with the end of its output as the summary."""
     with tempfile.TemporaryDirectory(prefix="oraclenet-suite-") as folder:
         out_file = Path(folder) / "findings.jsonl"
-        try:
-            done = subprocess.run([*command, str(out_file)], capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
+        fired = threading.Event()
+
+        def expire(child: subprocess.Popen) -> None:
+            fired.set()
+            _end_group(child)
+
+        lines = []
+        with subprocess.Popen([*command, str(out_file)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True) as child:
+            timer = threading.Timer(timeout, expire, (child,))
+            timer.start()
+            try:
+                for line in child.stdout:
+                    lines.append(line.rstrip())
+                    if progress is not None and line.startswith("["):
+                        progress(line.rstrip())
+                returncode = child.wait()
+            finally:
+                timer.cancel()
+                _end_group(child)  # nothing of it outlives the run
+        if fired.is_set():
             return SuiteRun(False, (), f"timed out after {timeout:g} s")
         findings = tuple(read(out_file)) if out_file.is_file() else ()
     bad = failures(findings)
     if not findings:
-        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
-        return SuiteRun(False, (), f"exit code {done.returncode}, no findings: "
-                        + " / ".join(tail))
+        return SuiteRun(False, (), f"exit code {returncode}, no findings: "
+                        + " / ".join(lines[-5:]))
     summary = f"{len(findings)} findings, {len(bad)} failed"
-    if done.returncode != 0 and not bad:
-        summary += f", but exit code {done.returncode}"
-    return SuiteRun(done.returncode == 0 and not bad, findings, summary)
+    if returncode != 0 and not bad:
+        summary += f", but exit code {returncode}"
+    return SuiteRun(returncode == 0 and not bad, findings, summary)
+
+
+def _end_group(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

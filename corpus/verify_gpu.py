@@ -22,7 +22,7 @@ def section(out: Path, say: Say) -> Section:
 
     target = choose()  # what the suite's process will choose too
     say(f"the GPU suite on the {target}")
-    run = run_suite([sys.executable, "-m", "oraclenet.corpus.gpu_suite"], TIMEOUT_S)
+    run = run_suite([sys.executable, "-m", "oraclenet.corpus.gpu_suite"], TIMEOUT_S, say)
     results = ROOT / "docs" / "gpu-results.md"
     measured = (f"Speed on real hardware: [docs/gpu-results.md]"
                 f"({os.path.relpath(results, out)}) (`oraclenet gpu bench`)."

@@ -23,7 +23,8 @@ def section(out: Path, say: Say) -> Section:
     for p in RANKS:
         say(f"the MPI suite under mpiexec at P = {p} ({p}/{len(RANKS)})")
         run = run_suite([str(MPIEXEC), "-n", str(p), sys.executable, "-m", "mpi4py", "-m",
-                         "oraclenet.corpus.mpi_suite"], TIMEOUT_S)
+                         "oraclenet.corpus.mpi_suite"], TIMEOUT_S,
+                        lambda line, p=p: say(f"P = {p}: {line}"))
         suites[p] = run
         say(f"P = {p}: {run.summary}")
     H, B = 1000, 800

@@ -42,14 +42,18 @@ def test_honest_verdicts_must_all_pass_and_keep_their_path():
 
 
 WRITES = """import json, sys
+print("warming up")
+print("[1/1] p: pass", flush=True)
 open(sys.argv[-1], "w").write(json.dumps(dict(path="p", word="pass", text="t")) + "\\n")
 sys.exit(int(sys.argv[1]))
 """
 
 
 def test_a_suite_run_passes_only_when_it_exits_0_with_findings_and_none_failed(tmp_path):
-    ok = run_suite([sys.executable, "-c", WRITES, "0"], timeout=60)
+    seen = []
+    ok = run_suite([sys.executable, "-c", WRITES, "0"], timeout=60, progress=seen.append)
     assert ok.passed and ok.summary == "1 findings, 0 failed"
+    assert seen == ["[1/1] p: pass"]  # its progress lines as they come, nothing else
     assert ok.findings == (Finding("p", "pass", "t"),)
     crashed = run_suite([sys.executable, "-c", WRITES, "3"], timeout=60)
     assert not crashed.passed and crashed.summary.endswith("but exit code 3")
