@@ -12,6 +12,7 @@ from ..common.shapes import flops_per_image
 from ..parallel import costmodel
 from ..parallel.bench import CLUSTER_ALPHA, CLUSTER_BETA, plot_speedup, worker_run
 from ..parallel.launch import MPIEXEC, TIMEOUT_S
+from .mpi_suite import unrun
 from .suite import failed_text, run_suite
 
 TITLE = "MPI trainers"
@@ -33,7 +34,8 @@ def section(out: Path, say: Say) -> Section:
     rate = min(B * flops_per_image(H) / 2 / r["step_seconds"] for r in runs.values())
     plot_speedup(costmodel.Machine(CLUSTER_ALPHA, CLUSTER_BETA, rate, 1 << 20), H, B,
                  out / "mpi-speedup.png")
-    passed = all(run.passed for run in suites.values())
+    missing = unrun(f for run in suites.values() for f in run.findings)
+    passed = all(run.passed for run in suites.values()) and not missing
     suite_rows = [(p, verdict_word(run.passed), run.summary) for p, run in suites.items()]
     byte_rows = [(s, f"{runs[s]['bytes_per_step']:,.0f}",
                   f"{costmodel.step_bytes(s, H, B):,}") for s in ("data", "model")]
@@ -47,6 +49,8 @@ more (`mpiexec -n P python -m mpi4py -m oraclenet.corpus.mpi_suite OUT`, which t
 runs as tests):
 
 {table(["ranks", "verdict", "findings"], suite_rows)}
+{f"Checks run at no rank count: {', '.join(missing)}." if missing else
+ "Every check of the suite ran at one rank count or more."}
 {failed_text(f for run in suites.values() for f in run.findings)}
 The ratios behind those verdicts, over every rank count (a correct run's worst verdict must
 stay at 1 or below; a planted bug counts by its worst verdict, which must reach 100):

@@ -66,3 +66,14 @@ def test_a_suite_run_passes_only_when_it_exits_0_with_findings_and_none_failed(t
     copied = run_suite([sys.executable, "-c",
                         f"import shutil, sys; shutil.copy({str(failing)!r}, sys.argv[-1])"], 60)
     assert not copied.passed and copied.summary == "1 findings, 1 failed"
+
+
+def test_an_mpi_check_run_at_no_rank_count_is_named():
+    """The MPI section's guard: a planted bug that needs more ranks than any run had (say
+    min_ranks 5 at P = 1 to 4) made no finding, and must not pass unseen."""
+    from oraclenet.corpus import mpi_suite
+
+    names = list(mpi_suite.checks())
+    found = [fact(f"{name}/P=2/step 0", True, "ran") for name in names[1:]]
+    assert mpi_suite.unrun(found) == names[:1]
+    assert mpi_suite.unrun([*found, fact(f"{names[0]}/P=4", True, "ran")]) == []
