@@ -37,6 +37,11 @@ STEPS: dict[str, list[Step]] = {
              ("report/heatmap-001-*.png", "report/report.md"), SIMULATOR),
         Step((*IMPL, "tiled_gemm.py:gemm"), 0, ("PASS: 13 of 13 cases",), env=SIMULATOR),
     ],
+    "numba_grid_gemm": [
+        Step((*IMPL, "grid_gemm.py:gemm_floor_grid"), 1,
+             ("FAIL: 12 of 13 cases", "cause: elements never written"), env=SIMULATOR),
+        Step((*IMPL, "grid_gemm.py:gemm"), 0, ("PASS: 13 of 13 cases",), env=SIMULATOR),
+    ],
     "cpp_dump": [
         Step(("python", "write_dump.py", "good"), 0),
         Step(("python", "write_dump.py", "bad", "--bug"), 0),
