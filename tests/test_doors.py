@@ -22,6 +22,7 @@ from oraclenet.common import data
 from oraclenet.common.data import DataError
 from oraclenet.common.files import TMP_SUFFIX, OutputError, check_output, write_json
 from oraclenet.common.params import init_params
+from tests.cpp_files import raw_ascii
 from tests.idx_files import idx_dir, write_idx
 
 ORACLENET = Path(sys.executable).parent / "oraclenet"
@@ -204,6 +205,20 @@ def test_every_wrong_npz_is_one_line(tmp_path, case, message):
     out = run("train", "--init-from", path, "-e", "1", "--data", idx_dir(tmp_path))
     assert "p.npz: " in one_line(out)
     assert __import__("re").search(message, out.stderr), out.stderr
+
+
+def test_train_starts_from_a_folder_of_armadillo_text_files(tmp_path):
+    """--init-from takes what check step takes: here W0 b0 W1 b1 saved as raw_ascii .mat
+    files, layers counted from 0 as the course's C++ code does."""
+    p = init_params(6, 3)
+    folder = tmp_path / "start"
+    folder.mkdir()
+    for ours, theirs in zip(("W1", "b1", "W2", "b2"), ("W0", "b0", "W1", "b1"), strict=True):
+        raw_ascii(folder / f"{theirs}.mat", getattr(p, ours))
+    out = run("train", "--init-from", folder, "-e", "1", "--data", idx_dir(tmp_path),
+              "--json", tmp_path / "run.json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["config"]["hidden"] == 6
 
 
 # --- 3. sizes, before any allocation ----------------------------------------------------------

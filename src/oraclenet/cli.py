@@ -79,8 +79,8 @@ def _check_init_from(args: argparse.Namespace) -> None:
     from .common.data import DataError
     from .common.params import load_params
 
-    if not args.init_from.is_file():
-        raise DataError(f"--init-from {args.init_from}: no such file")
+    if not args.init_from.exists():
+        raise DataError(f"--init-from {args.init_from}: no such file or folder")
     if args.init is not None:
         raise ValueError("--init draws the starting parameters and --init-from reads them; "
                          "give one")
@@ -266,7 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = tree.command(sub, "train", cmd_train, "train the float64 oracle")
     add_train_arguments(p)
     _train_outputs(p)
-    p.add_argument("--init-from", type=Path, help="start from parameters saved with --save")
+    p.add_argument("--init-from", type=Path,
+                   help="start from parameters: a file saved with --save (or any .npz or .mat "
+                        "holding W1 b1 W2 b2), or a folder of one file per matrix, as C++ "
+                        "programs write them (check step's readers)")
 
     p = tree.command(sub, "gradcheck", cmd_gradcheck,
                      "finite-difference gradient check of the oracle, with a report")
