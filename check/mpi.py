@@ -6,13 +6,16 @@ message, instead of one rank raising while the others wait in their next collect
 
 Each rank runs the block; then all ranks exchange what happened (one allgather, which every
 rank reaches whether its block passed or raised) and, if any rank failed, each raises the
-same AssertionError naming the first failing rank and its message.
+same AssertionError naming the first failing rank and its message; its `findings` hold every
+failing rank's, path "rank r", as the one failure record (judge/finding.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from ..judge.finding import Finding
 
 __all__ = ["agreed"]
 
@@ -38,9 +41,11 @@ def agreed(comm=None) -> Iterator[None]:
     except Exception as err:  # any failure on this rank must reach the others
         failure = err
     said = comm.allgather(None if failure is None else _message(failure))
-    failing = [r for r, m in enumerate(said) if m is not None]
-    if failing:
-        first = failing[0]
-        others = (f" (ranks {', '.join(map(str, failing))} of {len(said)} failed)"
-                  if len(failing) > 1 else f" (of {len(said)} ranks)")
-        raise AssertionError(f"rank {first}{others}: {said[first]}") from failure
+    found = [Finding(f"rank {r}", "FAIL", m, ok=False) for r, m in enumerate(said)
+             if m is not None]
+    if found:
+        others = (f" (ranks {', '.join(f.path[5:] for f in found)} of {len(said)} failed)"
+                  if len(found) > 1 else f" (of {len(said)} ranks)")
+        error = AssertionError(f"{found[0].path}{others}: {found[0].text}")
+        error.findings = found  # every failing rank's, as data (judge/finding.py)
+        raise error from failure

@@ -203,7 +203,8 @@ AGREED = textwrap.dedent("""
         with oraclenet.agreed(comm):
             oraclenet.assert_gemm(C, A, A.T)
     except AssertionError as err:
-        said.write(f"raised: {err}")
+        paths = ",".join(f.path for f in err.findings)  # the failure records, as data
+        said.write(f"raised: {paths}: {err}")
         sys.exit(1)
     said.write("passed")
 """)
@@ -221,7 +222,8 @@ def test_agreed_fails_every_rank_with_the_failing_ranks_message(tmp_path, failin
         return
     assert out.returncode != 0 and all(s.startswith("raised: ") for s in said), said
     assert len(set(said)) == 1, said  # every rank says the same
-    text = said[0].removeprefix("raised: ")
+    paths, text = said[0].removeprefix("raised: ").split(": ", 1)
+    assert paths == ",".join(f"rank {r}" for r in failing.split(",")), paths
     assert text.startswith(f"rank {first} ") and "gemm float64: FAIL" in text, text
     assert ("ranks 1, 3 of 4 failed" in text) == (failing == "1,3"), text
 
