@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from ..common.data import one_hot
-from ..common.matrices import read_matrix
-from ..common.params import Params, describe, read_params
+from ..common.matrices import dump_rounding, read_matrix
+from ..common.params import Params, describe, param_files, read_params
 from ..common.shapes import BLOCKS, N_CLASSES, N_PIXELS, transposed_note
 from ..judge import bounds, gradcheck
 from ..judge.diagnose_network import diagnose_network
 from ..judge.roundoff import compare_unchanged
 from ..judge.tolerances import tolerance
-from ..judge.verdict import Verdict
+from ..judge.verdict import CannotJudge, Verdict
 from .runner import BadResult, Battery, Outcome, judged
 from .target import Implementation, implementation
 
@@ -267,6 +267,11 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return X, Y
 
 
+def _batch_paths(path: Path) -> list[Path]:
+    path = Path(path)
+    return list(_batch_files(path).values()) if path.is_dir() else [path]
+
+
 def _batch_files(folder: Path) -> dict[str, Path]:
     """A batch folder's X, Y and labels files by name (any suffix); one line for a name
     given twice or an X missing."""
@@ -313,5 +318,9 @@ def judge_step_files(files: StepFiles) -> Outcome:
     verdicts = bounds.compare_step(updated, p64, X64, Y, files.reg, files.lr, dtype)
     verdicts = list(diagnose_network(verdicts, updated, p64, X64, Y, files.reg, files.lr,
                                      dtype).values())
+    rounded = dump_rounding([*param_files(files.before), *param_files(files.after),
+                             *_batch_paths(files.batch)], dtype)
+    if rounded is not None and not all(v.passed for v in verdicts):
+        raise CannotJudge(f"cannot judge the step: {rounded[1]}")
     return judged(f"{_names(files.after)} from {_names(files.before)}",
                   f"H {p.hidden}, N {X.shape[1]}", verdicts)

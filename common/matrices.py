@@ -26,9 +26,11 @@ is never passed on).
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,51 @@ def read_matrix(path: Path | str, raw: RawLayout | None = None, name: str | None
         raise ValueError(message if message.startswith(str(path))
                          else f"{path}: cannot read a matrix: {message}") from err
     return _checked(path, matrix, vector)
+
+
+NUMBER = re.compile(rb"[-+]?(\d*)\.?(\d*)(?:[eE][-+]?\d+)?")
+
+
+def text_digits(paths: Sequence[Path]) -> tuple[int, Path] | None:
+    """(the fewest significant digits, that file) over the text files among `paths` (plain
+    text, csv, Armadillo text), a file's digits being its longest number's: what it was
+    printed with (`%.6g` writes 6, Armadillo's raw_ascii 17 for double, 9 for float); None
+    when no file is text, or every text file holds zeros and integers only (exact: labels,
+    one-hot rows, biases at 0)."""
+    found = []
+    for path in paths:
+        if kind_of(path) not in ("text", "arma_ascii"):
+            continue
+        numbers = [m for m in NUMBER.finditer(path.read_bytes()) if (m[1] + m[2]).strip(b"0")]
+        if all(m[0].lstrip(b"-+").isdigit() for m in numbers):
+            continue  # zeros and integers only (labels, one-hot rows): held exactly
+        found.append((max(len((m[1] + m[2]).lstrip(b"0")) for m in numbers), path))
+    return min(found, key=lambda f: f[0]) if found else None
+
+
+def round_trip_digits(dtype) -> int:
+    """The significant digits that write every value of dtype exactly (C's *_DECIMAL_DIG,
+    max_digits10): 17 for float64, 9 for float32."""
+    return math.ceil((np.finfo(dtype).nmant + 1) * math.log10(2)) + 1
+
+
+def dump_rounding(paths: Sequence[Path], dtype) -> tuple[int, str] | None:
+    """(digits, why) when a text file among `paths` was printed with fewer significant
+    digits than write dtype exactly: its rounding, up to half a unit of its last digit, may
+    exceed the roundoff a judge allows; None when every file holds its values exactly."""
+    found = text_digits(paths)
+    needed = round_trip_digits(dtype)
+    if found is None or found[0] >= needed:
+        return None
+    digits, path = found
+    single = round_trip_digits(np.float32)
+    hint = (f" (if it was computed in float32, which {single} digits write exactly, give "
+            "--dtype float32)" if digits >= single else "")
+    return digits, (f"{path} holds numbers printed with {digits} significant digits (a "
+                    f"rounding of up to {0.5 * 10.0 ** (1 - digits):.0e} relative), fewer than "
+                    f"the {needed} that write {np.dtype(dtype)} exactly; write the matrices "
+                    f"with %.{needed}g (Armadillo's raw_ascii does) or in a binary format"
+                    + hint)
 
 
 def kind_of(path: Path) -> str:

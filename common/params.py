@@ -189,6 +189,15 @@ def _read_one_file(path: Path) -> dict[str, np.ndarray]:
     return blocks
 
 
+def param_files(source: Path | str | Sequence[Path | str]) -> list[Path]:
+    """The files read_params reads for `source`: the one file, or a folder's or a list's
+    block files."""
+    paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
+    if len(paths) == 1 and not paths[0].is_dir():
+        return paths
+    return list(_block_files(paths)[0].values())
+
+
 def first_layer(source: Path | str | Sequence[Path | str]) -> int:
     """0 where the files of `source` (a folder or a list, as read_params takes them) name
     their layers from 0 (W0 b0 W1 b1: W1.mat is our W2), else 1; for the messages that

@@ -193,6 +193,30 @@ def one_call(dtype, bug=False):
     return A, B, C0, C
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrices_printed_with_too_few_digits_are_judged_only_beyond_that_rounding(tmp_path,
+                                                                                  dtype):
+    """printf's %g and std::cout print 6 significant digits: a right product so written is
+    rounded far above either precision's roundoff. It cannot be judged (exit 2, saying how to
+    write it); all digits (%.17g, %.9g) pass; a row left unwritten, far beyond what the
+    rounding allows, still fails."""
+    needed = 17 if dtype == np.float64 else 9
+    for fmt, bug, code in (("%.6g", False, 2), (f"%.{needed}g", False, 0), ("%.6g", True, 1)):
+        paths = []
+        for name, M in zip(("A", "B", "C0", "C"), one_call(dtype, bug), strict=True):
+            paths.append(tmp_path / f"{name}.txt")
+            np.savetxt(paths[-1], M, fmt=fmt)
+        run = check("--files", *paths, "--alpha", 2, "--beta", 5, "--dtype",
+                    np.dtype(dtype).name)
+        assert run.returncode == code, (fmt, bug, run.stdout + run.stderr)
+    np.savetxt(paths[-1], one_call(dtype)[-1], fmt="%.6g")  # the right C, at 6 digits
+    run = check("--files", *paths, "--alpha", 2, "--beta", 5, "--dtype", np.dtype(dtype).name)
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert (f"A.txt holds numbers printed with 6 significant digits (a rounding of up to 5e-06 "
+            f"relative), fewer than the {needed} that write {np.dtype(dtype).name} exactly; "
+            f"write the matrices with %.{needed}g") in run.stderr, run.stderr
+
+
 def arma_binary(path, M):
     width = M.dtype.itemsize
     path.write_bytes(f"ARMA_MAT_BIN_FN{width:03d}\n{M.shape[0]} {M.shape[1]}\n".encode()

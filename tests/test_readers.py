@@ -313,6 +313,44 @@ def test_check_step_from_the_course_raw_ascii_mat_files(tmp_path, dtype, digits)
             assert not bug or "W2 after a step [3, 5]" in run.stdout, run.stdout
 
 
+def _printed_step(where: Path, dtype, digits: int) -> list:
+    """A right step in dtype, its parameters printed with `digits` + 1 significant digits
+    (%.{digits}e), its batch X in full and its labels as integers: the check step argv."""
+    before, after, X, labels = one_step(dtype, False)
+
+    def write(path, A):
+        return raw_ascii(path, A, digits)
+
+    write_params(where / "before", before, write)
+    write_params(where / "after", after, write)
+    (where / "batch").mkdir()
+    raw_ascii(where / "batch" / "X.mat", X)
+    (where / "batch" / "labels.txt").write_text(" ".join(map(str, labels)) + "\n")
+    return ["check", "step", "--before", where / "before", "--after", where / "after",
+            "--batch", where / "batch", "--lr", LR, "--reg", REG]
+
+
+def test_a_step_printed_with_too_few_digits_is_never_called_a_bug(tmp_path):
+    """printf's %g and std::cout print 6 significant digits. A right float64 step so
+    printed cannot be judged: exit 2, naming the file and how to write it (the labels,
+    integers, and the biases at 0 are exact whatever their digits); printed in full it
+    passes. A right float32 step at 6 digits passes or cannot be judged, never fails; printed
+    with its 9 digits but judged as float64 (text is read as float64), it is told to give
+    --dtype float32."""
+    line = one_line(oraclenet(*_printed_step(tmp_path / "f64-6", np.float64, 5)))
+    assert "error: cannot judge the step: " in line and "f64-6/before/W[0].mat holds " \
+           "numbers printed with 6 significant digits" in line, line
+    assert "write the matrices with %.17g" in line, line
+    assert oraclenet(*_printed_step(tmp_path / "f64-17", np.float64, 16)).returncode == 0
+    six = oraclenet(*_printed_step(tmp_path / "f32-6", np.float32, 5), "--dtype", "float32")
+    assert six.returncode in (0, 2), six.stdout + six.stderr
+    line = one_line(oraclenet(*_printed_step(tmp_path / "f32-9", np.float32, 8)))
+    assert "if it was computed in float32, which 9 digits write exactly, give --dtype " \
+           "float32" in line, line
+    nine = oraclenet(*_printed_step(tmp_path / "f32-9b", np.float32, 8), "--dtype", "float32")
+    assert nine.returncode == 0, nine.stdout + nine.stderr
+
+
 @pytest.mark.parametrize(("damage", "words"), [
     (lambda f: [p.unlink() for p in f.iterdir()], "before: no parameter file in it"),
     (lambda f: (f / "b[1].mat").unlink(), "before: no file for b1"),
