@@ -273,7 +273,8 @@ def record(s: Settings, say: Say) -> None:
 def _record(s: Settings, out: Path, say: Say) -> None:
     members = baseline.MEMBERS[s.quick]
     entries, prints = {}, {}
-    speeds = {name: samples.to_json() for name, samples in _speeds(s, say).items()}
+    speeds = ({name: samples.to_json() for name, samples in _speeds(s, say).items()}
+              if s.speed else {})  # --no-speed: a baseline with no speed to compare
     with tempfile.TemporaryDirectory(prefix="oraclenet-regress-") as tmp:
         work = Path(tmp)
         if s.run is not None:
@@ -321,6 +322,7 @@ def check(s: Settings, say: Say) -> list[Finding]:
                          f"{'with' if base['quick'] else 'without'} --quick; check it the "
                          "same way")
     kinds = {e.get("kind") for e in base["subjects"].values()}
+    _check_subject(s, kinds)
     if "run" in kinds and s.run is None:
         raise ValueError(f"{s.directory} is an outside run's baseline: give the new run with "
                          "--run RUNDIR")
@@ -371,6 +373,24 @@ def check(s: Settings, say: Say) -> list[Finding]:
     if s.report is not None:
         write_report(s, base, findings, plots)
     return findings
+
+
+OUTSIDE = {"run": "an outside run's", "impl-step": "an outside step's",
+           "impl-gemm": "an outside GEMM's"}
+
+
+def _check_subject(s: Settings, kinds: set) -> None:
+    """--run, --impl and --kind name a subject the baseline holds, else they are refused (they
+    would be ignored)."""
+    what = next((OUTSIDE[k] for k in sorted(kinds) if k in OUTSIDE), "our own")
+    if s.run is not None and "run" not in kinds:
+        raise ValueError(f"--run: {s.directory} is {what} baseline, not an outside run's")
+    if s.impl is not None and not kinds & {"impl-step", "impl-gemm"}:
+        raise ValueError(f"--impl: {s.directory} is {what} baseline, not an outside "
+                         "implementation's")
+    if s.impl is not None and f"impl-{s.kind}" not in kinds:
+        other = "gemm" if s.kind == "step" else "step"
+        raise ValueError(f"--kind {s.kind}: {s.directory} is {what} baseline (--kind {other})")
 
 
 def regressions(findings: list[Finding]) -> list[Finding]:

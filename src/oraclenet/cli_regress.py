@@ -10,6 +10,14 @@ from pathlib import Path
 from .common.cli import EXIT_FAILED, EXIT_OK, positive_float, positive_int
 
 GEMM_DEFAULTS = {"convention": "inplace", "arrays": "numpy", "layout": "row"}
+# Flags that only our own baseline's subjects read, and flags that only --impl reads: given
+# (away from their defaults) where they do not apply, refused rather than ignored.
+OURS_DEFAULTS = {"ranks": None, "gemm": "naive"}
+IMPL_DEFAULTS = {"dtype": "float64", "timeout": 300.0}
+
+
+def _differ(args: argparse.Namespace, defaults: dict) -> list[str]:
+    return [f"--{name}" for name, default in defaults.items() if getattr(args, name) != default]
 
 
 def _settings(args: argparse.Namespace, directory: Path):
@@ -23,6 +31,16 @@ def _settings(args: argparse.Namespace, directory: Path):
                  if getattr(args, name) != default]
     if gemm_only and args.kind != "gemm":
         raise ValueError(f"{', '.join(gemm_only)}: only for a GEMM, with --kind gemm")
+    ours_only = _differ(args, OURS_DEFAULTS)
+    if ours_only and (args.run_dir is not None or args.impl is not None):
+        raise ValueError(f"{', '.join(ours_only)}: for our own baseline's MPI and device runs; "
+                         "--run and --impl name an outside subject")
+    impl_only = _differ(args, IMPL_DEFAULTS)
+    if impl_only and args.impl is None:
+        raise ValueError(f"{', '.join(impl_only)}: describe --impl; give --impl "
+                         "MODULE:FUNCTION")
+    if not args.speed and args.run_dir is not None:
+        raise ValueError("--no-speed: an outside run's baseline has no speed to measure")
     return Settings(directory, quick=args.quick, ranks=args.ranks, run=args.run_dir, impl=args.impl,
                     kind=args.kind, dtype=args.dtype, convention=args.convention,
                     arrays=args.arrays, layout=args.layout, gpu_gemm=args.gemm,
