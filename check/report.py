@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,14 +94,36 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     if len(bad) == len(outcomes) > 1 and all(o.status == "error" for o in bad) \
             and len({o.message for o in bad}) == 1:
         text += ("\nevery case failed alike before any verdict: the call itself may not match "
-                 "the function (its signature; --convention, or --abi and --dtype for a "
-                 "compiled library)")
+                 "the function (its signature and conventions: see --help; --abi and --dtype "
+                 "for a compiled library)")
     telling = min(bad, key=_vagueness)
     if _vagueness(telling)[0] < _vagueness(first)[0]:  # the first says less than another
         v = shown(telling)
         text += (f"\nmost telling: {telling.case} ({telling.shape}): cause: {v.cause.name}: "
                  f"{v.cause.evidence}")
-    return text
+    else:
+        telling = first
+    return text + _most_cases(bad, _cause_name(telling))
+
+
+def _cause_name(o: Outcome) -> str | None:
+    v = shown(o)
+    return None if v is None or v.cause is None else v.cause.name
+
+
+def _most_cases(bad: Sequence[Outcome], said: str | None) -> str:
+    """A line for the cause most failing cases share, where it is not the one already said
+    (the smallest case may show another: a 1 x 1 x 1 C with its only K term dropped is a C
+    never written)."""
+    named = Counter(n for o in bad if (n := _cause_name(o)) not in (None, "unexplained"))
+    if not named:
+        return ""
+    cause, count = named.most_common(1)[0]
+    if cause == said or count < 2 or count <= named.get(said, 0):
+        return ""
+    example = next(o for o in bad if _cause_name(o) == cause)
+    return (f"\nmost cases ({count} of {len(bad)} failing): {example.case} ({example.shape}): "
+            f"cause: {cause}: {shown(example).cause.evidence}")
 
 
 def _vagueness(o: Outcome) -> tuple[int, int]:

@@ -20,6 +20,9 @@ RANKS = (1, 2, 3, 4)
 
 
 def section(out: Path, say: Say) -> Section:
+    from ..gpu.target import choose
+
+    target = choose()  # what the suite's processes choose too
     suites = {}
     for p in RANKS:
         say(f"the MPI suite under mpiexec at P = {p} ({p}/{len(RANKS)})")
@@ -50,7 +53,9 @@ runs as tests):
 
 {table(["ranks", "verdict", "findings"], suite_rows)}
 {f"Checks run at no rank count: {', '.join(missing)}." if missing else
- "Every check of the suite ran at one rank count or more."}
+ "Every check of the suite ran at one rank count or more."} At one rank the checks that need
+two (the planted MPI bugs, the --gpu trainers) are not run, hence fewer findings. The --gpu
+checks ran on the {target}.
 {failed_text(f for run in suites.values() for f in run.findings)}
 The ratios behind those verdicts, over every rank count (a correct run's worst verdict must
 stay at 1 or below; a planted bug counts by its worst verdict, which must reach 100):

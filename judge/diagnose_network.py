@@ -91,7 +91,9 @@ def _fitted(c_data: float, c_l2: float | None, N: int, step: bool, nice: float =
         parts.append((DATA[d], f"the {DATA[d]}") if d in DATA else
                      ("data term scaled", f"the data term scaled by {c_data:.6g}{note}"))
     if l2 != "1":
-        parts.append((L2[l2], f"the {L2[l2]}") if l2 in L2 else
+        parts.append((L2[l2], f"the {L2[l2]}" + (
+            " (the convention lambda/(2 N) |W|^2 in the loss, as in Nielsen's network2.py: "
+            "give --reg lambda/N)" if l2 == "1/N" else "")) if l2 in L2 else
                      ("L2 term scaled", f"the L2 term scaled by {c_l2:.6g}"))
     name = parts[0][0] if len(parts) == 1 else "several mistakes"
     return name, "; ".join(words for _, words in parts)

@@ -81,6 +81,23 @@ def test_each_classic_gemm_bug_is_named(func, cause, words):
     assert words in evidence(report), evidence(report)
 
 
+def last_k_term_dropped(C, A, B, alpha, beta):
+    """for k in range(K - 1): at K = 1 no term at all, which reads as C never written."""
+    C[...] = alpha * (A[:, :-1] @ B[:-1]) + (beta * C if beta else 0)
+
+
+def test_the_summary_names_the_cause_most_failing_cases_share():
+    """The first case (1 x 1 x 1) says "elements never written"; most say "K terms missing",
+    and the summary says so too, with its evidence."""
+    summary = check_gemm(last_k_term_dropped, timeout=None).summary()
+    first, *rest = summary.splitlines()
+    assert first.startswith("FAIL: 13 of 13 cases; first: ragged, alpha 1 beta 0 (1x1x1)")
+    line = next(r for r in rest if r.startswith("most cases ("))
+    assert "cause: K terms missing: C is the sum over k < " in line, summary
+    assert not any(r.startswith("most cases (") for r in check_gemm(
+        beta_applied_twice, timeout=None).summary().splitlines())  # one cause: said once
+
+
 def test_a_race_is_named_where_the_call_is_made_again():
     """The guard band's call is not repeated (its buffer is placed once): one element wrong
     there is all it shows."""

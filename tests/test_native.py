@@ -193,7 +193,8 @@ def test_a_library_that_crashes_every_case_is_told_why_that_may_be(libs):
     result = check("--impl", f"{libs['course']}:crashes", "--abi", "course")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "every case failed alike before any verdict: the call itself may not match the " \
-           "function (its signature; --convention, or --abi and --dtype" in result.stdout
+           "function (its signature and conventions: see --help; --abi and --dtype" \
+           in result.stdout
 
 
 @pytest.mark.parametrize("layout", ["row", "col"])

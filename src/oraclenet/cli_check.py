@@ -140,7 +140,9 @@ def cmd_check_net(args: argparse.Namespace) -> int:
     if args.impl is None and what == "step":
         missing = [f for f in (*STEP_FILES, "lr") if getattr(args, f) is None]
         if missing:
-            raise ValueError(f"--impl, or the files: missing --{', --'.join(missing)}")
+            raise ValueError(f"missing --{', --'.join(missing)}: a step is judged from "
+                             "--impl MODULE:FUNCTION, or from its files --before, --after "
+                             "and --batch with its --lr (and --reg, 0 unless given)")
         ignored = _given(args, ("sizes", "timeout", "keep_going"))
         if ignored:
             raise ValueError(f"{', '.join(ignored)}: for the cases of --impl; the files are "

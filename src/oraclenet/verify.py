@@ -41,8 +41,9 @@ GLOSSARY = """Words used below:
   block).
 
 When a section fails: its text lists the failing findings or verdicts with their cause; run
-that section alone (`oraclenet verify --section NAME`), then the tests behind it (`nox -s mpi`,
-`nox -s gpu`, `nox -s gradcheck`, `oraclenet separation`) to see the failing case in full."""
+that section alone (`oraclenet verify --section NAME`); from a clone of the repository, the
+tests behind it (`nox -s mpi`, `nox -s gpu`, `nox -s gradcheck`) show the failing case in
+full, and `oraclenet separation` the judge's corpus."""
 
 # Every file the sections and the index write: checked before the run (common/files.py).
 FILES = ("index.md", "train.json", "loss.png", "accuracy.png", "mpi-speedup.png")
