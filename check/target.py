@@ -99,6 +99,9 @@ class Native:
         from .native import load_native
 
         path, symbol = split_spec(spec, flag, "path/to/libmine.so:SYMBOL")
+        if path.endswith(".py"):
+            raise ValueError(f"--abi {self.abi}: for a compiled library (libmine.so:SYMBOL); "
+                             f"{path} is Python: leave --abi out")
         return load_native(path, symbol, self.abi, self.dtype, self.layout, flag)
 
 

@@ -260,12 +260,14 @@ def test_the_python_api_takes_an_abi(libs):
     (["--impl", "{openblas}:scipy_cblas_dgemm", "--abi", "cblas", "--dtype", "float32"],
      "is named for float64 (dgemm), but --dtype is float32"),
     (["--impl", "{missing}:f", "--abi", "course"], "no file"),
+    (["--impl", "{python}:gemm", "--abi", "course"],
+     "--abi course: for a compiled library (libmine.so:SYMBOL); "),
 ])
 def test_bad_libraries_and_flags_are_one_line(libs, tmp_path, argv, message):
     text = tmp_path / "libnot.so"
     text.write_text("not a library\n")
     places = {"course": libs["course"], "text": text, "missing": tmp_path / "libmissing.so",
-              "openblas": openblas()}
+              "openblas": openblas(), "python": tmp_path / "mine.py"}
     result = check(*(a.format(**places) for a in argv))
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, \
