@@ -123,6 +123,12 @@ def _gemm_dims(args) -> tuple[int, int, int] | None:
     return args.shape
 
 
+NETWORK_CONVENTIONS = (
+    "The network: W1 H x 784, b1 H x 1, W2 10 x H, b2 10 x 1; a batch X 784 x N (a column "
+    "per image) and Y 10 x N one-hot. z1 = W1 X + b1, a1 = sigmoid(z1), z2 = W2 a1 + b2, "
+    "softmax; J = the cross-entropy averaged over the N images + (reg/2)(|W1|^2 + |W2|^2), "
+    "biases not regularised; a step is W := W - lr dJ/dW. Rows as samples, or "
+    "lambda/(2N) in the loss (Nielsen's network2.py), are named when they are what differs.")
 STEP_FILES = ("before", "after", "batch")
 
 
@@ -265,6 +271,7 @@ def add_commands(tree, sub) -> None:
              "judge one SGD step, from a callable or from files (parameters before and after, "
              "the batch)")):
         p = tree.command(group, what, cmd_check_net, help)
+        p.epilog = NETWORK_CONVENTIONS
         p.add_argument("--impl", metavar="MODULE:FUNCTION", help=f"the function: {call}")
         files = what == "step"
         p.add_argument("--dtype", choices=DTYPES,
