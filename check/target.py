@@ -52,6 +52,9 @@ def split_spec(spec: str, flag: str,
 
 def _module(module_part: str):
     path = Path(module_part)
+    if path.is_dir() and not (path / "__init__.py").is_file():
+        raise FileNotFoundError(f"{path} is a folder, not a Python file or package: name "
+                                f"the file, {path}/mine.py:FUNCTION")
     if module_part.endswith(".py") or path.is_file():
         if not path.is_file():
             raise FileNotFoundError(f"no file {path}")

@@ -175,9 +175,10 @@ def test_the_report_has_a_heat_map_for_each_failing_case(impl, tmp_path):
     (["--impl", "{impl}"], "expected MODULE:FUNCTION"),
     (["--impl", "{impl}:product"], "inplace calls it as f(C, A, B, alpha, beta)"),
     (["--impl", "{impl}:correct", "--arrays", "cupy"], "CuPy is not installed"),
+    (["--impl", "{folder}:f"], "is a folder, not a Python file or package: name the file"),
 ])
 def test_usage_errors_are_one_line(impl, argv, message):
-    run = check(*(a.format(impl=impl) for a in argv))
+    run = check(*(a.format(impl=impl, folder=impl.parent) for a in argv))
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
 
