@@ -38,7 +38,7 @@ from ..judge.roundoff import (
     compare_gemm_chain,
     compare_gemm_exact,
     compare_unchanged,
-    gamma,
+    gemm_bound,
     gemm_ratio_map,
 )
 from ..judge.verdict import CannotJudge, Cause, Verdict
@@ -433,14 +433,15 @@ def _within_dump_rounding(C, A, B, C0, alpha: float, beta: float, digits: int, d
                           ) -> bool:
     """Whether C may be an honest product of the values the printed A, B and C0 were
     rounded from: each printed number within half a unit of its last digit, eps = 10^(1-d)/2
-    relative, so |C - (alpha A B + beta C0)| <= ((1+eps)^2 - 1 + gamma_{K+2}) |alpha| |A| |B|
-    + (eps + gamma_{K+2}) |beta| |C0| + eps |C| elementwise."""
-    eps, g = 0.5 * 10.0 ** (1 - digits), gamma(A.shape[1] + 2, dtype)
+    relative, so C may differ from alpha A B + beta C0 by the GEMM's own bound (gemm_bound)
+    plus ((1+eps)^2 - 1) |alpha| |A| |B| + eps (|beta| |C0| + |C|), elementwise."""
+    eps = 0.5 * 10.0 ** (1 - digits)
     A, B, C0, C = (np.asarray(x, np.float64) for x in (A, B, C0, C))
-    error = np.abs(C - (alpha * (A @ B) + beta * C0))
-    allowed = (((1 + eps) ** 2 - 1 + g) * abs(alpha) * (np.abs(A) @ np.abs(B))
-               + (eps + g) * abs(beta) * np.abs(C0) + eps * np.abs(C))
-    return bool(np.all(error <= allowed))
+    abs_product = np.abs(A) @ np.abs(B)
+    allowed = gemm_bound(A, B, C0, alpha, beta, dtype, abs_product=abs_product)
+    allowed += ((1 + eps) ** 2 - 1) * abs(alpha) * abs_product
+    allowed += eps * (abs(beta) * np.abs(C0) + np.abs(C))
+    return bool(np.all(np.abs(C - (alpha * (A @ B) + beta * C0)) <= allowed))
 
 
 def judge_files(files: GemmFiles) -> Outcome:
@@ -465,10 +466,10 @@ def judge_files(files: GemmFiles) -> Outcome:
     verdict = diagnose_gemm(verdict, C, A, B, C0, files.alpha, files.beta, files.dtype,
                             files.precision)
     dtype = np.dtype(files.dtype or C.dtype)
-    rounded = dump_rounding([named(str(getattr(files, n)))[0] for n in ("A", "B", "C0", "C")],
-                            dtype)
-    if not verdict.passed and rounded is not None and _within_dump_rounding(
-            C, A, B, C0, files.alpha, files.beta, rounded[0], dtype):
+    rounded = None if verdict.passed else dump_rounding(
+        [named(str(getattr(files, n)))[0] for n in ("A", "B", "C0", "C")], dtype)
+    if rounded is not None and _within_dump_rounding(C, A, B, C0, files.alpha, files.beta,
+                                                     rounded[0], dtype):
         raise CannotJudge(f"cannot judge {files.C}: {rounded[1]}. The difference from the "
                           "oracle lies within what that rounding allows")
     return judged(f"{files.C.name}, alpha {files.alpha:g} beta {files.beta:g}", shape,

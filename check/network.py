@@ -318,9 +318,10 @@ def judge_step_files(files: StepFiles) -> Outcome:
     verdicts = bounds.compare_step(updated, p64, X64, Y, files.reg, files.lr, dtype)
     verdicts = list(diagnose_network(verdicts, updated, p64, X64, Y, files.reg, files.lr,
                                      dtype).values())
-    rounded = dump_rounding([*param_files(files.before), *param_files(files.after),
-                             *_batch_paths(files.batch)], dtype)
-    if rounded is not None and not all(v.passed for v in verdicts):
+    rounded = None if all(v.passed for v in verdicts) else dump_rounding(
+        [*param_files(files.before), *param_files(files.after), *_batch_paths(files.batch)],
+        dtype)
+    if rounded is not None:
         raise CannotJudge(f"cannot judge the step: {rounded[1]}")
     return judged(f"{_names(files.after)} from {_names(files.before)}",
                   f"H {p.hidden}, N {X.shape[1]}", verdicts)

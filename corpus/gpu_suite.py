@@ -37,7 +37,7 @@ from ..judge.roundoff import compare_gemm, compare_gemm_exact, compare_rowsum
 from ..judge.steps import in_dtype, judge, oracle_step, representable
 from ..reference import network
 from .elementwise import inputs as extreme_inputs
-from .suite import Finding, fact, failures, honest, planted, under, write
+from .suite import Finding, fact, failures, guarded, honest, planted, write
 
 SEED = 20261124
 ALGORITHMS = ("naive", "shared", "regblock")  # gpu/gemm.py's, without loading numba
@@ -371,15 +371,8 @@ def checks() -> dict[str, Callable[[], list[Finding]]]:
 
 
 def run(name: str) -> list[Finding]:
-    """Check `name`, its findings' paths prefixed with it; an exception is a failed finding
-    (a crash is never a pass)."""
-    try:
-        found = checks()[name]()
-    except Exception as e:  # the suite reports every check, whatever one of them does
-        return [fact(name, False, f"raised {type(e).__name__}: {e}")]
-    if not found:
-        return [fact(name, False, "judged nothing")]
-    return under(name, found)
+    """Check `name`, its findings' paths prefixed with it (suite.guarded)."""
+    return guarded(name, checks()[name])
 
 
 def main(argv: list[str] | None = None) -> int:

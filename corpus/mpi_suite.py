@@ -30,7 +30,7 @@ from ..common.data import synthetic
 from ..common.params import init_params
 from ..judge import evaluation
 from ..judge.steps import in_dtype, judge, oracle_step, representable
-from .suite import Finding, fact, failures, honest, planted, under, write
+from .suite import Finding, fact, failures, guarded, honest, planted, write
 
 REG, LR = 1e-2, 0.5
 # (images, batch, hidden): a batch of 7 that splits unevenly over 2, 3 and 4 ranks and
@@ -193,18 +193,11 @@ def checks() -> dict[str, Check]:
 
 def run(comm, name: str) -> list[Finding]:
     """Check `name` on every rank; on rank 0 its findings, paths prefixed with its name and
-    the rank count. An exception is a failed finding, never a pass (a rank that raised in the
-    middle of a collective leaves the others waiting: the caller's timeout ends them)."""
-    where = f"{name}/P={comm.size}"
-    try:
-        found = checks()[name].run(type(comm)(comm.comm))  # its own count of bytes
-    except Exception as e:  # the suite reports every check, whatever one of them does
-        return [fact(where, False, f"rank {comm.rank} raised {type(e).__name__}: {e}")]
-    if comm.rank != 0:
-        return []
-    if not found:
-        return [fact(where, False, "judged nothing")]
-    return under(where, found)
+    the rank count (suite.guarded: a rank that raised in the middle of a collective leaves the
+    others waiting, and the caller's timeout ends them)."""
+    found = guarded(f"{name}/P={comm.size}",  # a communicator of its own: its own byte count
+                    lambda: checks()[name].run(type(comm)(comm.comm)), f"rank {comm.rank} ")
+    return found if comm.rank == 0 else []
 
 
 def unrun(findings: Iterable[Finding]) -> list[str]:

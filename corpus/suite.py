@@ -25,7 +25,7 @@ from ..judge.finding import Finding, fact, from_verdict
 from ..judge.tolerances import tolerance
 from ..judge.verdict import Verdict
 
-__all__ = ["Finding", "SuiteRun", "fact", "failed_text", "failures", "honest", "message",
+__all__ = ["Finding", "SuiteRun", "fact", "failed_text", "failures", "guarded", "honest", "message",
            "planted", "read", "run_suite", "under", "write"]
 
 
@@ -44,6 +44,16 @@ def planted(path: str, verdicts: Iterable[Verdict]) -> Finding:
         return replace(from_verdict(path, worst, ok=True, bug=True), word="caught")
     return Finding(path, "missed", f"caught only by a ratio of {worst.ratio:.3g} (needed "
                    f"{needed:g}): {worst}", False, worst.check, worst.ratio, bug=True)
+
+
+def guarded(where: str, check: Callable[[], list[Finding]], who: str = "") -> list[Finding]:
+    """check()'s findings, their paths under `where`; an exception, or nothing judged, is a
+    failed finding (a crash is never a pass)."""
+    try:
+        found = check()
+    except Exception as e:  # the suite reports every check, whatever one of them does
+        return [fact(where, False, f"{who}raised {type(e).__name__}: {e}")]
+    return under(where, found) if found else [fact(where, False, "judged nothing")]
 
 
 def under(prefix: str, findings: Iterable[Finding]) -> list[Finding]:
